@@ -1,0 +1,238 @@
+"""Classify kernels against a device's roofs: bound, intensity, achieved vs attainable, % of roof.
+
+Inputs are :class:`KernelWork` records (from any reader); outputs are plain result models that
+renderers turn into tables, JSON or Markdown. No I/O here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from roofline.analysis.roofline import (
+    Bound,
+    IronLawTerms,
+    arithmetic_intensity,
+    attainable_flops_per_s,
+    fraction_of_roof,
+    iron_law_terms,
+)
+from roofline.hardware.spec import Roofs
+from roofline.precision import Precision, Unit
+
+Source = Literal["declared", "shapes", "counters", "none"]
+
+# A point this far above its roof is reported (timer jitter and rounded peaks stay below it).
+ABOVE_ROOF_TOLERANCE = 1.05
+
+_MATRIX_OPS = ("mm", "matmul", "gemm", "gemv", "linear", "bmm", "conv", "attention", "sdpa", "einsum")
+
+
+def default_unit(op: str | None) -> Unit:
+    """Matrix for GEMM-, convolution- and attention-like ops, vector for everything else."""
+    if not op:
+        return Unit.VECTOR
+    name = op.lower().rsplit("::", 1)[-1]
+    return Unit.MATRIX if any(token in name for token in _MATRIX_OPS) else Unit.VECTOR
+
+
+@dataclass(frozen=True)
+class KernelWork:
+    """What a kernel (or a group of identical calls) did. FLOPs, bytes and time are totals over
+    ``count`` calls; ``None`` means not known (say why in ``unknown_reason``).
+    """
+
+    name: str
+    op: str | None = None
+    count: int = 1
+    flops: float | None = None
+    bytes: float | None = None
+    precision: Precision | None = None
+    unit: Unit = Unit.VECTOR
+    measured_s: float | None = None
+    source: Source = "declared"
+    in_graph: bool = False
+    unknown_reason: str | None = None
+    hardware_flops: float | None = None
+
+
+class KernelVerdict(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    op: str | None
+    count: int
+    total_s: float = Field(description="measured time over all calls, or the iron-law prediction")
+    time_basis: Literal["measured", "predicted"]
+    flops: float | None
+    bytes: float | None
+    hardware_flops: float | None = None
+    precision: str | None
+    unit: str
+    ai: float | None = Field(description="arithmetic intensity, FLOP/byte")
+    bound: Bound
+    roof: str | None = Field(description="the compute roof used, e.g. 'bf16 matrix'")
+    roof_origin: str | None
+    peak_flops_per_s: float | None
+    bandwidth_bytes_per_s: float
+    ridge_point: float | None
+    compute_s: float | None = Field(description="per call: FLOPs / peak")
+    memory_s: float | None = Field(description="per call: bytes / bandwidth")
+    launch_s: float = Field(description="per call: launch-overhead floor")
+    attainable_flops_per_s: float | None
+    achieved_flops_per_s: float | None
+    achieved_bytes_per_s: float | None
+    pct_of_roof: float | None = Field(description="achieved / attainable, as a fraction (1.0 = at the roof)")
+    source: str
+    notes: list[str] = Field(default_factory=list)
+
+
+def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
+    count = max(work.count, 1)
+    launch_floor = roofs.launch_floor(work.in_graph).value
+    bandwidth = roofs.memory_bandwidth.value
+    notes: list[str] = []
+    precision = work.precision
+    roof = roofs.compute_roof(precision, work.unit) if precision is not None else None
+
+    missing = _missing_inputs(work, roof, roofs)
+    if missing:
+        total = work.measured_s if work.measured_s is not None else launch_floor * count
+        return KernelVerdict(
+            name=work.name,
+            op=work.op,
+            count=work.count,
+            total_s=total,
+            time_basis="measured" if work.measured_s is not None else "predicted",
+            flops=work.flops,
+            bytes=work.bytes,
+            hardware_flops=work.hardware_flops,
+            precision=precision.value if precision else None,
+            unit=work.unit.value,
+            ai=_safe_ai(work.flops, work.bytes),
+            bound=Bound.UNKNOWN,
+            roof=roof.label if roof else None,
+            roof_origin=roof.origin if roof else None,
+            peak_flops_per_s=roof.value if roof else None,
+            bandwidth_bytes_per_s=bandwidth,
+            ridge_point=roof.value / bandwidth if roof else None,
+            compute_s=None,
+            memory_s=None,
+            launch_s=launch_floor,
+            attainable_flops_per_s=None,
+            achieved_flops_per_s=_rate(work.flops, work.measured_s),
+            achieved_bytes_per_s=_rate(work.bytes, work.measured_s),
+            pct_of_roof=None,
+            source=work.source,
+            notes=[missing],
+        )
+
+    assert work.flops is not None and work.bytes is not None and roof is not None
+    terms: IronLawTerms = iron_law_terms(
+        work.flops / count,
+        work.bytes / count,
+        peak_flops_per_s=roof.value,
+        bandwidth_bytes_per_s=bandwidth,
+        launch_floor_s=launch_floor,
+    )
+    ai = arithmetic_intensity(work.flops, work.bytes)
+    attainable = attainable_flops_per_s(ai, roof.value, bandwidth)
+    pct: float | None = None
+    if work.measured_s is not None and work.measured_s > 0:
+        total = work.measured_s
+        pct = fraction_of_roof(terms, total / count)
+        if pct > ABOVE_ROOF_TOLERANCE:
+            notes.append(
+                f"above the roof ({100 * pct:.0f}%): the FLOPs/bytes model overestimates the work, "
+                "the roofs are too low, or caches served the bytes"
+            )
+    else:
+        total = terms.predicted_s * count
+    if work.precision is not None and roof.label.split()[0] != work.precision.value:
+        notes.append(f"judged against the {roof.label} roof (no {work.precision.value} {work.unit.value} peak)")
+    return KernelVerdict(
+        name=work.name,
+        op=work.op,
+        count=work.count,
+        total_s=total,
+        time_basis="measured" if work.measured_s is not None and work.measured_s > 0 else "predicted",
+        flops=work.flops,
+        bytes=work.bytes,
+        hardware_flops=work.hardware_flops,
+        precision=precision.value if precision else None,
+        unit=work.unit.value,
+        ai=ai,
+        bound=terms.bound,
+        roof=roof.label,
+        roof_origin=roof.origin,
+        peak_flops_per_s=roof.value,
+        bandwidth_bytes_per_s=bandwidth,
+        ridge_point=roof.value / bandwidth,
+        compute_s=terms.compute_s,
+        memory_s=terms.memory_s,
+        launch_s=terms.launch_s,
+        attainable_flops_per_s=attainable,
+        achieved_flops_per_s=_rate(work.flops, work.measured_s),
+        achieved_bytes_per_s=_rate(work.bytes, work.measured_s),
+        pct_of_roof=pct,
+        source=work.source,
+        notes=notes,
+    )
+
+
+def _missing_inputs(work: KernelWork, roof: object, roofs: Roofs) -> str | None:
+    if work.flops is None and work.bytes is None:
+        return work.unknown_reason or "FLOPs and bytes unknown"
+    if work.flops is None:
+        return work.unknown_reason or "FLOPs unknown"
+    if work.bytes is None:
+        return work.unknown_reason or "bytes unknown"
+    if work.precision is None:
+        return work.unknown_reason or "precision unknown, so no compute roof applies"
+    if roof is None:
+        return f"{roofs.display_name} has no {work.precision.value} {work.unit.value} peak"
+    return None
+
+
+def _safe_ai(flops: float | None, num_bytes: float | None) -> float | None:
+    if flops is None or num_bytes is None:
+        return None
+    return arithmetic_intensity(flops, num_bytes)
+
+
+def _rate(amount: float | None, seconds: float | None) -> float | None:
+    if amount is None or seconds is None or seconds <= 0:
+        return None
+    return amount / seconds
+
+
+class TimeByBound(BaseModel):
+    compute: float = 0.0
+    memory: float = 0.0
+    launch: float = 0.0
+    unknown: float = 0.0
+
+    def add(self, bound: Bound, seconds: float) -> None:
+        setattr(self, bound.value, getattr(self, bound.value) + seconds)
+
+    def largest(self) -> Bound:
+        shares = {Bound(k): v for k, v in self.model_dump().items()}
+        return max(shares, key=lambda b: (shares[b], b is not Bound.UNKNOWN))
+
+
+def time_by_bound(verdicts: list[KernelVerdict]) -> TimeByBound:
+    totals = TimeByBound()
+    for verdict in verdicts:
+        totals.add(verdict.bound, verdict.total_s)
+    return totals
+
+
+def sort_by_time(verdicts: list[KernelVerdict]) -> list[KernelVerdict]:
+    return sorted(verdicts, key=lambda v: (-v.total_s, v.name))
+
+
+def is_finite(value: float | None) -> bool:
+    return value is not None and not math.isinf(value) and not math.isnan(value)

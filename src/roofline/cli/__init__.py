@@ -1,0 +1,37 @@
+"""The ``roofline`` command line: thin wiring from arguments to readers, core and renderers."""
+
+from __future__ import annotations
+
+import typer
+
+from roofline import __version__
+from roofline.cli import classify as classify_cmd
+from roofline.cli import hw as hw_cmd
+
+app = typer.Typer(
+    name="roofline",
+    help="Why is this workload slow on this hardware, and what should I change first?",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(hw_cmd.app, name="hw")
+app.command("classify")(classify_cmd.classify)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"roofline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """roofline: roofline diagnosis of GPU workloads and ordered optimization plans."""
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,239 @@
+"""Typed hardware specs (the YAML schema of ``hwspecs/*.yaml``) and the roofs derived from them.
+
+YAML carries human units in its key names (``peak_tflops``, ``bandwidth_tb_s``, ``capacity_gb``);
+:class:`Roofs` is the SI view the analysis core computes with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from roofline.precision import Precision, Unit, parse_precision
+
+SCHEMA_VERSION = 1
+
+RoofOrigin = Literal["datasheet", "measured", "user"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _precision_table(value: object) -> dict[Precision, float]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError("expected a mapping of precision to TFLOP/s, e.g. {bf16: 989.4}")
+    table: dict[Precision, float] = {}
+    for key, number in value.items():
+        precision = parse_precision(str(key))
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise ValueError(f"{key}: expected a number of TFLOP/s, got {number!r}")
+        if number <= 0:
+            raise ValueError(f"{key}: a peak must be positive, got {number}")
+        table[precision] = float(number)
+    return table
+
+
+class PeakTable(_Strict):
+    """Peak throughput in TFLOP/s (TOPS for integer types) per precision, split by unit."""
+
+    matrix: dict[Precision, float] = Field(default_factory=dict)
+    vector: dict[Precision, float] = Field(default_factory=dict)
+
+    @field_validator("matrix", "vector", mode="before")
+    @classmethod
+    def _read_table(cls, value: object) -> dict[Precision, float]:
+        return _precision_table(value)
+
+    def get(self, unit: Unit, precision: Precision) -> float | None:
+        table = self.matrix if unit is Unit.MATRIX else self.vector
+        return table.get(precision)
+
+
+class MemorySpec(_Strict):
+    type: str | None = None
+    capacity_gb: float = Field(gt=0, description="HBM/GDDR capacity, 1 GB = 1e9 bytes")
+    bandwidth_tb_s: float = Field(gt=0, description="peak DRAM bandwidth, 1 TB/s = 1e12 B/s")
+    l2_mb: float | None = Field(default=None, gt=0)
+    l2_bandwidth_tb_s: float | None = Field(default=None, gt=0)
+    shared_memory_per_sm_kb: float | None = Field(default=None, gt=0)
+    infinity_cache_mb: float | None = Field(default=None, gt=0)
+
+
+class InterconnectSpec(_Strict):
+    name: str | None = None
+    bandwidth_gb_s: float | None = Field(default=None, ge=0, description="GPU-GPU, per GPU, bidirectional")
+    host: str | None = None
+    host_bandwidth_gb_s: float | None = Field(default=None, ge=0, description="host link, bidirectional")
+
+
+class LaunchOverhead(_Strict):
+    """Per-kernel launch cost floor in microseconds: eager launches vs CUDA-graph replay."""
+
+    eager: float = Field(gt=0)
+    graph: float = Field(gt=0)
+
+
+class HardwareSpec(_Strict):
+    schema_version: Literal[1]
+    kind: Literal["spec"] = "spec"
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
+    display_name: str
+    vendor: Literal["nvidia", "amd", "google", "intel", "other"]
+    architecture: str | None = None
+    form_factor: str | None = None
+    aliases: list[str] = Field(default_factory=list)
+    peak_tflops: PeakTable
+    sparse_peak_tflops: PeakTable | None = None
+    memory: MemorySpec
+    sm_count: int | None = Field(default=None, gt=0)
+    boost_clock_mhz: float | None = Field(default=None, gt=0)
+    interconnect: InterconnectSpec = Field(default_factory=InterconnectSpec)
+    tdp_w: float | None = Field(default=None, gt=0)
+    launch_overhead_us: LaunchOverhead
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _has_a_compute_peak(self) -> HardwareSpec:
+        if not self.peak_tflops.matrix and not self.peak_tflops.vector:
+            raise ValueError("peak_tflops needs at least one matrix or vector peak")
+        return self
+
+
+class PartialMemory(_Strict):
+    bandwidth_tb_s: float | None = Field(default=None, gt=0)
+    read_bandwidth_tb_s: float | None = Field(default=None, gt=0)
+    write_bandwidth_tb_s: float | None = Field(default=None, gt=0)
+    l2_bandwidth_tb_s: float | None = Field(default=None, gt=0)
+
+
+class PartialLaunch(_Strict):
+    eager: float | None = Field(default=None, gt=0)
+    graph: float | None = Field(default=None, gt=0)
+
+
+class CeilingsOverlay(_Strict):
+    """Measured ceilings (``roofline hw measure`` output) laid over a datasheet spec."""
+
+    schema_version: Literal[1]
+    kind: Literal["ceilings"]
+    base: str
+    measured_on: dict[str, str | int | float | None] = Field(default_factory=dict)
+    peak_tflops: PeakTable = Field(default_factory=PeakTable)
+    memory: PartialMemory = Field(default_factory=PartialMemory)
+    launch_overhead_us: PartialLaunch = Field(default_factory=PartialLaunch)
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class Roof:
+    """One ceiling in SI units, with where it came from."""
+
+    value: float
+    origin: RoofOrigin
+    label: str
+
+    def describe(self) -> str:
+        return f"{self.label} ({self.origin})"
+
+
+@dataclass(frozen=True)
+class Roofs:
+    """The ceilings one analysis uses: compute roofs per (unit, precision), DRAM bandwidth and
+    launch floors, each tagged datasheet or measured.
+    """
+
+    device: str
+    display_name: str
+    compute: dict[tuple[Unit, Precision], Roof]
+    memory_bandwidth: Roof
+    launch_floor_eager: Roof
+    launch_floor_graph: Roof
+    l2_bandwidth: Roof | None = None
+    datasheet_compute: dict[tuple[Unit, Precision], Roof] = field(default_factory=dict)
+    datasheet_memory_bandwidth: Roof | None = None
+
+    def compute_roof(self, precision: Precision, unit: Unit) -> Roof | None:
+        """The compute roof a kernel of this precision and unit is judged against.
+
+        Falls back where hardware has no dedicated path: an fp32 "matrix" GEMM on NVIDIA runs
+        on CUDA cores (fp32 vector roof); vector work in a type with no listed vector peak
+        computes in fp32. Matrix work in a precision the chip lacks (fp8 on A100) has no roof.
+        """
+        found = self.compute.get((unit, precision))
+        if found is not None:
+            return found
+        if unit is Unit.MATRIX and precision is Precision.FP32:
+            return self.compute.get((Unit.VECTOR, Precision.FP32))
+        if unit is Unit.VECTOR:
+            return self.compute.get((Unit.VECTOR, Precision.FP32))
+        return None
+
+    def launch_floor(self, in_graph: bool) -> Roof:
+        return self.launch_floor_graph if in_graph else self.launch_floor_eager
+
+    def ridge_point(self, precision: Precision, unit: Unit) -> float | None:
+        roof = self.compute_roof(precision, unit)
+        if roof is None:
+            return None
+        return roof.value / self.memory_bandwidth.value
+
+    @property
+    def uses_measured(self) -> bool:
+        roofs = [*self.compute.values(), self.memory_bandwidth, self.launch_floor_eager]
+        return any(r.origin == "measured" for r in roofs)
+
+
+def _roof_label(unit: Unit, precision: Precision) -> str:
+    return f"{precision.value} {unit.value}"
+
+
+def roofs_from_spec(spec: HardwareSpec, overlay: CeilingsOverlay | None = None) -> Roofs:
+    """Resolve a spec (and optionally measured ceilings) into SI roofs.
+
+    Measured values replace datasheet ones roof by roof; the datasheet roofs are kept beside
+    them so reports can show both.
+    """
+    datasheet: dict[tuple[Unit, Precision], Roof] = {}
+    for unit in Unit:
+        table = spec.peak_tflops.matrix if unit is Unit.MATRIX else spec.peak_tflops.vector
+        for precision, tflops in table.items():
+            datasheet[(unit, precision)] = Roof(tflops * 1e12, "datasheet", _roof_label(unit, precision))
+    compute = dict(datasheet)
+    memory_bw = Roof(spec.memory.bandwidth_tb_s * 1e12, "datasheet", "DRAM bandwidth")
+    datasheet_bw = memory_bw
+    l2 = (
+        Roof(spec.memory.l2_bandwidth_tb_s * 1e12, "datasheet", "L2 bandwidth")
+        if spec.memory.l2_bandwidth_tb_s
+        else None
+    )
+    eager = Roof(spec.launch_overhead_us.eager * 1e-6, "datasheet", "launch floor (eager)")
+    graph = Roof(spec.launch_overhead_us.graph * 1e-6, "datasheet", "launch floor (CUDA graph)")
+    if overlay is not None:
+        for unit in Unit:
+            table = overlay.peak_tflops.matrix if unit is Unit.MATRIX else overlay.peak_tflops.vector
+            for precision, tflops in table.items():
+                compute[(unit, precision)] = Roof(tflops * 1e12, "measured", _roof_label(unit, precision))
+        if overlay.memory.bandwidth_tb_s:
+            memory_bw = Roof(overlay.memory.bandwidth_tb_s * 1e12, "measured", "DRAM bandwidth")
+        if overlay.memory.l2_bandwidth_tb_s:
+            l2 = Roof(overlay.memory.l2_bandwidth_tb_s * 1e12, "measured", "L2 bandwidth")
+        if overlay.launch_overhead_us.eager:
+            eager = Roof(overlay.launch_overhead_us.eager * 1e-6, "measured", "launch floor (eager)")
+        if overlay.launch_overhead_us.graph:
+            graph = Roof(overlay.launch_overhead_us.graph * 1e-6, "measured", "launch floor (CUDA graph)")
+    return Roofs(
+        device=spec.name,
+        display_name=spec.display_name,
+        compute=compute,
+        memory_bandwidth=memory_bw,
+        launch_floor_eager=eager,
+        launch_floor_graph=graph,
+        l2_bandwidth=l2,
+        datasheet_compute=datasheet,
+        datasheet_memory_bandwidth=datasheet_bw,
+    )

@@ -1,0 +1,54 @@
+"""Markdown for PR comments and ``$GITHUB_STEP_SUMMARY``."""
+
+from __future__ import annotations
+
+from roofline.analysis.result import ClassifyResult
+from roofline.units import fmt_bytes_per_s, fmt_flops_per_s, fmt_intensity, fmt_percent, fmt_seconds
+
+
+def md_escape(text: str) -> str:
+    """Escape what would break a Markdown table cell or inject markup/HTML."""
+    out = text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
+    out = out.replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ").replace("\r", " ")
+    return out
+
+
+def classify_markdown(result: ClassifyResult, top: int | None = None) -> str:
+    s = result.summary
+    hw = result.hardware
+    lines = [
+        f"## roofline classify: {md_escape(result.title or ', '.join(result.inputs))}",
+        "",
+        f"**Verdict: {s.verdict}-bound** ({fmt_percent(s.verdict_share)} of the span) on "
+        f"{md_escape(hw.display_name)} (`{hw.name}`, {hw.ceilings} ceilings).",
+        "",
+        f"- Span {fmt_seconds(s.span_s)}; GPU busy {fmt_seconds(s.gpu_busy_s)}; idle {fmt_seconds(s.idle_s)}"
+        + (
+            f" (launch wait {fmt_seconds(s.launch_wait_s)}, other {fmt_seconds(s.other_idle_s)})"
+            if s.idle_s > 0
+            else ""
+        ),
+        f"- Time by bound: compute {fmt_seconds(s.time_by_bound.compute)}, memory "
+        f"{fmt_seconds(s.time_by_bound.memory)}, launch {fmt_seconds(s.time_by_bound.launch)}, "
+        f"unknown {fmt_seconds(s.time_by_bound.unknown)}",
+        "",
+        "| kernel | calls | time | bound | AI (FLOP/B) | FLOP/s | B/s | % of roof | roof | source |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---|---|",
+    ]
+    kernels = result.kernels if top is None else result.kernels[:top]
+    for v in kernels:
+        time = fmt_seconds(v.total_s) + ("" if v.time_basis == "measured" else " (predicted)")
+        lines.append(
+            f"| {md_escape(v.name)} | {v.count} | {time} | {v.bound.value} | {fmt_intensity(v.ai)} | "
+            f"{fmt_flops_per_s(v.achieved_flops_per_s)} | {fmt_bytes_per_s(v.achieved_bytes_per_s)} | "
+            f"{fmt_percent(v.pct_of_roof)} | {md_escape(v.roof or '—')} | {v.source} |"
+        )
+    if top is not None and len(result.kernels) > top:
+        lines.append(f"\n_{len(result.kernels) - top} more kernel groups not shown (`--top`)._")
+    if s.findings:
+        lines += ["", "### Findings", ""]
+        lines += [f"- {md_escape(f)}" for f in s.findings]
+    if result.warnings:
+        lines += ["", "### Warnings", ""]
+        lines += [f"- {md_escape(w)}" for w in result.warnings]
+    return "\n".join(lines) + "\n"

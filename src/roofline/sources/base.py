@@ -1,0 +1,98 @@
+"""Reader registry and format sniffing."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from roofline.analysis.classify import KernelWork
+from roofline.errors import InputError
+
+SNIFF_BYTES = 64 * 1024
+
+
+@dataclass
+class LoadedInput:
+    """What a reader produced from one file."""
+
+    path: Path
+    format: str
+    kernels: list[KernelWork]
+    device_name: str | None = None
+    title: str | None = None
+    in_graph: bool = False
+    warnings: list[str] = field(default_factory=list)
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+Sniffer = Callable[[Path, bytes], bool]
+Reader = Callable[[Path], LoadedInput]
+
+
+@dataclass(frozen=True)
+class ReaderEntry:
+    name: str
+    description: str
+    sniff: Sniffer
+    read: Reader
+
+
+_READERS: dict[str, ReaderEntry] = {}
+# Modules whose import registers readers; imported lazily on first use.
+_READER_MODULES = ("roofline.sources.declared",)
+
+
+def register_reader(name: str, *, description: str, sniff: Sniffer) -> Callable[[Reader], Reader]:
+    def decorate(read: Reader) -> Reader:
+        if name in _READERS:
+            raise RuntimeError(f"reader '{name}' registered twice")
+        _READERS[name] = ReaderEntry(name, description, sniff, read)
+        return read
+
+    return decorate
+
+
+def registered_readers() -> dict[str, ReaderEntry]:
+    for module in _READER_MODULES:
+        importlib.import_module(module)
+    return dict(_READERS)
+
+
+def head_bytes(path: Path, limit: int = SNIFF_BYTES) -> bytes:
+    """The first bytes of a file, decompressed when it is gzip."""
+    with path.open("rb") as handle:
+        head = handle.read(limit)
+    if head[:2] == b"\x1f\x8b":
+        import gzip
+        import zlib
+
+        decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            return decompressor.decompress(head, limit)
+        except zlib.error:
+            with gzip.open(path, "rb") as handle:
+                return handle.read(limit)
+    return head
+
+
+def read_input(path: Path) -> LoadedInput:
+    """Sniff ``path``'s format and read it with the matching reader."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", file=path, fix="check the path")
+    if path.is_dir():
+        raise InputError("is a directory", file=path, fix="give a trace, export or workload file")
+    if path.stat().st_size == 0:
+        raise InputError("file is empty", file=path, fix="re-export the trace or write the workload")
+    readers = registered_readers()
+    try:
+        head = head_bytes(path)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc}", file=path) from None
+    for entry in readers.values():
+        if entry.sniff(path, head):
+            return entry.read(path)
+    known = "; ".join(f"{e.name} ({e.description})" for e in readers.values())
+    raise InputError("unrecognised input format", file=path, fix=f"roofline reads: {known}")

@@ -1,0 +1,106 @@
+"""SI units: parsing numbers with prefixes and formatting quantities for people.
+
+Internally everything is SI (seconds, bytes, FLOP, FLOP/s, bytes/s). A "GB" is 1e9 bytes
+unless written "GiB".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+_DECIMAL_PREFIX = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+_BINARY_PREFIX = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50}
+
+_QUANTITY = re.compile(
+    r"^\s*(?P<num>[+-]?(?:\d[\d_,]*\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*"
+    r"(?P<prefix>Ki|Mi|Gi|Ti|Pi|[kKMGTPE])?"
+    r"(?P<unit>B|bytes?|FLOPs?|flops?|FLOP|OPs?|ops?)?\s*$"
+)
+
+
+def parse_quantity(value: object) -> float:
+    """Parse ``137.4e9``, ``"137.4G"``, ``"100.7 MB"``, ``"64 MiB"`` or ``"1,024"`` into a float.
+
+    Raises ValueError with a message fit for a one-line error.
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a number, got {type(value).__name__}")
+    match = _QUANTITY.match(value)
+    if not match:
+        raise ValueError(f"cannot read {value!r} as a number (write e.g. 137.4e9, '137.4G' or '64 MiB')")
+    number = float(match["num"].replace(",", "").replace("_", ""))
+    prefix = match["prefix"] or ""
+    scale = _BINARY_PREFIX.get(prefix) or _DECIMAL_PREFIX[prefix]
+    return number * scale
+
+
+def _si(value: float, unit: str, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if math.isinf(value):
+        return "∞"
+    if value == 0:
+        return f"0 {unit}"
+    prefixes = [(1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, "")]
+    small = [(1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p")]
+    magnitude = abs(value)
+    for scale, prefix in prefixes + small:
+        if magnitude >= scale * 0.9995:
+            return f"{value / scale:.{digits}g} {prefix}{unit}"
+    scale, prefix = small[-1]
+    return f"{value / scale:.{digits}g} {prefix}{unit}"
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    """Human time: ``1.41 ms``, ``812 µs``, ``3.2 s``."""
+    if seconds is None:
+        return "—"
+    return _si(seconds, "s")
+
+
+def fmt_bytes(num_bytes: float | None) -> str:
+    """Decimal bytes: ``100.7 MB`` (1 MB = 1e6 B)."""
+    if num_bytes is None:
+        return "—"
+    return _si(num_bytes, "B", digits=4)
+
+
+def fmt_flops(flops: float | None) -> str:
+    if flops is None:
+        return "—"
+    return _si(flops, "FLOP", digits=4)
+
+
+def fmt_flops_per_s(rate: float | None) -> str:
+    if rate is None:
+        return "—"
+    return _si(rate, "FLOP/s")
+
+
+def fmt_bytes_per_s(rate: float | None) -> str:
+    if rate is None:
+        return "—"
+    return _si(rate, "B/s")
+
+
+def fmt_intensity(flop_per_byte: float | None) -> str:
+    if flop_per_byte is None:
+        return "—"
+    if math.isinf(flop_per_byte):
+        return "∞"
+    if flop_per_byte >= 100:
+        return f"{flop_per_byte:,.0f}"
+    if flop_per_byte >= 1:
+        return f"{flop_per_byte:.3g}"
+    return f"{flop_per_byte:.2g}"
+
+
+def fmt_percent(fraction: float | None) -> str:
+    if fraction is None:
+        return "—"
+    return f"{100.0 * fraction:.1f}%"
