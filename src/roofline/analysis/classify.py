@@ -57,6 +57,9 @@ class KernelWork:
     in_graph: bool = False
     unknown_reason: str | None = None
     hardware_flops: float | None = None
+    # Bytes at the inner memory levels (Nsight Compute counters), for hierarchical roofline points.
+    l2_bytes: float | None = None
+    l1_bytes: float | None = None
 
 
 class KernelVerdict(BaseModel):
@@ -70,6 +73,8 @@ class KernelVerdict(BaseModel):
     flops: float | None
     bytes: float | None
     hardware_flops: float | None = None
+    l2_bytes: float | None = None
+    l1_bytes: float | None = None
     precision: str | None
     unit: str
     ai: float | None = Field(description="arithmetic intensity, FLOP/byte")
@@ -110,6 +115,8 @@ def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
             flops=work.flops,
             bytes=work.bytes,
             hardware_flops=work.hardware_flops,
+            l2_bytes=work.l2_bytes,
+            l1_bytes=work.l1_bytes,
             precision=precision.value if precision else None,
             unit=work.unit.value,
             ai=_safe_ai(work.flops, work.bytes),
@@ -162,6 +169,8 @@ def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
         flops=work.flops,
         bytes=work.bytes,
         hardware_flops=work.hardware_flops,
+        l2_bytes=work.l2_bytes,
+        l1_bytes=work.l1_bytes,
         precision=precision.value if precision else None,
         unit=work.unit.value,
         ai=ai,

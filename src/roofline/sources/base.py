@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from roofline.analysis.classify import KernelWork
+from roofline.analysis.events import GpuEvent
 from roofline.errors import InputError
 
 SNIFF_BYTES = 64 * 1024
@@ -15,11 +16,14 @@ SNIFF_BYTES = 64 * 1024
 
 @dataclass
 class LoadedInput:
-    """What a reader produced from one file."""
+    """What a reader produced from one file: kernel work without a timeline (declared kernels,
+    Nsight Compute) and/or a GPU timeline (kineto, Nsight Systems).
+    """
 
     path: Path
     format: str
-    kernels: list[KernelWork]
+    kernels: list[KernelWork] = field(default_factory=list)
+    events: list[GpuEvent] | None = None
     device_name: str | None = None
     title: str | None = None
     in_graph: bool = False
@@ -41,7 +45,12 @@ class ReaderEntry:
 
 _READERS: dict[str, ReaderEntry] = {}
 # Modules whose import registers readers; imported lazily on first use.
-_READER_MODULES = ("roofline.sources.declared",)
+_READER_MODULES = (
+    "roofline.sources.declared",
+    "roofline.sources.kineto",
+    "roofline.sources.ncu",
+    "roofline.sources.nsys",
+)
 
 
 def register_reader(name: str, *, description: str, sniff: Sniffer) -> Callable[[Reader], Reader]:
