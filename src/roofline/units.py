@@ -104,3 +104,59 @@ def fmt_percent(fraction: float | None) -> str:
     if fraction is None:
         return "—"
     return f"{100.0 * fraction:.1f}%"
+
+
+def short_kernel_name(name: str, width: int = 72) -> str:
+    """A demangled kernel name cut to what identifies it: no ``void``, no parameter list, template
+    arguments after the first folded, namespaces dropped. ``void at::native::vectorized_elementwise_kernel<8,
+    at::native::CUDAFunctor_add<c10::BFloat16>, …>(int, …)`` → ``vectorized_elementwise_kernel<8, …>``.
+    Names that are not C++ signatures ("Memcpy HtoD (Pageable -> Device)") are only cut to width.
+    """
+    text = name.strip()
+    if text.startswith("void "):
+        text = text[5:]
+    text = text.replace("(anonymous namespace)::", "")
+    depth = 0
+    cut = None
+    for index, char in enumerate(text):
+        if char == "<":
+            depth += 1
+        elif char == ">":
+            depth = max(depth - 1, 0)
+        elif char == " " and depth == 0:
+            # Not a C++ signature (profiler labels such as "Memcpy HtoD (Pageable -> Device)").
+            return text if len(text) <= width else text[: width - 1] + "…"
+        elif char == "(" and depth == 0:
+            cut = index
+            break
+    if cut is not None:
+        text = text[:cut]
+    out: list[str] = []
+    depth = 0
+    first_done = False
+    for char in text:
+        if char == "<":
+            depth += 1
+            if depth == 1:
+                out.append("<")
+                first_done = False
+            continue
+        if char == ">":
+            depth -= 1
+            if depth == 0:
+                out.append(">")
+            continue
+        if depth == 0:
+            out.append(char)
+        elif depth == 1 and not first_done:
+            if char == ",":
+                out.append(", …")
+                first_done = True
+            else:
+                out.append(char)
+    folded = "".join(out).strip().replace(" >", ">")
+    head, sep, tail = folded.partition("<")
+    result = head.split("::")[-1] + sep + tail
+    if len(result) > width:
+        result = result[: width - 1] + "…"
+    return result or name[:width]

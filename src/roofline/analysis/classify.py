@@ -20,10 +20,10 @@ from roofline.analysis.roofline import (
     fraction_of_roof,
     iron_law_terms,
 )
-from roofline.hardware.spec import Roofs
+from roofline.hardware.spec import Roof, Roofs
 from roofline.precision import Precision, Unit
 
-Source = Literal["declared", "shapes", "counters", "none"]
+Source = Literal["declared", "shapes", "counters", "trace", "none"]
 
 # A point this far above its roof is reported (timer jitter and rounded peaks stay below it).
 ABOVE_ROOF_TOLERANCE = 1.05
@@ -60,6 +60,11 @@ class KernelWork:
     # Bytes at the inner memory levels (Nsight Compute counters), for hierarchical roofline points.
     l2_bytes: float | None = None
     l1_bytes: float | None = None
+    # Timeline evidence (traces): mean host cost of one launch call, mean launch→start delay.
+    launch_call_s: float | None = None
+    launch_delay_s: float | None = None
+    kind: str = "kernel"  # kernel | memcpy | memset
+    link: str = "dram"  # the memory roof: dram, host (PCIe/C2C) or peer (NVLink)
 
 
 class KernelVerdict(BaseModel):
@@ -75,6 +80,9 @@ class KernelVerdict(BaseModel):
     hardware_flops: float | None = None
     l2_bytes: float | None = None
     l1_bytes: float | None = None
+    launch_call_s: float | None = None
+    launch_delay_s: float | None = None
+    kind: str = "kernel"
     precision: str | None
     unit: str
     ai: float | None = Field(description="arithmetic intensity, FLOP/byte")
@@ -98,12 +106,15 @@ class KernelVerdict(BaseModel):
 def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
     count = max(work.count, 1)
     launch_floor = roofs.launch_floor(work.in_graph).value
-    bandwidth = roofs.memory_bandwidth.value
+    memory_roof = roofs.link_roof(work.link)
+    bandwidth = memory_roof.value
     notes: list[str] = []
     precision = work.precision
     roof = roofs.compute_roof(precision, work.unit) if precision is not None else None
+    # Pure data movement (memcpy, memset) needs no compute roof: only the memory term applies.
+    data_only = work.flops == 0 and work.bytes is not None
 
-    missing = _missing_inputs(work, roof, roofs)
+    missing = None if data_only else _missing_inputs(work, roof, roofs)
     if missing:
         total = work.measured_s if work.measured_s is not None else launch_floor * count
         return KernelVerdict(
@@ -117,6 +128,9 @@ def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
             hardware_flops=work.hardware_flops,
             l2_bytes=work.l2_bytes,
             l1_bytes=work.l1_bytes,
+            launch_call_s=work.launch_call_s,
+            launch_delay_s=work.launch_delay_s,
+            kind=work.kind,
             precision=precision.value if precision else None,
             unit=work.unit.value,
             ai=_safe_ai(work.flops, work.bytes),
@@ -137,7 +151,9 @@ def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
             notes=[missing],
         )
 
-    assert work.flops is not None and work.bytes is not None and roof is not None
+    assert work.flops is not None and work.bytes is not None
+    if roof is None:  # data_only
+        roof = Roof(math.inf, memory_roof.origin, memory_roof.label)
     terms: IronLawTerms = iron_law_terms(
         work.flops / count,
         work.bytes / count,
@@ -146,7 +162,7 @@ def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
         launch_floor_s=launch_floor,
     )
     ai = arithmetic_intensity(work.flops, work.bytes)
-    attainable = attainable_flops_per_s(ai, roof.value, bandwidth)
+    attainable = None if data_only else attainable_flops_per_s(ai, roof.value, bandwidth)
     pct: float | None = None
     if work.measured_s is not None and work.measured_s > 0:
         total = work.measured_s
@@ -158,7 +174,10 @@ def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
             )
     else:
         total = terms.predicted_s * count
-    if work.precision is not None and roof.label.split()[0] != work.precision.value:
+    if data_only:
+        if work.link != "dram":
+            notes.append(f"a copy bound by the {memory_roof.label}, not DRAM")
+    elif work.precision is not None and roof.label.split()[0] != work.precision.value:
         notes.append(f"judged against the {roof.label} roof (no {work.precision.value} {work.unit.value} peak)")
     return KernelVerdict(
         name=work.name,
@@ -171,15 +190,18 @@ def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
         hardware_flops=work.hardware_flops,
         l2_bytes=work.l2_bytes,
         l1_bytes=work.l1_bytes,
+        launch_call_s=work.launch_call_s,
+        launch_delay_s=work.launch_delay_s,
+        kind=work.kind,
         precision=precision.value if precision else None,
         unit=work.unit.value,
         ai=ai,
         bound=terms.bound,
         roof=roof.label,
         roof_origin=roof.origin,
-        peak_flops_per_s=roof.value,
+        peak_flops_per_s=None if data_only else roof.value,
         bandwidth_bytes_per_s=bandwidth,
-        ridge_point=roof.value / bandwidth,
+        ridge_point=None if data_only else roof.value / bandwidth,
         compute_s=terms.compute_s,
         memory_s=terms.memory_s,
         launch_s=terms.launch_s,
@@ -199,7 +221,7 @@ def _missing_inputs(work: KernelWork, roof: object, roofs: Roofs) -> str | None:
         return work.unknown_reason or "FLOPs unknown"
     if work.bytes is None:
         return work.unknown_reason or "bytes unknown"
-    if work.precision is None:
+    if roof is None and work.precision is None:
         return work.unknown_reason or "precision unknown, so no compute roof applies"
     if roof is None:
         return f"{roofs.display_name} has no {work.precision.value} {work.unit.value} peak"

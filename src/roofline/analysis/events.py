@@ -35,7 +35,36 @@ class GpuEvent:
     grid: tuple[int, int, int] | None = None
     block: tuple[int, int, int] | None = None
     step: int | None = None  # ProfilerStep number, when inside one
+    # Which link bounds a copy: "dram" (device memory), "host" (PCIe / C2C) or "peer" (NVLink).
+    link: str = "dram"
 
     @property
     def end_ns(self) -> int:
         return self.start_ns + self.dur_ns
+
+
+def copy_direction(name: str) -> str:
+    """``h2d``, ``d2h``, ``d2d``, ``p2p`` or ``unknown`` from a copy's name as profilers write it
+    (kineto: "Memcpy HtoD (Pageable -> Device)"; nsys: "[CUDA memcpy Host-to-Device]" or "… HtoD]").
+    """
+    text = name.replace("-to-", "to").replace(" ", "").lower()
+    for token, direction in (("htod", "h2d"), ("hosttodevice", "h2d"), ("dtoh", "d2h"), ("devicetohost", "d2h"),
+                             ("dtod", "d2d"), ("devicetodevice", "d2d"), ("ptop", "p2p"), ("peertopeer", "p2p")):
+        if token in text:
+            return direction
+    return "unknown"
+
+
+def finish_copy(event: GpuEvent) -> None:
+    """Set a copy's bounding link, and its DRAM traffic: a device-to-device copy reads and writes
+    device memory, so it moves twice its size through DRAM; host copies are bound by the host link.
+    """
+    if event.kind != "memcpy":
+        return
+    direction = copy_direction(event.name)
+    if direction in ("h2d", "d2h"):
+        event.link = "host"
+    elif direction == "p2p":
+        event.link = "peer"
+    elif direction == "d2d" and event.bytes is not None:
+        event.bytes = 2 * event.bytes

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from roofline import __version__
 from roofline.analysis.classify import KernelVerdict, TimeByBound, sort_by_time, time_by_bound
-from roofline.analysis.findings import findings_for
+from roofline.analysis.findings import findings_for, trace_findings
+from roofline.analysis.timeline import StepFigures, StreamFigures, TimelineFigures
 from roofline.analysis.roofline import Bound
 from roofline.hardware.spec import HardwareSpec, Roofs
 
@@ -46,6 +47,11 @@ class Summary(BaseModel):
     verdict: str = Field(description="compute | memory | launch | unknown | idle")
     verdict_share: float = Field(description="share of the span behind the verdict")
     findings: list[str] = Field(default_factory=list)
+    launch_gaps: int | None = None
+    kernels: int | None = None
+    graph_kernels: int | None = None
+    steps: list[StepFigures] = Field(default_factory=list)
+    streams: list[StreamFigures] = Field(default_factory=list)
 
 
 class ClassifyResult(BaseModel):
@@ -118,6 +124,43 @@ def summarize_kernels(verdicts: list[KernelVerdict]) -> Summary:
         verdict=verdict.value,
         verdict_share=share,
         findings=findings_for(verdicts, totals, span, verdict),
+    )
+
+
+def summarize_trace(verdicts: list[KernelVerdict], timeline: TimelineFigures, extra_findings: list[str]) -> Summary:
+    """Account the whole span: busy time apportioned to the bounds of the kernels that ran, plus
+    idle time split into launch wait and other. Launch wait counts toward the launch verdict (SPEC
+    §2: a GPU idle because the host cannot launch fast enough is launch-bound).
+    """
+    kernel_time = time_by_bound(verdicts)
+    total = sum(kernel_time.model_dump().values())
+    # Overlapping streams: kernel seconds can exceed busy seconds; share busy time by kernel time.
+    scale = timeline.gpu_busy_s / total if total > 0 else 0.0
+    busy_by_bound = {bound: seconds * scale for bound, seconds in kernel_time.model_dump().items()}
+    candidates = {
+        "compute": busy_by_bound["compute"],
+        "memory": busy_by_bound["memory"],
+        "launch": busy_by_bound["launch"] + timeline.launch_wait_s,
+        "unknown": busy_by_bound["unknown"],
+        "idle": timeline.other_idle_s,
+    }
+    verdict = max(candidates, key=lambda k: (candidates[k], k != "unknown"))
+    share = candidates[verdict] / timeline.span_s if timeline.span_s > 0 else 0.0
+    return Summary(
+        span_s=timeline.span_s,
+        gpu_busy_s=timeline.gpu_busy_s,
+        idle_s=timeline.idle_s,
+        launch_wait_s=timeline.launch_wait_s,
+        other_idle_s=timeline.other_idle_s,
+        time_by_bound=kernel_time,
+        verdict=verdict,
+        verdict_share=share,
+        findings=trace_findings(verdicts, timeline, candidates, verdict) + extra_findings,
+        launch_gaps=timeline.launch_gaps,
+        kernels=timeline.kernels,
+        graph_kernels=timeline.graph_kernels,
+        steps=timeline.steps,
+        streams=timeline.streams,
     )
 
 

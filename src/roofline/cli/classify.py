@@ -9,15 +9,18 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from roofline.analysis.classify import classify_kernel
-from roofline.analysis.result import ClassifyResult, build_result, hardware_used
+from roofline.analysis.result import ClassifyResult, build_result, hardware_used, summarize_trace
+from roofline.analysis.timeline import analyse_timeline, group_events
 from roofline.cli.common import (
     CeilingsOption,
     HwDirOption,
     HwFileOption,
     handle_errors,
     registry_from_options,
+    stderr_console,
     write_output,
 )
 from roofline.errors import InputError
@@ -52,18 +55,85 @@ def pick_device(requested: str, loaded: LoadedInput, registry: Registry) -> str:
     )
 
 
-def classify_loaded(loaded: LoadedInput, registry: Registry, hw: str, ceilings: str | None) -> ClassifyResult:
+def classify_loaded(
+    loaded: LoadedInput,
+    registry: Registry,
+    hw: str,
+    ceilings: str | None,
+    *,
+    step: int | None = None,
+    device_index: int | None = None,
+) -> ClassifyResult:
+    if device_index is not None:
+        names = loaded.extra.get("devices") or {}
+        if isinstance(names, dict) and names.get(device_index):
+            loaded.device_name = names[device_index]
     device = pick_device(hw, loaded, registry)
     spec, roofs, overlay_path = resolve_roofs(registry, device, ceilings=ceilings)
-    verdicts = [classify_kernel(work, roofs) for work in loaded.kernels]
+    hardware = hardware_used(spec, roofs, str(overlay_path) if overlay_path else None)
+    if loaded.events is None:
+        verdicts = [classify_kernel(work, roofs) for work in loaded.kernels]
+        return build_result(
+            inputs=[str(loaded.path)],
+            source_format=loaded.format,
+            title=loaded.title,
+            hardware=hardware,
+            verdicts=verdicts,
+            warnings=loaded.warnings,
+        )
+    events, steps = _select(loaded, step, device_index)
+    verdicts = [classify_kernel(work, roofs) for work in group_events(events)]
+    timeline = analyse_timeline(events, steps)
     return build_result(
         inputs=[str(loaded.path)],
         source_format=loaded.format,
         title=loaded.title,
-        hardware=hardware_used(spec, roofs, str(overlay_path) if overlay_path else None),
+        hardware=hardware,
         verdicts=verdicts,
+        summary=summarize_trace(verdicts, timeline, _sync_findings(loaded, steps)),
         warnings=loaded.warnings,
     )
+
+
+def _select(loaded: LoadedInput, step: int | None, device_index: int | None) -> tuple[list, list]:
+    events = loaded.events or []
+    steps = list(loaded.extra.get("steps") or [])
+    if device_index is not None:
+        devices = sorted({e.device for e in events})
+        events = [e for e in events if e.device == device_index]
+        if not events:
+            raise InputError(
+                f"no GPU activity on device {device_index}",
+                file=loaded.path,
+                place="--device",
+                fix=f"devices in this trace: {', '.join(map(str, devices))}",
+            )
+    if step is not None:
+        numbers = [s[0] for s in steps]
+        if step not in numbers:
+            raise InputError(
+                f"no ProfilerStep#{step} in the trace",
+                file=loaded.path,
+                place="--step",
+                fix=f"steps in this trace: {', '.join(map(str, numbers)) or 'none (no step markers)'}",
+            )
+        steps = [s for s in steps if s[0] == step]
+        events = [e for e in events if e.step == step]
+    return events, steps
+
+
+def _sync_findings(loaded: LoadedInput, steps: list) -> list[str]:
+    syncs = loaded.extra.get("syncs") or []
+    if not steps or not syncs:
+        return []
+    inside = [s for s in syncs if any(start <= s[1] <= end for _, start, end in steps)]
+    if len(inside) <= len(steps):
+        return []  # one synchronize per step (the profiling loop's own) is expected
+    return [
+        f"{len(inside)} host synchronisations inside {len(steps)} profiled steps "
+        f"({', '.join(sorted({s[0] for s in inside}))}): each one drains the GPU queue; remove the ones "
+        "the step does not need."
+    ]
 
 
 def render(results: list[ClassifyResult], fmt: OutputFormat, top: int | None) -> str | None:
@@ -75,22 +145,50 @@ def render(results: list[ClassifyResult], fmt: OutputFormat, top: int | None) ->
     return None
 
 
+PROGRESS_MIN_BYTES = 64 * 1024 * 1024
+
+
+def read_with_progress(path: Path) -> LoadedInput:
+    """Read an input, with a progress bar on stderr for large files when stderr is a terminal."""
+    console = stderr_console()
+    size = path.stat().st_size if path.is_file() else 0
+    if size < PROGRESS_MIN_BYTES or not console.is_terminal:
+        return read_input(path)
+    with Progress(
+        TextColumn("reading {task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(path.name, total=size)
+        return read_input(path, on_progress=lambda done: progress.update(task, completed=done))
+
+
 def classify(
     inputs: Annotated[
         list[Path],
-        typer.Argument(help="Declared-kernel YAML files (traces and exports: see docs/).", show_default=False),
+        typer.Argument(help="PyTorch profiler traces (.json/.json.gz), Nsight Compute or Nsight Systems CSV exports, "
+            "declared-kernel YAML.",
+            show_default=False),
     ],
     hw: Annotated[str, typer.Option("--hw", help="Device name or alias, or 'auto' to read it from the input.")] = "auto",
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, json or md")] = OutputFormat.table,
     top: Annotated[int | None, typer.Option("--top", min=1, help="Show only the N kernel groups with most time.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    step: Annotated[int | None, typer.Option("--step", help="Only this ProfilerStep#N of a trace.")] = None,
+    device: Annotated[int | None, typer.Option("--device", help="Only this GPU index of a trace.")] = None,
     ceilings: CeilingsOption = None,
     hw_file: HwFileOption = None,
     hw_dir: HwDirOption = None,
 ) -> None:
     """Classify kernels as compute-, memory- or launch-bound against a device's roofline."""
     registry = registry_from_options(hw_file, hw_dir)
-    results = [classify_loaded(read_input(path), registry, hw, ceilings) for path in inputs]
+    results = [
+        classify_loaded(read_with_progress(path), registry, hw, ceilings, step=step, device_index=device)
+        for path in inputs
+    ]
     text = render(results, format, top)
     if text is None:
         console = Console(record=output is not None)

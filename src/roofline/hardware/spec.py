@@ -156,6 +156,18 @@ class Roofs:
     l2_bandwidth: Roof | None = None
     datasheet_compute: dict[tuple[Unit, Precision], Roof] = field(default_factory=dict)
     datasheet_memory_bandwidth: Roof | None = None
+    host_bandwidth: Roof | None = None
+    peer_bandwidth: Roof | None = None
+
+    def link_roof(self, link: str) -> Roof:
+        """The bandwidth roof data moves against: DRAM, or for copies the host or peer link
+        (falling back to DRAM when the spec does not give the link).
+        """
+        if link == "host" and self.host_bandwidth is not None:
+            return self.host_bandwidth
+        if link == "peer" and self.peer_bandwidth is not None:
+            return self.peer_bandwidth
+        return self.memory_bandwidth
 
     def compute_roof(self, precision: Precision, unit: Unit) -> Roof | None:
         """The compute roof a kernel of this precision and unit is judged against.
@@ -226,6 +238,18 @@ def roofs_from_spec(spec: HardwareSpec, overlay: CeilingsOverlay | None = None) 
             eager = Roof(overlay.launch_overhead_us.eager * 1e-6, "measured", "launch floor (eager)")
         if overlay.launch_overhead_us.graph:
             graph = Roof(overlay.launch_overhead_us.graph * 1e-6, "measured", "launch floor (CUDA graph)")
+    # Interconnect figures are both directions summed; one copy uses one direction.
+    link = spec.interconnect
+    host = (
+        Roof(link.host_bandwidth_gb_s * 1e9 / 2, "datasheet", f"host link ({link.host or 'host'}, one direction)")
+        if link.host_bandwidth_gb_s
+        else None
+    )
+    peer = (
+        Roof(link.bandwidth_gb_s * 1e9 / 2, "datasheet", f"peer link ({link.name or 'GPU-GPU'}, one direction)")
+        if link.bandwidth_gb_s
+        else None
+    )
     return Roofs(
         device=spec.name,
         display_name=spec.display_name,
@@ -236,4 +260,6 @@ def roofs_from_spec(spec: HardwareSpec, overlay: CeilingsOverlay | None = None) 
         l2_bandwidth=l2,
         datasheet_compute=datasheet,
         datasheet_memory_bandwidth=datasheet_bw,
+        host_bandwidth=host,
+        peer_bandwidth=peer,
     )

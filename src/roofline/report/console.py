@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -17,6 +18,7 @@ from roofline.units import (
     fmt_intensity,
     fmt_percent,
     fmt_seconds,
+    short_kernel_name,
 )
 
 BOUND_STYLE = {"compute": "bold magenta", "memory": "bold cyan", "launch": "bold yellow", "unknown": "dim"}
@@ -102,7 +104,8 @@ def kernel_table(result: ClassifyResult, top: int | None = None, width: int = 16
     kernels = result.kernels if top is None else result.kernels[:top]
     span = result.summary.gpu_busy_s or result.summary.span_s
     for v in kernels:
-        name = v.name if not v.op or v.op == v.name else f"{v.name} [dim]({v.op})[/dim]"
+        short = escape(short_kernel_name(v.name))
+        name = short if not v.op or v.op == v.name else f"{short} [dim]({escape(v.op)})[/dim]"
         cells = {
             "kernel": name,
             "calls": str(v.count),

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from roofline.analysis.result import ClassifyResult
-from roofline.units import fmt_bytes_per_s, fmt_flops_per_s, fmt_intensity, fmt_percent, fmt_seconds
+from roofline.units import (
+    fmt_bytes_per_s,
+    fmt_flops_per_s,
+    fmt_intensity,
+    fmt_percent,
+    fmt_seconds,
+    short_kernel_name,
+)
 
 
 def md_escape(text: str) -> str:
@@ -39,7 +46,7 @@ def classify_markdown(result: ClassifyResult, top: int | None = None) -> str:
     for v in kernels:
         time = fmt_seconds(v.total_s) + ("" if v.time_basis == "measured" else " (predicted)")
         lines.append(
-            f"| {md_escape(v.name)} | {v.count} | {time} | {v.bound.value} | {fmt_intensity(v.ai)} | "
+            f"| {md_escape(short_kernel_name(v.name))}{' (' + md_escape(v.op) + ')' if v.op and v.op != v.name else ''} | {v.count} | {time} | {v.bound.value} | {fmt_intensity(v.ai)} | "
             f"{fmt_flops_per_s(v.achieved_flops_per_s)} | {fmt_bytes_per_s(v.achieved_bytes_per_s)} | "
             f"{fmt_percent(v.pct_of_roof)} | {md_escape(v.roof or '—')} | {v.source} |"
         )

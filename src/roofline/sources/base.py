@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,8 +87,9 @@ def head_bytes(path: Path, limit: int = SNIFF_BYTES) -> bytes:
     return head
 
 
-def read_input(path: Path) -> LoadedInput:
-    """Sniff ``path``'s format and read it with the matching reader."""
+def read_input(path: Path, on_progress: Callable[[int], None] | None = None) -> LoadedInput:
+    """Sniff ``path``'s format and read it with the matching reader. ``on_progress`` receives the
+    number of file bytes consumed so far (readers of large formats call it)."""
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", file=path, fix="check the path")
@@ -102,6 +104,8 @@ def read_input(path: Path) -> LoadedInput:
         raise InputError(f"cannot read: {exc}", file=path) from None
     for entry in readers.values():
         if entry.sniff(path, head):
+            if on_progress is not None and "on_progress" in inspect.signature(entry.read).parameters:
+                return entry.read(path, on_progress=on_progress)  # type: ignore[call-arg]
             return entry.read(path)
     known = "; ".join(f"{e.name} ({e.description})" for e in readers.values())
     raise InputError("unrecognised input format", file=path, fix=f"roofline reads: {known}")

@@ -1,1 +1,314 @@
-"""(being written)"""
+"""PyTorch profiler (kineto) traces, ``.json`` or ``.json.gz``: the GPU timeline, the host launches
+that issued each kernel, and the aten op (with its input shapes) that each kernel belongs to.
+
+Linking, in order of trust: the kernel's ``External id`` → the cpu_op with that id; else the
+``correlation`` → the runtime launch call → its ``External id``; else the innermost cpu_op on the
+launching thread whose time span encloses the launch. Kernels replayed from a CUDA graph carry no
+op link: they are matched by kernel name to an eager kernel of the same trace where one exists.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from roofline.analysis.events import GpuEvent
+from roofline.errors import InputError
+from roofline.precision import Unit
+from roofline.sources.base import LoadedInput, register_reader
+from roofline.sources.jsonstream import StreamState, iter_event_batches
+
+GPU_CATEGORIES = {"kernel": "kernel", "gpu_memcpy": "memcpy", "gpu_memset": "memset", "Memcpy": "memcpy", "Memset": "memset"}
+RUNTIME_CATEGORIES = {"cuda_runtime", "cuda_driver", "runtime", "driver"}
+GRAPH_LAUNCH_APIS = {"cudaGraphLaunch", "cudaGraphLaunch_v10000", "cuGraphLaunch", "hipGraphLaunch"}
+KERNEL_LAUNCH_APIS = {
+    "cudaLaunchKernel", "cudaLaunchKernelExC", "cudaLaunchKernelExC_v11060", "cuLaunchKernel", "cuLaunchKernelEx",
+    "cudaLaunchCooperativeKernel", "cudaLaunchCooperativeKernelMultiDevice", "hipLaunchKernel",
+    "hipExtLaunchKernel", "hipExtModuleLaunchKernel", "hipModuleLaunchKernel", "hipLaunchCooperativeKernel",
+    *GRAPH_LAUNCH_APIS,
+}
+SYNC_APIS = {"cudaDeviceSynchronize", "cudaStreamSynchronize", "cudaEventSynchronize", "hipDeviceSynchronize",
+             "hipStreamSynchronize", "hipEventSynchronize", "cudaStreamWaitEvent"}
+
+
+def _ns(microseconds: Any) -> int:
+    return int(round(float(microseconds) * 1000.0))
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+@dataclass(slots=True)
+class Step:
+    number: int
+    start_ns: int
+    end_ns: int
+
+
+_OP_ARG_KEYS = ("Input Dims", "Input type", "Input Strides", "Concrete Inputs", "kernel_backend", "kernel_file",
+                "kernel_hash", "grid")
+_GPU = "gpu"
+_RUNTIME = "runtime"
+
+
+class _Collector:
+    """Keeps the few fields the analysis needs from each event, in compact tuples.
+
+    cpu_ops are the bulk of a trace and mostly repeat a handful of (name, shapes, types)
+    signatures: each op keeps only (signature index, start, duration, thread), and each distinct
+    signature is stored once.
+    """
+
+    def __init__(self) -> None:
+        # (kind, name, start_ns, dur_ns, device, stream, correlation, external_id, bytes, grid, block)
+        self.gpu: list[tuple] = []
+        # External id -> (signature, start_ns, dur_ns, tid)
+        self.ops: dict[int, tuple[int, int, int, int]] = {}
+        # ops without an External id (old traces): (signature, start_ns, dur_ns, tid)
+        self.loose_ops: list[tuple[int, int, int, int]] = []
+        self.signatures: dict[tuple[str, bytes], int] = {}
+        self.signature_table: list[tuple[str, dict[str, Any]]] = []
+        # correlation -> (api name, start_ns, dur_ns, tid, external_id)
+        self.runtime: dict[int, tuple[str, int, int, int, Any]] = {}
+        self.syncs: list[tuple[str, int, int]] = []
+        self.steps: list[Step] = []
+        self.names: dict[str, str] = {}
+        self.cpu_events = 0
+        self.bad_events = 0
+        self.with_dims = 0
+
+    def consume(self, batch: list[Any]) -> None:
+        gpu_append = self.gpu.append
+        ops = self.ops
+        signatures = self.signatures
+        runtime = self.runtime
+        intern = self.names.setdefault
+        dumps = orjson.dumps
+        for event in batch:
+            if type(event) is not dict:
+                self.bad_events += 1
+                continue
+            if event.get("ph") != "X":
+                continue
+            category = event.get("cat")
+            try:
+                if category == "cpu_op":
+                    self.cpu_events += 1
+                    args = event.get("args") or {}
+                    name = event.get("name") or ""
+                    dims = args.get("Input Dims")
+                    if dims:
+                        self.with_dims += 1
+                    key = (name, dumps((dims, args.get("Input type"), args.get("Input Strides"),
+                                        args.get("Concrete Inputs"), args.get("kernel_file"))))
+                    signature = signatures.get(key)
+                    if signature is None:
+                        signature = len(self.signature_table)
+                        signatures[key] = signature
+                        self.signature_table.append(
+                            (intern(name, name), {k: args[k] for k in _OP_ARG_KEYS if k in args})
+                        )
+                    start = int(round(event["ts"] * 1000.0))
+                    record = (signature, start, int(round(event.get("dur", 0) * 1000.0)), event.get("tid", 0))
+                    external = args.get("External id")
+                    if external is not None:
+                        ops[external] = record
+                    else:
+                        self.loose_ops.append(record)
+                elif category in GPU_CATEGORIES:
+                    args = event.get("args") or {}
+                    name = event.get("name") or ""
+                    gpu_append((
+                        GPU_CATEGORIES[category],
+                        intern(name, name),
+                        int(round(event["ts"] * 1000.0)),
+                        max(int(round(event.get("dur", 0) * 1000.0)), 0),
+                        _int(args.get("device", event.get("pid", 0))),
+                        _int(args.get("stream", event.get("tid", 0))),
+                        args.get("correlation"),
+                        args.get("External id"),
+                        args.get("bytes"),
+                        args.get("grid"),
+                        args.get("block"),
+                    ))
+                elif category in RUNTIME_CATEGORIES:
+                    args = event.get("args") or {}
+                    name = event.get("name") or ""
+                    name = intern(name, name)
+                    start = int(round(event["ts"] * 1000.0))
+                    dur = max(int(round(event.get("dur", 0) * 1000.0)), 0)
+                    correlation = args.get("correlation")
+                    if correlation is not None:
+                        runtime[correlation] = (name, start, dur, event.get("tid", 0), args.get("External id"))
+                    if name in SYNC_APIS:
+                        self.syncs.append((name, start, dur))
+                elif category == "user_annotation":
+                    name = str(event.get("name", ""))
+                    if name.startswith("ProfilerStep#"):
+                        start = _ns(event["ts"])
+                        self.steps.append(Step(_int(name.split("#", 1)[1], -1), start,
+                                               start + max(_ns(event.get("dur", 0)), 0)))
+            except (TypeError, ValueError, KeyError, AttributeError):
+                self.bad_events += 1
+
+
+def _sniff(path: Path, head: bytes) -> bool:
+    # Any JSON document is claimed: a JSON that is not a trace then gets a precise message
+    # ("JSON without 'traceEvents'") instead of "unrecognised format".
+    return head.lstrip()[:1] in (b"{", b"[")
+
+
+def read_kineto(path: Path, *, on_progress: Callable[[int], None] | None = None) -> LoadedInput:
+    state = StreamState()
+    collector = _Collector()
+    for batch in iter_event_batches(path, state, on_progress=on_progress):
+        collector.consume(batch)
+    warnings = list(state.warnings)
+    if state.truncated:
+        warnings.append(
+            f"the trace is truncated (a profiler killed mid-write?): {state.events_seen:,} complete events "
+            f"were recovered" + (f", an incomplete tail of {state.lost_bytes:,} bytes was dropped" if state.lost_bytes else "")
+        )
+    if collector.bad_events:
+        warnings.append(f"{collector.bad_events:,} malformed events were skipped")
+    if state.events_seen == 0:
+        raise InputError("the trace holds no events", file=path, fix="re-run the profiler; was it stopped before a step?")
+    if not collector.gpu:
+        raise InputError(
+            "no GPU activity in the trace (CPU-only profile)",
+            file=path,
+            fix="profile with activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA] on a GPU run",
+        )
+    device_name = _device_name(state.header)
+    events = _build_events(collector, warnings)
+    record_shapes = state.header.get("record_shapes")
+    if collector.cpu_events and not collector.with_dims:
+        warnings.append("no 'Input Dims' on any op: FLOPs and bytes need torch.profiler.profile(record_shapes=True)")
+    elif record_shapes == 0:
+        warnings.append("record_shapes was off: FLOPs and bytes need torch.profiler.profile(record_shapes=True)")
+    return LoadedInput(
+        path=path,
+        format="kineto",
+        events=events,
+        device_name=device_name,
+        warnings=warnings,
+        extra={
+            "steps": [(s.number, s.start_ns, s.end_ns) for s in sorted(collector.steps, key=lambda s: s.start_ns)],
+            "syncs": collector.syncs,
+            "devices": _devices(state.header),
+        },
+    )
+
+
+def _device_name(header: dict[str, Any]) -> str | None:
+    props = header.get("deviceProperties")
+    if isinstance(props, list) and props and isinstance(props[0], dict):
+        name = props[0].get("name")
+        return str(name) if name else None
+    return None
+
+
+def _devices(header: dict[str, Any]) -> dict[int, str]:
+    props = header.get("deviceProperties")
+    if not isinstance(props, list):
+        return {}
+    return {_int(p.get("id", i)): str(p.get("name", "")) for i, p in enumerate(props) if isinstance(p, dict)}
+
+
+class _Enclosing:
+    """Innermost op on a thread whose span encloses a time: the fallback link for kernels whose
+    events carry no External id (older PyTorch)."""
+
+    def __init__(self, collector: _Collector) -> None:
+        by_tid: dict[Any, list[tuple[int, int, int, int]]] = {}
+        for record in [*collector.ops.values(), *collector.loose_ops]:
+            by_tid.setdefault(record[3], []).append(record)
+        self.by_tid = {tid: sorted(records, key=lambda r: r[1]) for tid, records in by_tid.items()}
+        self.starts = {tid: [r[1] for r in records] for tid, records in self.by_tid.items()}
+
+    def find(self, tid: Any, at_ns: int) -> tuple[int, int, int, int] | None:
+        records = self.by_tid.get(tid)
+        if not records:
+            return None
+        index = bisect.bisect_right(self.starts[tid], at_ns) - 1
+        for record in reversed(records[max(0, index - 64) : index + 1]):
+            if record[1] <= at_ns <= record[1] + record[2]:
+                return record
+        return None
+
+
+def _build_events(collector: _Collector, warnings: list[str]) -> list[GpuEvent]:
+    from roofline.sources.kineto_cost import attribute_costs
+
+    origin = min(item[2] for item in collector.gpu)
+    for call in collector.runtime.values():
+        origin = min(origin, call[1])
+    for step in collector.steps:
+        origin = min(origin, step.start_ns)
+    for step in collector.steps:
+        step.start_ns -= origin
+        step.end_ns -= origin
+    collector.syncs = [(name, start - origin, dur) for name, start, dur in collector.syncs]
+    steps = sorted(collector.steps, key=lambda s: s.start_ns)
+    step_starts = [s.start_ns for s in steps]
+    ops = collector.ops
+    runtime = collector.runtime
+    enclosing: _Enclosing | None = None
+    events: list[GpuEvent] = []
+    # For each event: the op record it belongs to (as a hashable key), or None.
+    op_keys: list[Any] = []
+    for kind, name, start, dur, device, stream, correlation, external, nbytes, grid, block in collector.gpu:
+        call = runtime.get(correlation) if correlation is not None else None
+        op_key: Any = None
+        record: tuple[int, int, int, int] | None = None
+        if external is not None and external in ops:
+            op_key = external
+        elif call is not None and call[4] is not None and call[4] in ops:
+            op_key = call[4]
+        if op_key is not None:
+            record = ops[op_key]
+        in_graph = call is not None and call[0] in GRAPH_LAUNCH_APIS
+        if record is None and call is not None and not in_graph:
+            if enclosing is None:
+                enclosing = _Enclosing(collector)
+            record = enclosing.find(call[3], call[1])
+            op_key = ("enclosing", record) if record is not None else None
+        event = GpuEvent(
+            kind=kind,
+            name=name,
+            device=device,
+            stream=stream,
+            start_ns=start - origin,
+            dur_ns=dur,
+            correlation=_int(correlation) if correlation is not None else None,
+            launch_api=call[0] if call else None,
+            launch_start_ns=call[1] - origin if call else None,
+            launch_dur_ns=call[2] if call else None,
+            in_graph=in_graph,
+            op=collector.signature_table[record[0]][0] if record is not None else None,
+            grid=tuple(_int(g) for g in grid[:3]) if isinstance(grid, list) and len(grid) >= 3 else None,  # type: ignore[arg-type]
+            block=tuple(_int(b) for b in block[:3]) if isinstance(block, list) and len(block) >= 3 else None,  # type: ignore[arg-type]
+            bytes=float(nbytes) if isinstance(nbytes, (int, float)) and not isinstance(nbytes, bool) else None,
+            unit=Unit.VECTOR,
+        )
+        at = event.launch_start_ns if event.launch_start_ns is not None else event.start_ns
+        index = bisect.bisect_right(step_starts, at) - 1
+        if index >= 0 and at <= steps[index].end_ns:
+            event.step = steps[index].number
+        events.append(event)
+        op_keys.append((op_key, record[0]) if record is not None else None)
+    attribute_costs(events, op_keys, collector.signature_table, warnings)
+    events.sort(key=lambda e: (e.device, e.start_ns))
+    return events
+
+
+register_reader("kineto", description="PyTorch profiler trace (.json / .json.gz)", sniff=_sniff)(read_kineto)
