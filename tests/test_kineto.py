@@ -204,3 +204,21 @@ def test_original_file_untouched(tmp_path: Path) -> None:
     before = copy.read_bytes()
     runner.invoke(app, ["classify", str(copy)])
     assert copy.read_bytes() == before
+
+
+def test_counters_add_hardware_flops_beside_model_flops() -> None:
+    ncu = Path(__file__).parent / "data" / "ncu" / "ops_metrics_raw.csv"
+    result = runner.invoke(
+        app, ["classify", str(KINETO / "gemv_bf16_decode.json.gz"), "--counters", str(ncu), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    gemv = next(k for k in data["kernels"] if k["name"].startswith("nvjet"))
+    # Model: 2·8192·28672 = 469.8 MFLOP per call; the tensor cores pad the single row to 8.
+    assert gemv["flops"] / gemv["count"] == pytest.approx(2 * 8192 * 28672, rel=1e-6)
+    assert gemv["hardware_flops"] / gemv["flops"] == pytest.approx(8.0, rel=0.01)
+    assert any("8.0x its model FLOPs" in f for f in data["summary"]["findings"])
+    wrong = runner.invoke(app, ["classify", str(KINETO / "gemv_bf16_decode.json.gz"), "--counters",
+                                str(KINETO / "gemm_bf16_8192.json.gz")])
+    assert wrong.exit_code == 2
+    assert "not an Nsight Compute export" in wrong.stderr

@@ -11,7 +11,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from roofline.analysis.classify import classify_kernel
+from collections import Counter
+from dataclasses import replace
+
+from roofline.analysis.classify import KernelWork, classify_kernel
 from roofline.analysis.result import ClassifyResult, build_result, hardware_used, summarize_trace
 from roofline.analysis.timeline import analyse_timeline, group_events
 from roofline.cli.common import (
@@ -28,6 +31,8 @@ from roofline.hardware.registry import Registry, resolve_roofs
 from roofline.report.console import classify_renderable
 from roofline.report.markdown import classify_markdown
 from roofline.sources import LoadedInput, read_input
+from roofline.units import short_kernel_name
+from roofline.gcpause import paused_gc
 
 
 class OutputFormat(str, Enum):
@@ -63,6 +68,7 @@ def classify_loaded(
     *,
     step: int | None = None,
     device_index: int | None = None,
+    counters: LoadedInput | None = None,
 ) -> ClassifyResult:
     if device_index is not None:
         names = loaded.extra.get("devices") or {}
@@ -82,17 +88,64 @@ def classify_loaded(
             warnings=loaded.warnings,
         )
     events, steps = _select(loaded, step, device_index)
-    verdicts = [classify_kernel(work, roofs) for work in group_events(events)]
-    timeline = analyse_timeline(events, steps)
+    with paused_gc():
+        works = group_events(events)
+        extra: list[str] = []
+        if counters is not None:
+            works, extra = attach_counters(works, counters)
+        verdicts = [classify_kernel(work, roofs) for work in works]
+        timeline = analyse_timeline(events, steps)
     return build_result(
         inputs=[str(loaded.path)],
         source_format=loaded.format,
         title=loaded.title,
         hardware=hardware,
         verdicts=verdicts,
-        summary=summarize_trace(verdicts, timeline, _sync_findings(loaded, steps)),
+        summary=summarize_trace(verdicts, timeline, _sync_findings(loaded, steps) + extra),
         warnings=loaded.warnings,
     )
+
+
+def attach_counters(works: list[KernelWork], counters: LoadedInput) -> tuple[list[KernelWork], list[str]]:
+    """Give trace kernel groups the hardware FLOPs and inner-level bytes Nsight Compute measured
+    for kernels of the same name (per call, scaled to the group's call count), so hardware FLOPs
+    (HFU) and model FLOPs (MFU) show side by side.
+    """
+    by_name: dict[str, KernelWork] = {work.name: work for work in counters.kernels}
+    # Profilers spell namespaces differently ("(anonymous namespace)" vs "<unnamed>"): fall back to
+    # the short name, but only where it names one kernel of the export.
+    shorts = Counter(short_kernel_name(work.name) for work in counters.kernels)
+    for work in counters.kernels:
+        short = short_kernel_name(work.name)
+        if shorts[short] == 1:
+            by_name.setdefault(short, work)
+    matched = 0
+    findings: list[str] = []
+    out = []
+    for work in works:
+        measured = by_name.get(work.name) or by_name.get(short_kernel_name(work.name))
+        if measured is None or work.kind != "kernel":
+            out.append(work)
+            continue
+        matched += 1
+        per_call = 1.0 / max(measured.count, 1)
+        scale = work.count * per_call
+        work = replace(
+            work,
+            hardware_flops=measured.flops * scale if measured.flops is not None else None,
+            l2_bytes=measured.l2_bytes * scale if measured.l2_bytes is not None else None,
+            l1_bytes=measured.l1_bytes * scale if measured.l1_bytes is not None else None,
+        )
+        if work.flops and work.hardware_flops and work.hardware_flops > 1.5 * work.flops:
+            findings.append(
+                f"{short_kernel_name(work.name, 60)}: the hardware executes {work.hardware_flops / work.flops:.1f}x "
+                "its model FLOPs (tile padding); counter FLOP/s overstate useful work — judge it by bytes."
+            )
+        out.append(work)
+    findings.insert(
+        0, f"Nsight Compute counters from {counters.path} matched {matched} of {len(works)} kernel groups by name."
+    )
+    return out, findings
 
 
 def _select(loaded: LoadedInput, step: int | None, device_index: int | None) -> tuple[list, list]:
@@ -179,14 +232,30 @@ def classify(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
     step: Annotated[int | None, typer.Option("--step", help="Only this ProfilerStep#N of a trace.")] = None,
     device: Annotated[int | None, typer.Option("--device", help="Only this GPU index of a trace.")] = None,
+    counters: Annotated[
+        Path | None,
+        typer.Option("--counters", help="Nsight Compute CSV of the same kernels: adds hardware FLOPs (HFU vs MFU)."),
+    ] = None,
     ceilings: CeilingsOption = None,
     hw_file: HwFileOption = None,
     hw_dir: HwDirOption = None,
 ) -> None:
     """Classify kernels as compute-, memory- or launch-bound against a device's roofline."""
     registry = registry_from_options(hw_file, hw_dir)
+    counter_input = None
+    if counters is not None:
+        counter_input = read_input(counters)
+        if counter_input.format != "ncu":
+            raise InputError(
+                f"is a {counter_input.format} input, not an Nsight Compute export",
+                file=counters,
+                place="--counters",
+                fix="pass the CSV of 'ncu --csv --page raw --metrics ...'",
+            )
     results = [
-        classify_loaded(read_with_progress(path), registry, hw, ceilings, step=step, device_index=device)
+        classify_loaded(
+            read_with_progress(path), registry, hw, ceilings, step=step, device_index=device, counters=counter_input
+        )
         for path in inputs
     ]
     text = render(results, format, top)

@@ -19,6 +19,7 @@ import orjson
 
 from roofline.analysis.events import GpuEvent
 from roofline.errors import InputError
+from roofline.gcpause import paused_gc
 from roofline.precision import Unit
 from roofline.sources.base import LoadedInput, register_reader
 from roofline.sources.jsonstream import StreamState, iter_event_batches
@@ -168,6 +169,11 @@ def _sniff(path: Path, head: bytes) -> bool:
 
 
 def read_kineto(path: Path, *, on_progress: Callable[[int], None] | None = None) -> LoadedInput:
+    with paused_gc():
+        return _read_kineto(path, on_progress)
+
+
+def _read_kineto(path: Path, on_progress: Callable[[int], None] | None) -> LoadedInput:
     state = StreamState()
     collector = _Collector()
     for batch in iter_event_batches(path, state, on_progress=on_progress):
