@@ -7,6 +7,7 @@ import typer
 from roofline import __version__
 from roofline.cli import classify as classify_cmd
 from roofline.cli import hw as hw_cmd
+from roofline.cli import plan as plan_cmd
 
 app = typer.Typer(
     name="roofline",
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(hw_cmd.app, name="hw")
 app.command("classify")(classify_cmd.classify)
+app.command("plan")(plan_cmd.plan)
 
 
 def _version(value: bool) -> None:

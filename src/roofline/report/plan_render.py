@@ -1,0 +1,143 @@
+"""Plan results as rich tables and Markdown."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from roofline.plan.result import Metrics, PlanResult
+from roofline.report.markdown import md_escape
+from roofline.units import fmt_bytes, fmt_percent, fmt_seconds
+from roofline.workload.predict import PhasePrediction
+
+TERM_ORDER = ("compute", "memory", "launch", "communication")
+
+
+def _breakdown(values: dict[str, float]) -> str:
+    total = sum(values.values()) or 1.0
+    return ", ".join(f"{t} {fmt_percent(values.get(t, 0.0) / total)}" for t in TERM_ORDER if values.get(t, 0.0) > 0)
+
+
+def _slo_cell(result: PlanResult, metrics: Metrics, name: str, value: str) -> str:
+    ratio = metrics.slo_ratios.get(name)
+    if ratio is None:
+        return value
+    return f"{value} {'✓' if ratio <= 1 else '✗'}"
+
+
+def _metric_row(result: PlanResult, m: Metrics) -> list[str]:
+    return [
+        _slo_cell(result, m, "ttft", fmt_seconds(m.ttft_s)),
+        _slo_cell(result, m, "itl", fmt_seconds(m.itl_s)),
+        _slo_cell(result, m, "throughput", f"{m.throughput_tok_s:,.0f} tok/s"),
+        str(m.batch),
+        str(m.max_batch),
+    ]
+
+
+def phase_table(result: PlanResult) -> Table:
+    table = Table(title="phases (per GPU, baseline)", header_style="bold")
+    for column in ("phase", "time", "ideal roofline", "bound", "split", "kernels", "MFU", "MBU", "weights", "KV"):
+        table.add_column(column, justify="right" if column not in ("phase", "bound", "split") else "left")
+    for phase in (result.prefill, result.decode):
+        table.add_row(
+            phase.phase, fmt_seconds(phase.time_s), fmt_seconds(phase.ideal_s), phase.bound,
+            _breakdown(phase.breakdown), str(phase.kernels), fmt_percent(phase.mfu), fmt_percent(phase.mbu),
+            fmt_bytes(phase.weight_bytes), fmt_bytes(phase.kv_bytes),
+        )
+    return table
+
+
+def op_table(phase: PhasePrediction, top: int = 12) -> Table:
+    table = Table(title=f"{phase.phase} ops (per GPU, all layers)", header_style="bold")
+    for column in ("op", "kernels", "time", "ideal", "bound", "AI", "FLOPs", "bytes", "precision"):
+        table.add_column(column, justify="left" if column in ("op", "bound", "precision") else "right")
+    for op in sorted(phase.ops, key=lambda o: -o.gpu_s)[:top]:
+        table.add_row(
+            op.name, str(op.kernels), fmt_seconds(op.gpu_s), fmt_seconds(op.ideal_s), op.bound,
+            f"{op.ai:.3g}" if op.ai is not None else "—", f"{op.flops:.3g}", fmt_bytes(op.bytes), op.precision,
+        )
+    return table
+
+
+def plan_renderable(result: PlanResult) -> Group:
+    head = Text()
+    head.append("roofline plan", style="bold")
+    head.append(f" · {result.model} on {result.gpus}× {result.hardware} · ceilings: {result.ceilings} · "
+                f"efficiency: {result.efficiency}\n")
+    mem = result.memory
+    head.append(
+        f"memory per GPU: weights {fmt_bytes(mem.weight_bytes)} ({mem.weight_bits:g} bits), KV "
+        f"{fmt_bytes(mem.kv_bytes_per_request)} per {mem.context_tokens}-token request "
+        f"({fmt_bytes(mem.kv_bytes_per_token)}/token), workspace {fmt_bytes(mem.workspace_bytes)}, reserve "
+        f"{fmt_bytes(mem.reserve_bytes)} of {fmt_bytes(mem.capacity_bytes)} → max batch {mem.max_batch}"
+    )
+    steps = Table(title="plan", header_style="bold", show_lines=True)
+    for column in ("#", "change", "attacks", "TTFT", "ITL", "throughput", "batch", "max batch", "why now / risks / verify"):
+        steps.add_column(column, overflow="fold")
+    steps.add_row("", "baseline", "", *_metric_row(result, result.baseline), "")
+    for step in result.steps:
+        detail = (f"{escape(step.rationale)}\n[dim]risks: {escape('; '.join(step.risks))}\n"
+                  f"verify: {escape(step.verify)}[/dim]")
+        steps.add_row(str(step.index), escape(step.technique), step.targets, *_metric_row(result, step.after), detail)
+    tail = Text()
+    if result.unmet_slos:
+        tail.append(f"unmet SLOs after the plan: {', '.join(result.unmet_slos)} — {result.stop_reason}\n", style="bold red")
+    else:
+        tail.append(f"{result.stop_reason}\n", style="bold green")
+    for note in result.notes:
+        tail.append(f"note: {note}\n", style="dim")
+    return Group(head, phase_table(result), op_table(result.decode), steps, tail)
+
+
+def plan_markdown(result: PlanResult) -> str:
+    mem = result.memory
+    lines = [
+        f"## roofline plan: {md_escape(result.model)} on {result.gpus}× {md_escape(result.hardware)}",
+        "",
+        f"Memory per GPU: weights {fmt_bytes(mem.weight_bytes)}, KV {fmt_bytes(mem.kv_bytes_per_request)} per "
+        f"{mem.context_tokens}-token request, max batch **{mem.max_batch}**.",
+        "",
+        "| phase | time | ideal | bound | split | MFU | MBU |",
+        "|---|---:|---:|---|---|---:|---:|",
+    ]
+    for phase in (result.prefill, result.decode):
+        lines.append(
+            f"| {phase.phase} | {fmt_seconds(phase.time_s)} | {fmt_seconds(phase.ideal_s)} | {phase.bound} | "
+            f"{_breakdown(phase.breakdown)} | {fmt_percent(phase.mfu)} | {fmt_percent(phase.mbu)} |"
+        )
+    lines += ["", "| # | change | attacks | TTFT | ITL | throughput | batch | max batch |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    lines.append("|  | baseline |  | " + " | ".join(_metric_row(result, result.baseline)) + " |")
+    for step in result.steps:
+        lines.append(f"| {step.index} | {md_escape(step.technique)} | {step.targets} | "
+                     + " | ".join(_metric_row(result, step.after)) + " |")
+    lines.append("")
+    for step in result.steps:
+        lines += [
+            f"**{step.index}. {md_escape(step.technique)}** — {md_escape(step.rationale)}.",
+            f"Risks: {md_escape('; '.join(step.risks))}. Verify: {md_escape(step.verify)}.",
+            "",
+        ]
+    if result.unmet_slos:
+        lines.append(f"**Unmet SLOs:** {', '.join(result.unmet_slos)} ({md_escape(result.stop_reason)}).")
+    else:
+        lines.append(f"**{md_escape(result.stop_reason)}.**")
+    return "\n".join(lines) + "\n"
+
+
+def sweep_table(rows: list[dict[str, object]]) -> Table:
+    table = Table(title="batch sweep (latency / throughput frontier)", header_style="bold")
+    for column in ("batch", "TTFT", "ITL", "throughput", "per GPU", "decode bound", "note"):
+        table.add_column(column, justify="left" if column in ("decode bound", "note") else "right")
+    for row in rows:
+        if row.get("error"):
+            table.add_row(str(row["batch"]), "—", "—", "—", "—", "—", str(row["error"]))
+            continue
+        table.add_row(
+            str(row["batch"]), fmt_seconds(row["ttft_s"]), fmt_seconds(row["itl_s"]),  # type: ignore[arg-type]
+            f"{row['throughput_tok_s']:,.0f} tok/s", f"{row['throughput_tok_s_per_gpu']:,.0f}",
+            str(row["decode_bound"]), "",
+        )
+    return table

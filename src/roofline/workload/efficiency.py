@@ -1,0 +1,59 @@
+"""Efficiency derates: how far below the roofline real kernels run, per op class, and the runtime
+constants of launching them. Every default says where it comes from; measured ceilings
+(``--ceilings``) replace the compute and bandwidth ones.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from roofline.hardware.spec import Roofs
+
+
+class Efficiency(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Large GEMMs reach 78–87% of the dense bf16 peak (H200 here: 769/989 at 8192³; H100 MAMF 80%).
+    gemm_compute: float = Field(0.78, gt=0, le=1)
+    # Weight-streaming GEMV/GEMM reads: 56–88% of 4.8 TB/s in the H200 decode traces (tests/data),
+    # 0.8 in aiconfigurator's model for NVIDIA parts.
+    gemm_memory: float = Field(0.80, gt=0, le=1)
+    # Weight-only int4/fp4 GEMMs dequantize on the fly: the seed's case study sees weight reads get
+    # ~2x faster for 4x fewer bytes, i.e. about half the streaming efficiency of an fp16 GEMV.
+    dequant_memory: float = Field(0.55, gt=0, le=1)
+    # Fused attention: 26–47% of the bf16 peak on the H200 (flash 255, cuDNN 468 TFLOP/s captured).
+    attention_compute: float = Field(0.45, gt=0, le=1)
+    attention_memory: float = Field(0.70, gt=0, le=1)
+    # Elementwise and norm kernels: 30–90% of DRAM bandwidth in the H200 captures.
+    elementwise_memory: float = Field(0.60, gt=0, le=1)
+    # NVLink collectives: 78–88% of the link (nvbandwidth, NCCL busbw).
+    comm_bandwidth: float = Field(0.80, gt=0, le=1)
+    # Per-call latency of a small NCCL all-reduce inside a node (seed: ~5 µs launch overhead).
+    comm_latency_s: float = Field(6e-6, ge=0)
+    # No kernel takes less than this on the GPU (H200 tiny kernels: 1.5–2.5 µs).
+    min_kernel_s: float = Field(2.0e-6, ge=0)
+    # Host time to issue one eager kernel; None: the device's eager launch floor (inference engine).
+    host_s_per_kernel: float | None = Field(None, ge=0)
+    # Hugging Face transformers eager: ~28 µs of Python per kernel (H200 decode trace: ~10 ms per
+    # step of 358 kernels, tests/data/h200/captured/decode_bf16_eager.json.gz).
+    huggingface_host_s_per_kernel: float = Field(28e-6, ge=0)
+    # CUDA-graph replay: host submit cost per kernel of the graph (H200: ~320 µs for 429 kernels).
+    graph_submit_s_per_kernel: float = Field(0.75e-6, ge=0)
+    # GPU-side gap between back-to-back kernels: fed from the stream queue (eager) vs replayed from a
+    # graph. Medians in the H200 traces (tests/data): 1.12 µs eager, 0.42 µs graph.
+    eager_gap_s: float = Field(1.1e-6, ge=0)
+    graph_gap_s: float = Field(0.42e-6, ge=0)
+    source: str = "defaults (docs/plan.md)"
+
+
+def calibrated(efficiency: Efficiency, roofs: Roofs) -> Efficiency:
+    """With measured ceilings, the measured GEMM peak and copy bandwidth are what good kernels reach:
+    derates become relative to those roofs (GEMMs at the measured peak, streaming at 95% of the copy)."""
+    if not roofs.uses_measured:
+        return efficiency
+    updates: dict[str, object] = {"source": "measured ceilings"}
+    if any(r.origin == "measured" for r in roofs.compute.values()):
+        updates["gemm_compute"] = 1.0
+    if roofs.memory_bandwidth.origin == "measured":
+        updates["gemm_memory"] = 0.95
+    return efficiency.model_copy(update=updates)

@@ -1,0 +1,105 @@
+"""Memory per GPU: weights, KV cache per token and per request, activation workspace, runtime reserve,
+and the largest batch that fits (seed 002, napkin math 1.2: the precision dividend).
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel
+
+from roofline.precision import BYTES_PER_ELEMENT, Precision
+from roofline.workload.model import ModelArch
+from roofline.workload.serving import ServingConfig
+
+# CUDA context, cuBLAS/NCCL workspaces and allocator slack kept free on every GPU.
+DEFAULT_RESERVE_BYTES = 1.0e9
+
+
+def weight_bits(precision: Precision, group_size: int | None) -> float:
+    """Bits stored per weight, with one fp16 scale per group for block-wise quantization.
+    int4 with groups of 64: 4 + 16/64 = 4.25 bits (seed 002, block-wise quantization)."""
+    bits = BYTES_PER_ELEMENT[precision] * 8
+    if group_size and precision in (Precision.INT4, Precision.INT8, Precision.FP4, Precision.FP8):
+        bits += 16.0 / group_size
+    return bits
+
+
+def kv_heads_per_gpu(arch: ModelArch, tensor_parallel: int) -> float:
+    """KV heads are split across tensor-parallel ranks, and replicated once TP exceeds them."""
+    return max(arch.num_kv_heads / tensor_parallel, 1.0)
+
+
+def kv_bytes_per_token_per_gpu(arch: ModelArch, cfg: ServingConfig) -> float:
+    heads = kv_heads_per_gpu(arch, cfg.parallelism.tensor)
+    layers = arch.num_layers / cfg.parallelism.pipeline
+    return 2 * layers * heads * arch.head_dim * BYTES_PER_ELEMENT[cfg.precision.kv_cache]
+
+
+def max_batch_that_fits(capacity_bytes: float, fixed_bytes: float, kv_bytes_per_request: float) -> int:
+    """floor((capacity − weights − workspace − reserve) / KV per request)."""
+    free = capacity_bytes - fixed_bytes
+    if free <= 0 or kv_bytes_per_request <= 0:
+        return 0
+    return math.floor(free / kv_bytes_per_request)
+
+
+class MemoryPlan(BaseModel):
+    capacity_bytes: float
+    weight_bytes: float
+    weight_bits: float
+    kv_bytes_per_token: float
+    kv_bytes_per_request: float
+    kv_bytes_batch: float
+    workspace_bytes: float
+    reserve_bytes: float
+    used_bytes: float
+    free_bytes: float
+    max_batch: int
+    context_tokens: int
+    feasible: bool
+
+
+def activation_workspace_bytes(arch: ModelArch, cfg: ServingConfig) -> float:
+    """Peak live activations while one request's prompt is prefilled next to the running decode
+    batch: the residual stream, one layer's QKV and FFN intermediates (reused across layers), and a
+    row of fp32 logits per sequence. Unfused attention also holds the prompt's S×S scores."""
+    tokens = cfg.serving.prompt_tokens + cfg.serving.batch
+    tp = cfg.parallelism.tensor
+    b = BYTES_PER_ELEMENT[cfg.precision.activations]
+    ffn = arch.moe.expert_intermediate_size * arch.moe.experts_per_token if arch.moe else arch.intermediate_size
+    per_token = 2 * arch.hidden_size + (arch.q_dim + 2 * arch.kv_dim) / tp + (3 if arch.gated_ffn else 2) * ffn / tp
+    workspace = tokens * per_token * b + cfg.serving.batch * arch.vocab_size / tp * 4
+    if not cfg.runtime.flash_attention:
+        workspace += 2 * (arch.num_heads / tp) * cfg.serving.prompt_tokens**2 * b
+    return workspace
+
+
+def plan_memory(
+    arch: ModelArch, cfg: ServingConfig, capacity_bytes: float, *, reserve_bytes: float = DEFAULT_RESERVE_BYTES
+) -> MemoryPlan:
+    shards = cfg.parallelism.tensor * cfg.parallelism.pipeline
+    bits = weight_bits(cfg.precision.weights, cfg.precision.weight_group_size)
+    weights = arch.total_params * bits / 8 / shards
+    per_token = kv_bytes_per_token_per_gpu(arch, cfg)
+    context = cfg.serving.context_tokens
+    per_request = per_token * context
+    workspace = activation_workspace_bytes(arch, cfg)
+    fixed = weights + workspace + reserve_bytes
+    batch_kv = per_request * cfg.serving.batch
+    used = fixed + batch_kv
+    return MemoryPlan(
+        capacity_bytes=capacity_bytes,
+        weight_bytes=weights,
+        weight_bits=bits,
+        kv_bytes_per_token=per_token,
+        kv_bytes_per_request=per_request,
+        kv_bytes_batch=batch_kv,
+        workspace_bytes=workspace,
+        reserve_bytes=reserve_bytes,
+        used_bytes=used,
+        free_bytes=capacity_bytes - used,
+        max_batch=max_batch_that_fits(capacity_bytes, fixed, per_request),
+        context_tokens=context,
+        feasible=used <= capacity_bytes,
+    )

@@ -1,0 +1,276 @@
+"""Predict a serving config: per-op roofline times with efficiency derates, the host launch
+pipeline, communication, and from those TTFT, inter-token latency, throughput, MBU and MFU.
+
+Eager launches are simulated as a two-stage pipeline: the host issues kernel i at
+c_i = c_{i-1} + h; the GPU starts it at max(c_i, end of kernel i-1). Idle time so created is
+launch wait. Under CUDA graphs the host submits the whole step at once (a small per-kernel submit
+cost) and kernels run back to back with the graph's per-kernel gap.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from roofline.hardware.spec import Roofs
+from roofline.precision import Unit
+from roofline.workload.efficiency import Efficiency
+from roofline.workload.memory import MemoryPlan
+from roofline.workload.model import ModelArch
+from roofline.workload.phases import PhaseOp, PhaseShape, build_phase_ops, gemm_precision
+from roofline.workload.serving import ServingConfig
+
+TERMS = ("compute", "memory", "launch", "communication")
+
+
+class OpTiming(BaseModel):
+    name: str
+    kind: str
+    count: int
+    kernels: int
+    flops: float
+    bytes: float
+    weight_bytes: float
+    kv_bytes: float
+    precision: str
+    ai: float | None
+    bound: str = Field(description="compute | memory | launch | communication")
+    ideal_s: float = Field(description="pure roofline time over all occurrences")
+    gpu_s: float = Field(description="realistic GPU time over all occurrences")
+
+
+class PhasePrediction(BaseModel):
+    phase: str
+    batch: int
+    new_tokens: int
+    context: int
+    ideal_s: float
+    time_s: float
+    breakdown: dict[str, float]
+    bound: str
+    flops: float
+    bytes: float
+    weight_bytes: float
+    kv_bytes: float
+    kernels: int
+    mfu: float
+    mbu: float
+    ops: list[OpTiming]
+
+
+def _peak(roofs: Roofs, op: PhaseOp, *, ideal: bool) -> float:
+    table = roofs.datasheet_compute if ideal and roofs.datasheet_compute else roofs.compute
+    roof = table.get((op.unit, op.precision)) or roofs.compute_roof(op.precision, op.unit)
+    if roof is None:  # e.g. fp8 on a part without fp8 tensor cores: it runs at 16-bit
+        roof = roofs.compute_roof(op.precision, Unit.VECTOR)
+    return roof.value if roof is not None else 1e12
+
+
+def _link_bandwidth(roofs: Roofs) -> float:
+    link = roofs.peer_bandwidth or roofs.host_bandwidth
+    return link.value if link is not None else roofs.memory_bandwidth.value
+
+
+def op_time(op: PhaseOp, roofs: Roofs, eff: Efficiency) -> tuple[float, str, float]:
+    """(realistic GPU seconds per occurrence, bound label, ideal seconds per occurrence)."""
+    bandwidth = roofs.memory_bandwidth.value
+    ideal_bw = roofs.datasheet_memory_bandwidth.value if roofs.datasheet_memory_bandwidth else bandwidth
+    if op.kind == "comm":
+        t = eff.comm_latency_s + op.comm_bytes / (_link_bandwidth(roofs) * eff.comm_bandwidth)
+        return t, "communication", op.comm_bytes / _link_bandwidth(roofs)
+    ideal = max(op.flops / _peak(roofs, op, ideal=True), op.bytes / ideal_bw)
+    if op.kind == "gemm":
+        eta_c, eta_m = eff.gemm_compute, (eff.dequant_memory if op.dequant else eff.gemm_memory)
+    elif op.kind == "attention":
+        eta_c, eta_m = eff.attention_compute, eff.attention_memory
+    else:
+        eta_c, eta_m = 1.0, eff.elementwise_memory
+    compute = op.flops / (_peak(roofs, op, ideal=False) * eta_c)
+    memory = op.bytes / (bandwidth * eta_m)
+    floor = eff.min_kernel_s * op.kernels
+    t = max(compute, memory, floor)
+    if floor >= max(compute, memory):
+        bound = "launch"
+    else:
+        bound = "compute" if compute >= memory else "memory"
+    return t, bound, ideal
+
+
+def _kernel_sequence(ops: list[PhaseOp], per_op: dict[str, float], layers_ops: set[str], layers: int) -> list[tuple[str, float]]:
+    """Kernels in execution order (layer by layer), each with its GPU time."""
+    sequence: list[tuple[str, float]] = []
+    head = [op for op in ops if op.name not in layers_ops and op.name == "embedding"]
+    body = [op for op in ops if op.name in layers_ops]
+    tail = [op for op in ops if op.name not in layers_ops and op.name != "embedding"]
+
+    def emit(op: PhaseOp) -> None:
+        if op.kernels == 0:
+            return
+        share = per_op[op.name + str(id(op))] / op.kernels
+        sequence.extend((op.name, share) for _ in range(op.kernels))
+
+    for op in head:
+        emit(op)
+    for _ in range(layers):
+        for op in body:
+            emit(op)
+    for op in tail:
+        emit(op)
+    return sequence
+
+
+def predict_phase(
+    arch: ModelArch, cfg: ServingConfig, shape: PhaseShape, roofs: Roofs, eff: Efficiency
+) -> PhasePrediction:
+    ops = build_phase_ops(arch, cfg, shape)
+    layers = max(1, round(arch.num_layers / cfg.parallelism.pipeline))
+    timings: list[OpTiming] = []
+    per_op: dict[str, float] = {}
+    breakdown = dict.fromkeys(TERMS, 0.0)
+    ideal_total = 0.0
+    for op in ops:
+        t, bound, ideal = op_time(op, roofs, eff)
+        per_op[op.name + str(id(op))] = t
+        ideal_total += ideal * op.count
+        breakdown[bound] += t * op.count
+        timings.append(
+            OpTiming(
+                name=op.name, kind=op.kind, count=op.count, kernels=op.kernels * op.count,
+                flops=op.total_flops, bytes=op.total_bytes, weight_bytes=op.weight_bytes * op.count,
+                kv_bytes=op.kv_bytes * op.count, precision=op.precision.value,
+                ai=op.flops / op.bytes if op.bytes else None, bound=bound, ideal_s=ideal * op.count,
+                gpu_s=t * op.count,
+            )
+        )
+    per_layer = {op.name for op in ops if op.count == layers and layers > 1} or {op.name for op in ops if op.count > 1}
+    sequence = _kernel_sequence(ops, per_op, per_layer, layers)
+    n = len(sequence)
+    # Back-to-back kernels leave a gap on the GPU, smaller when replayed from a graph.
+    gap = eff.graph_gap_s if cfg.runtime.cuda_graphs else eff.eager_gap_s
+    sequence = [(name, t + gap) for name, t in sequence]
+    gpu_busy = sum(t for _, t in sequence)
+    breakdown["launch"] += n * gap
+    if cfg.runtime.cuda_graphs:
+        submit = n * eff.graph_submit_s_per_kernel
+        step = gpu_busy + submit
+        breakdown["launch"] += submit
+    else:
+        host = eff.host_s_per_kernel
+        if host is None:
+            host = (eff.huggingface_host_s_per_kernel if cfg.runtime.framework == "huggingface"
+                    else roofs.launch_floor_eager.value)
+        issued = 0.0
+        gpu_end = 0.0
+        wait = 0.0
+        for _, t in sequence:
+            issued += host
+            start = max(issued, gpu_end)
+            wait += start - gpu_end
+            gpu_end = start + t
+        step = gpu_end
+        breakdown["launch"] += wait
+    stages = cfg.parallelism.pipeline
+    step *= stages
+    breakdown = {k: v * stages for k, v in breakdown.items()}
+    flops = sum(o.flops for o in timings) * stages
+    num_bytes = sum(o.bytes for o in timings) * stages
+    gemm_roof = (roofs.datasheet_compute or roofs.compute).get((Unit.MATRIX, gemm_precision(cfg)[0]))
+    gemm_peak = gemm_roof.value if gemm_roof else max(r.value for r in roofs.compute.values())
+    bw = roofs.datasheet_memory_bandwidth.value if roofs.datasheet_memory_bandwidth else roofs.memory_bandwidth.value
+    return PhasePrediction(
+        phase=shape.phase,
+        batch=shape.batch,
+        new_tokens=shape.new_tokens,
+        context=shape.context,
+        ideal_s=ideal_total * stages,
+        time_s=step,
+        breakdown=breakdown,
+        bound=max(breakdown, key=lambda k: breakdown[k]),
+        flops=flops,
+        bytes=num_bytes,
+        weight_bytes=sum(o.weight_bytes for o in timings) * stages,
+        kv_bytes=sum(o.kv_bytes for o in timings) * stages,
+        kernels=n * stages,
+        mfu=flops / (step * gemm_peak) if step > 0 else 0.0,
+        mbu=num_bytes / (step * bw) if step > 0 else 0.0,
+        ops=timings,
+    )
+
+
+def expected_tokens_per_pass(acceptance: float, draft_length: int) -> float:
+    """Geometric acceptance with one bonus token: (1 − p^(k+1)) / (1 − p) (seed 002: 3.5 at p=0.78, k=5)."""
+    p, k = acceptance, draft_length
+    return (1 - p ** (k + 1)) / (1 - p)
+
+
+def decode_arithmetic_intensity(params: float, batch: int, d_model: int, bytes_per_param: float,
+                                bytes_per_element: float) -> float:
+    """I(B) = 2PB / (P·b_param + B·d_model·b_elem) (seed 002, batch size as the control knob)."""
+    return 2 * params * batch / (params * bytes_per_param + batch * d_model * bytes_per_element)
+
+
+def allreduce_payload_bytes(d_model: int, batch: int, bytes_per_element: float) -> float:
+    """Seed 002: each tensor-parallel all-reduce moves about 2·d_model·B·b bytes (32.8 KB at B=1 for 70B)."""
+    return 2 * d_model * batch * bytes_per_element
+
+
+def fusion_traffic_saved(tokens: int, hidden: int, bytes_per_element: float, intermediates: int) -> float:
+    """HBM bytes a fused elementwise chain does not move: each intermediate written once and read
+    once (seed 002: bias-GELU at 2048×4096 fp16 saves 2 × 2 × 16.8 MB = 67.1 MB per layer)."""
+    return intermediates * 2 * tokens * hidden * bytes_per_element
+
+
+class Prediction(BaseModel):
+    ttft_s: float
+    itl_s: float
+    throughput_tok_s: float
+    throughput_tok_s_per_gpu: float
+    replicas: int
+    tokens_per_pass: float = 1.0
+    prefill: PhasePrediction
+    decode: PhasePrediction
+    draft_decode: PhasePrediction | None = None
+    memory: MemoryPlan
+    efficiency_source: str
+
+
+def predict(
+    arch: ModelArch,
+    cfg: ServingConfig,
+    roofs: Roofs,
+    eff: Efficiency,
+    memory: MemoryPlan,
+    draft: ModelArch | None = None,
+) -> Prediction:
+    s = cfg.serving
+    # Continuous batching: each request's prompt is prefilled on its own (queueing not modelled).
+    prefill = predict_phase(arch, cfg, PhaseShape("prefill", 1, s.prompt_tokens, s.prompt_tokens), roofs, eff)
+    context = s.prompt_tokens + s.output_tokens // 2  # the mean cache length over the generation
+    decode = predict_phase(arch, cfg, PhaseShape("decode", s.batch, 1, context), roofs, eff)
+    itl = decode.time_s
+    tokens_per_pass = 1.0
+    draft_decode = None
+    if cfg.speculative is not None and draft is not None:
+        spec = cfg.speculative
+        verify = predict_phase(arch, cfg, PhaseShape("decode", s.batch, spec.k + 1, context + spec.k), roofs, eff)
+        draft_cfg = cfg.model_copy(update={"speculative": None})
+        draft_decode = predict_phase(draft, draft_cfg, PhaseShape("decode", s.batch, 1, context), roofs, eff)
+        tokens_per_pass = expected_tokens_per_pass(spec.acceptance, spec.k)
+        itl = (spec.k * draft_decode.time_s + verify.time_s) / tokens_per_pass
+        decode = verify
+    replicas = max(cfg.gpus // (cfg.parallelism.tensor * cfg.parallelism.pipeline), 1)
+    # Serving B sequences of `output_tokens` each takes B prefills plus `output_tokens` decode steps.
+    busy_s = s.batch * prefill.time_s + s.output_tokens * itl
+    throughput = replicas * s.batch * s.output_tokens / busy_s
+    return Prediction(
+        ttft_s=prefill.time_s,
+        itl_s=itl,
+        throughput_tok_s=throughput,
+        throughput_tok_s_per_gpu=throughput / cfg.gpus,
+        replicas=replicas,
+        tokens_per_pass=tokens_per_pass,
+        prefill=prefill,
+        decode=decode,
+        draft_decode=draft_decode,
+        memory=memory,
+        efficiency_source=eff.source,
+    )

@@ -1,0 +1,120 @@
+"""The serving config (SPEC §4): model, hardware, parallelism, precisions, batch, SLOs, runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from roofline.errors import InputError
+from roofline.precision import Precision, parse_precision
+from roofline.yamlio import load_yaml, validate
+
+WEIGHT_PRECISIONS = {Precision.FP32, Precision.FP16, Precision.BF16, Precision.FP8, Precision.INT8, Precision.INT4, Precision.FP4}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Parallelism(_Section):
+    tensor: int = Field(default=1, ge=1)
+    pipeline: int = Field(default=1, ge=1)
+
+
+class PrecisionConfig(_Section):
+    weights: Precision = Precision.FP16
+    activations: Precision = Precision.FP16
+    kv_cache: Precision = Precision.FP16
+    # Block-wise quantization: one fp16 scale per group of weights (int4/int8/fp4 only).
+    weight_group_size: int | None = Field(default=None, gt=0)
+
+    @field_validator("weights", "activations", "kv_cache", mode="before")
+    @classmethod
+    def _precision(cls, value: object) -> Precision:
+        return parse_precision(str(value))
+
+    @model_validator(mode="after")
+    def _supported(self) -> PrecisionConfig:
+        if self.activations not in (Precision.FP32, Precision.FP16, Precision.BF16, Precision.FP8, Precision.INT8):
+            raise ValueError(f"activations in {self.activations.value} are not supported (fp16, bf16, fp8, int8, fp32)")
+        if self.kv_cache not in (Precision.FP32, Precision.FP16, Precision.BF16, Precision.FP8, Precision.INT8, Precision.INT4):
+            raise ValueError(f"a {self.kv_cache.value} KV cache is not supported")
+        return self
+
+
+class Serving(_Section):
+    batch: int = Field(default=1, ge=1, description="concurrent sequences")
+    prompt_tokens: int = Field(default=1024, ge=1)
+    output_tokens: int = Field(default=256, ge=1)
+    max_context_tokens: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _context(self) -> Serving:
+        if self.max_context_tokens is not None and self.max_context_tokens < self.prompt_tokens + self.output_tokens:
+            raise ValueError(
+                f"max_context_tokens {self.max_context_tokens} is less than prompt_tokens + output_tokens "
+                f"({self.prompt_tokens + self.output_tokens})"
+            )
+        return self
+
+    @property
+    def context_tokens(self) -> int:
+        return self.max_context_tokens or (self.prompt_tokens + self.output_tokens)
+
+
+class SLO(_Section):
+    ttft_ms: float | None = Field(default=None, gt=0)
+    itl_ms: float | None = Field(default=None, gt=0)
+    throughput_tok_s: float | None = Field(default=None, gt=0)
+
+
+class Runtime(_Section):
+    cuda_graphs: bool = False
+    flash_attention: bool = False
+    compiled: bool = False
+    # Whose kernels run: an inference engine's fused kernels, or Hugging Face transformers eager code
+    # (many more, smaller kernels and ~25 µs of Python per kernel): see docs/plan.md.
+    framework: Literal["engine", "huggingface"] = "engine"
+
+
+class Speculative(_Section):
+    draft_model: str | None = None
+    draft_params_b: float | None = Field(default=None, gt=0, description="draft size in billions of parameters")
+    k: int = Field(default=4, ge=1, le=16, description="draft tokens per round")
+    acceptance: float = Field(gt=0, lt=1, description="per-token acceptance probability p")
+
+    @model_validator(mode="after")
+    def _draft(self) -> Speculative:
+        if self.draft_model is None and self.draft_params_b is None:
+            raise ValueError("give draft_model (a bundled name or config.json) or draft_params_b")
+        return self
+
+
+class ServingConfig(_Section):
+    model: str
+    hardware: str
+    gpus: int = Field(default=1, ge=1)
+    parallelism: Parallelism = Field(default_factory=Parallelism)
+    precision: PrecisionConfig = Field(default_factory=PrecisionConfig)
+    serving: Serving = Field(default_factory=Serving)
+    slo: SLO = Field(default_factory=SLO)
+    runtime: Runtime = Field(default_factory=Runtime)
+    speculative: Speculative | None = None
+
+    @model_validator(mode="after")
+    def _gpus(self) -> ServingConfig:
+        needed = self.parallelism.tensor * self.parallelism.pipeline
+        if needed > self.gpus:
+            raise ValueError(
+                f"parallelism needs tensor × pipeline = {needed} GPUs but gpus is {self.gpus}"
+            )
+        return self
+
+
+def load_serving_config(path: Path) -> ServingConfig:
+    data, node = load_yaml(path, what="serving config")
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping (model, hardware, gpus, …)", file=path, fix="see docs/plan.md")
+    return validate(ServingConfig, data, path=path, node=node, what="serving config")
