@@ -15,6 +15,9 @@ class Efficiency(BaseModel):
 
     # Large GEMMs reach 78–87% of the dense bf16 peak (H200 here: 769/989 at 8192³; H100 MAMF 80%).
     gemm_compute: float = Field(0.78, gt=0, le=1)
+    # Fewer rows fill fewer tensor-core tiles: efficiency × M / (M + gemm_half_rows). Fitted to two H200
+    # points: 256-row MLP GEMMs at 600–650 TFLOP/s (tests/data captures) and 8192³ at 769.
+    gemm_half_rows: float = Field(64.0, ge=0)
     # Weight-streaming GEMV/GEMM reads: 56–88% of 4.8 TB/s in the H200 decode traces (tests/data),
     # 0.8 in aiconfigurator's model for NVIDIA parts.
     gemm_memory: float = Field(0.80, gt=0, le=1)
@@ -26,6 +29,11 @@ class Efficiency(BaseModel):
     attention_memory: float = Field(0.70, gt=0, le=1)
     # Elementwise and norm kernels: 30–90% of DRAM bandwidth in the H200 captures.
     elementwise_memory: float = Field(0.60, gt=0, le=1)
+    # Hugging Face KV-cache copies: StaticCache's GQA expansion runs at ~1.15 TB/s on the H200
+    # (benchmarks/fidelity/kernel_breakdown.py at batch 16, context 2048) …
+    hf_cache_copy_memory: float = Field(0.24, gt=0, le=1)
+    # … and DynamicCache's torch.cat of a strided cache runs at ~0.65 TB/s (same measurement).
+    hf_cache_cat_memory: float = Field(0.14, gt=0, le=1)
     # NVLink collectives: 78–88% of the link (nvbandwidth, NCCL busbw).
     comm_bandwidth: float = Field(0.80, gt=0, le=1)
     # Per-call latency of a small NCCL all-reduce inside a node (seed: ~5 µs launch overhead).
@@ -34,9 +42,10 @@ class Efficiency(BaseModel):
     min_kernel_s: float = Field(2.0e-6, ge=0)
     # Host time to issue one eager kernel; None: the device's eager launch floor (inference engine).
     host_s_per_kernel: float | None = Field(None, ge=0)
-    # Hugging Face transformers eager: ~28 µs of Python per kernel (H200 decode trace: ~10 ms per
-    # step of 358 kernels, tests/data/h200/captured/decode_bf16_eager.json.gz).
-    huggingface_host_s_per_kernel: float = Field(28e-6, ge=0)
+    # Hugging Face transformers eager: ~10 µs of Python per kernel, measured without a profiler on the
+    # H200 (benchmarks/fidelity: 6.9 ms per ~740-kernel decode step, 14.5 ms per ~1440-kernel one).
+    # Under torch.profiler the same step takes ~3x longer (28 µs per kernel in tests/data traces).
+    huggingface_host_s_per_kernel: float = Field(10e-6, ge=0)
     # CUDA-graph replay: host submit cost per kernel of the graph (H200: ~320 µs for 429 kernels).
     graph_submit_s_per_kernel: float = Field(0.75e-6, ge=0)
     # GPU-side gap between back-to-back kernels: fed from the stream queue (eager) vs replayed from a

@@ -8,7 +8,7 @@ overhead) and their activations at the activation precision.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from roofline.precision import BYTES_PER_ELEMENT, Precision, Unit
@@ -62,6 +62,8 @@ class PhaseOp:
     kv_bytes: float = 0.0
     comm_bytes: float = 0.0  # bytes each GPU sends over the link per occurrence
     dequant: bool = False  # weights stored below the compute precision (int4/int8 weight-only)
+    rows: float = 0.0  # GEMM M dimension (tokens), for the tile-fill efficiency
+    copy: str | None = None  # a framework cache copy: "cat" or "repeat" (their own efficiencies)
 
     @property
     def total_flops(self) -> float:
@@ -121,7 +123,7 @@ def build_phase_ops(arch: ModelArch, cfg: ServingConfig, shape: PhaseShape) -> l
         weights = n_in * n_out * b_w
         acts = rows * (n_in + n_out) * b_act
         ops.append(PhaseOp(name, "gemm", 2 * rows * n_in * n_out, weights + acts, compute, Unit.MATRIX,
-                           _kernels(name, cfg), count, weight_bytes=weights, dequant=dequant))
+                           _kernels(name, cfg), count, weight_bytes=weights, dequant=dequant, rows=rows))
 
     def pointwise(name: str, kind: OpKind, flops_per: float, elements: float, passes: float, count: int) -> None:
         ops.append(PhaseOp(name, kind, flops_per * elements, passes * elements * b_act, vector, Unit.VECTOR,
@@ -138,20 +140,39 @@ def build_phase_ops(arch: ModelArch, cfg: ServingConfig, shape: PhaseShape) -> l
     ops.append(PhaseOp("embedding", "embedding", 0.0, 2 * T * d * b_act, vector, Unit.VECTOR,
                        _kernels("embedding", cfg), 1))
     # HF runs rmsnorm in fp32 passes (upcast, pow, mean, rsqrt, mul, cast, weight mul): ~6 passes.
-    norm_passes = 6.0 if cfg.runtime.framework == "huggingface" and not cfg.runtime.compiled else 4.0
+    # Passes over the tensor, in units of its activation size. A fused add+norm reads x and the residual
+    # and writes both (4). Hugging Face eager RMSNorm works in fp32: upcast, pow, mean, scale, downcast,
+    # weight — ~36 bytes per bf16 element (18 passes); its rotary slices, negates, concatenates and
+    # multiplies (~12 passes on q and k) and SiLU·up is two kernels (5 passes).
+    hf_eager = cfg.runtime.framework == "huggingface" and not cfg.runtime.compiled
+    norm_passes = 18.0 if hf_eager else 4.0
+    rotary_passes = 12.0 if hf_eager else (2.0 if cfg.runtime.compiled else 4.0)
+    act_passes = 5.0 if hf_eager else 3.0
     pointwise("attn_norm", "norm", 5, T * d, norm_passes, layers)
     gemm("qkv_proj", d, q_dim + 2 * kv_dim, layers)
-    pointwise("rotary", "elementwise", 6, T * (q_dim + kv_dim), 2 if cfg.runtime.compiled else 4, layers)
-    # KV cache append; Hugging Face's dynamic cache concatenates, copying the whole cache each step.
+    pointwise("rotary", "elementwise", 6, T * (q_dim + kv_dim), rotary_passes, layers)
+    # KV cache append. Hugging Face's DynamicCache concatenates, copying the whole cache each step;
+    # its StaticCache writes in place but, with the mask it needs, expands K and V to every query
+    # head before attention (GQA repeat), and attention then reads the expanded copies.
     new_kv = T * 2 * kv_dim * b_kv
-    if cfg.runtime.framework == "huggingface":
-        cache = shape.batch * shape.context * 2 * kv_dim * b_kv
+    cache = shape.batch * shape.context * 2 * kv_dim * b_kv
+    group = max(heads * arch.head_dim / kv_dim, 1.0)
+    hf_static = cfg.runtime.framework == "huggingface" and cfg.runtime.cuda_graphs
+    if cfg.runtime.framework == "huggingface" and not cfg.runtime.cuda_graphs:
         ops.append(PhaseOp("kv_write", "elementwise", 0.0, 2 * cache, vector, Unit.VECTOR,
-                           _kernels("kv_write", cfg), layers, kv_bytes=2 * cache))
+                           _kernels("kv_write", cfg), layers, kv_bytes=2 * cache, copy="cat"))
+    elif hf_static:
+        ops.append(PhaseOp("kv_write", "elementwise", 0.0, 2 * new_kv, vector, Unit.VECTOR, 2, layers, kv_bytes=new_kv))
+        ops.append(PhaseOp("gqa_repeat", "elementwise", 0.0, cache * (1 + group), vector, Unit.VECTOR, 2, layers,
+                           kv_bytes=cache * (1 + group), copy="repeat"))
     elif _kernels("kv_write", cfg):
         ops.append(PhaseOp("kv_write", "elementwise", 0.0, 2 * new_kv, vector, Unit.VECTOR,
                            _kernels("kv_write", cfg), layers, kv_bytes=new_kv))
-    ops.append(attention_op(arch, cfg, shape, heads, kv_dim, b_act, b_kv, layers))
+    attention = attention_op(arch, cfg, shape, heads, kv_dim, b_act, b_kv, layers)
+    if hf_static and shape.phase == "decode":
+        extra = attention.kv_bytes * (group - 1)  # reads the expanded K and V
+        attention = replace(attention, bytes=attention.bytes + extra, kv_bytes=attention.kv_bytes + extra)
+    ops.append(attention)
     gemm("o_proj", q_dim, d, layers)
     allreduce(layers)
     if _kernels("residual_add", cfg):
@@ -160,7 +181,7 @@ def build_phase_ops(arch: ModelArch, cfg: ServingConfig, shape: PhaseShape) -> l
     if arch.moe is None:
         width = arch.intermediate_size / tp
         gemm("gate_up", d, (2 if arch.gated_ffn else 1) * width, layers)
-        pointwise("act_mul", "elementwise", 5, T * width, 3, layers)
+        pointwise("act_mul", "elementwise", 5, T * width, act_passes, layers)
         gemm("down_proj", width, d, layers)
     else:
         ops.extend(moe_ops(arch, cfg, shape, layers, b_w, b_act, compute, dequant, vector))

@@ -79,11 +79,13 @@ def op_time(op: PhaseOp, roofs: Roofs, eff: Efficiency) -> tuple[float, str, flo
         return t, "communication", op.comm_bytes / _link_bandwidth(roofs)
     ideal = max(op.flops / _peak(roofs, op, ideal=True), op.bytes / ideal_bw)
     if op.kind == "gemm":
-        eta_c, eta_m = eff.gemm_compute, (eff.dequant_memory if op.dequant else eff.gemm_memory)
+        fill = op.rows / (op.rows + eff.gemm_half_rows) if op.rows else 1.0
+        eta_c, eta_m = eff.gemm_compute * fill, (eff.dequant_memory if op.dequant else eff.gemm_memory)
     elif op.kind == "attention":
         eta_c, eta_m = eff.attention_compute, eff.attention_memory
     else:
-        eta_c, eta_m = 1.0, eff.elementwise_memory
+        copy = {"cat": eff.hf_cache_cat_memory, "repeat": eff.hf_cache_copy_memory}
+        eta_c, eta_m = 1.0, copy.get(op.copy or "", eff.elementwise_memory)
     compute = op.flops / (_peak(roofs, op, ideal=False) * eta_c)
     memory = op.bytes / (bandwidth * eta_m)
     floor = eff.min_kernel_s * op.kernels
