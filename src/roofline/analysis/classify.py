@@ -83,6 +83,7 @@ class KernelVerdict(BaseModel):
     launch_call_s: float | None = None
     launch_delay_s: float | None = None
     kind: str = "kernel"
+    in_graph: bool = False
     precision: str | None
     unit: str
     ai: float | None = Field(description="arithmetic intensity, FLOP/byte")
@@ -131,6 +132,7 @@ def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
             launch_call_s=work.launch_call_s,
             launch_delay_s=work.launch_delay_s,
             kind=work.kind,
+            in_graph=work.in_graph,
             precision=precision.value if precision else None,
             unit=work.unit.value,
             ai=_safe_ai(work.flops, work.bytes),
@@ -193,6 +195,7 @@ def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
         launch_call_s=work.launch_call_s,
         launch_delay_s=work.launch_delay_s,
         kind=work.kind,
+        in_graph=work.in_graph,
         precision=precision.value if precision else None,
         unit=work.unit.value,
         ai=ai,

@@ -46,6 +46,33 @@ class TimelineFigures(BaseModel):
     streams: list[StreamFigures] = []
 
 
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One piece of a device's (or a stream's) timeline, in ns relative to the trace origin:
+    ``busy`` (with the GPU events that made it busy), ``launch_wait`` or ``other_idle``.
+    """
+
+    start_ns: int
+    end_ns: int
+    kind: str
+    members: tuple[GpuEvent, ...] = ()
+
+    @property
+    def dur_ns(self) -> int:
+        return self.end_ns - self.start_ns
+
+
+@dataclass(frozen=True)
+class DeviceSegments:
+    """A device's accounted span cut into segments, and each stream's busy segments."""
+
+    device: int
+    span_start_ns: int
+    span_end_ns: int
+    segments: list[Segment]
+    streams: dict[int, list[Segment]]
+
+
 @dataclass
 class _Interval:
     start: int
@@ -75,8 +102,14 @@ def _work_intervals(events: list[GpuEvent]) -> list[_Interval]:
     return intervals
 
 
-def _account(events: list[GpuEvent], span_start: int, span_end: int) -> tuple[int, int, int, int]:
-    """(busy, launch_wait, other_idle, launch_gaps) in ns within [span_start, span_end]."""
+def _account(
+    events: list[GpuEvent], span_start: int, span_end: int, segments: list[Segment] | None = None
+) -> tuple[int, int, int, int]:
+    """(busy, launch_wait, other_idle, launch_gaps) in ns within [span_start, span_end].
+
+    ``segments``, when given, receives every piece of the span in time order, so charts and the
+    annotated trace draw exactly what these totals count (one algorithm, not two).
+    """
     if span_end <= span_start:
         return 0, 0, 0, 0
     busy = launch_wait = other = gaps = 0
@@ -93,14 +126,22 @@ def _account(events: list[GpuEvent], span_start: int, span_end: int) -> tuple[in
             if interval.launch_start is not None and interval.launch_start >= cursor:
                 launch_wait += gap
                 gaps += 1
+                kind = "launch_wait"
             else:
                 other += gap
+                kind = "other_idle"
+            if segments is not None:
+                segments.append(Segment(cursor, start, kind))
             cursor = start
         if end > cursor:
             busy += end - cursor
+            if segments is not None:
+                segments.append(Segment(cursor, end, "busy", tuple(interval.members)))
             cursor = end
     if span_end > cursor:
         other += span_end - cursor
+        if segments is not None:
+            segments.append(Segment(cursor, span_end, "other_idle"))
     return busy, launch_wait, other, gaps
 
 
@@ -211,3 +252,31 @@ def group_events(events: Iterable[GpuEvent]) -> list[KernelWork]:
             )
         )
     return works
+
+
+def timeline_segments(events: list[GpuEvent], steps: list[tuple[int, int, int]]) -> list[DeviceSegments]:
+    """Per device, the same span and accounting as :func:`analyse_timeline`, as segments in time
+    order (busy / launch wait / other idle), plus each stream's busy segments: what a timeline chart
+    draws and what the annotated trace's counter tracks follow. Totals equal analyse_timeline's.
+    """
+    if not events:
+        return []
+    span_start, span_end = trace_span(events, steps)
+    by_device: dict[int, list[GpuEvent]] = {device: [] for device in sorted({e.device for e in events})}
+    for event in events:
+        if event.step is not None or not steps:
+            by_device[event.device].append(event)
+    out = []
+    for device, members in sorted(by_device.items()):
+        segments: list[Segment] = []
+        _account(members, span_start, span_end, segments)
+        per_stream: dict[int, list[GpuEvent]] = defaultdict(list)
+        for event in members:
+            per_stream[event.stream].append(event)
+        streams: dict[int, list[Segment]] = {}
+        for stream, stream_events in sorted(per_stream.items()):
+            pieces: list[Segment] = []
+            _account(stream_events, span_start, span_end, pieces)
+            streams[stream] = [piece for piece in pieces if piece.kind == "busy"]
+        out.append(DeviceSegments(device, span_start, span_end, segments, streams))
+    return out
