@@ -1,0 +1,228 @@
+"""Source adapters: files → :class:`Snapshot`. Each adapter registers itself with a sniffer that
+looks at the file's first bytes; the first that claims a file reads it. Anything no adapter claims
+goes to the roofline input readers (kineto, Nsight Compute, Nsight Systems, declared kernels),
+classified and turned into a trace or kernel-list snapshot.
+
+Adding a source — ``roofline plan`` predictions, for one — is one small function::
+
+    @register_adapter("plan", kind="plan", description="roofline plan JSON",
+                      sniff=lambda path, head: b'"baseline"' in head and b'"steps"' in head)
+    def plan_snapshot(path: Path, options: SnapshotOptions) -> Snapshot:
+        ...  # read the plan, return Snapshot(kind="plan", entries=[Entry(..., metrics={
+             #   "ttft_s": exact(plan.baseline.ttft_s, "s", "lower_is_better"), ...})])
+
+plus its module's name in ``ADAPTER_MODULES`` when it lives outside this file.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from roofline import __version__
+from roofline.errors import InputError
+from roofline.gate.snapshot import SnapshotKind, Snapshot, SourceRef, looks_like_snapshot, read_snapshot
+from roofline.hardware.registry import Registry
+
+# A JSON object this small is parsed whole to sniff it; traces are far larger and say so early.
+MAX_BENCHMARK_BYTES = 32 * 1024 * 1024
+# Modules whose import registers more adapters (a plan adapter, for one).
+ADAPTER_MODULES: tuple[str, ...] = ()
+
+
+@dataclass
+class SnapshotOptions:
+    """How raw inputs are classified before they are snapshotted (the ``classify`` options)."""
+
+    hw: str = "auto"
+    ceilings: str | None = None
+    registry: Registry | None = None
+    # KEY=VALUE facts the input cannot know (torch version, driver, runner), added to the fingerprint.
+    env: dict[str, str] = field(default_factory=dict)
+
+
+Sniffer = Callable[[Path, bytes], bool]
+Adapter = Callable[[Path, SnapshotOptions], Snapshot]
+
+
+@dataclass(frozen=True)
+class AdapterEntry:
+    name: str
+    kind: SnapshotKind | None  # None: the adapter reads files of any kind (saved snapshots)
+    description: str
+    sniff: Sniffer
+    read: Adapter
+
+
+_ADAPTERS: dict[str, AdapterEntry] = {}
+
+
+def register_adapter(name: str, *, kind: SnapshotKind | None, description: str,
+                     sniff: Sniffer) -> Callable[[Adapter], Adapter]:
+    def decorate(read: Adapter) -> Adapter:
+        if name in _ADAPTERS:
+            raise RuntimeError(f"snapshot adapter '{name}' registered twice")
+        _ADAPTERS[name] = AdapterEntry(name, kind, description, sniff, read)
+        return read
+
+    return decorate
+
+
+def registered_adapters() -> dict[str, AdapterEntry]:
+    for module in ADAPTER_MODULES:
+        importlib.import_module(module)
+    return dict(_ADAPTERS)
+
+
+def snapshot_input(path: Path, options: SnapshotOptions) -> Snapshot:
+    """Read one file — a saved snapshot or any raw input — as a snapshot."""
+    from roofline.sources.base import head_bytes
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", file=path, fix="check the path")
+    if path.is_dir():
+        raise InputError("is a directory", file=path, fix="give a snapshot, trace, export or benchmark file")
+    if path.stat().st_size == 0:
+        raise InputError("file is empty", file=path, fix="re-create it; an empty run cannot be gated")
+    try:
+        head = head_bytes(path)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc}", file=path) from None
+    for entry in registered_adapters().values():
+        if entry.sniff(path, head):
+            snapshot = entry.read(path, options)
+            return _with_env(snapshot, options.env) if entry.kind is not None else snapshot
+    return _with_env(roofline_input_snapshot(path, options, head), options.env)
+
+
+def _with_env(snapshot: Snapshot, env: dict[str, str]) -> Snapshot:
+    if not env:
+        return snapshot
+    return snapshot.model_copy(update={"fingerprint": {**snapshot.fingerprint, **env}})
+
+
+def _base_fingerprint() -> dict[str, str]:
+    return {"roofline": __version__}
+
+
+# --- saved snapshots -------------------------------------------------------------------------
+
+
+@register_adapter("snapshot", kind=None, description="roofline snapshot JSON",
+                  sniff=lambda path, head: looks_like_snapshot(head.lstrip()))
+def saved_snapshot(path: Path, options: SnapshotOptions) -> Snapshot:
+    return read_snapshot(path)
+
+
+# --- benchmark JSON --------------------------------------------------------------------------
+
+
+def _small_json_object(path: Path, head: bytes) -> bool:
+    if head[:2] == b"\x1f\x8b" or not head.lstrip().startswith(b"{"):
+        return False
+    return path.stat().st_size <= MAX_BENCHMARK_BYTES and b'"traceEvents"' not in head
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc}", file=path, fix="check the benchmark output") from None
+
+
+@register_adapter("pytest-benchmark", kind="benchmark", description="pytest --benchmark-json output",
+                  sniff=lambda path, head: _small_json_object(path, head) and b'"machine_info"' in head)
+def pytest_benchmark_snapshot(path: Path, options: SnapshotOptions) -> Snapshot:
+    from roofline.gate.from_benchmark import pytest_benchmark_entries
+
+    data = _load_json(path)
+    if not isinstance(data, dict):
+        raise InputError("not a pytest-benchmark JSON object", file=path, fix="write it with --benchmark-json")
+    entries, fingerprint = pytest_benchmark_entries(data, str(path))
+    return Snapshot(kind="benchmark", sources=[SourceRef(path=str(path), format="pytest-benchmark")],
+                    fingerprint={**_base_fingerprint(), **fingerprint}, entries=entries)
+
+
+@register_adapter("benchmark", kind="benchmark", description="benchmark JSON {name: {metric: value or [samples]}}",
+                  sniff=lambda path, head: _small_json_object(path, head) and b'"deviceProperties"' not in head
+                  and b'"schemaVersion"' not in head)
+def simple_benchmark_snapshot(path: Path, options: SnapshotOptions) -> Snapshot:
+    from roofline.gate.from_benchmark import simple_benchmark_entries
+
+    entries = simple_benchmark_entries(_load_json(path), str(path))
+    return Snapshot(kind="benchmark", sources=[SourceRef(path=str(path), format="benchmark")],
+                    fingerprint=_base_fingerprint(), entries=entries)
+
+
+# --- traces and kernel lists (the classify readers) ------------------------------------------
+
+
+def roofline_input_snapshot(path: Path, options: SnapshotOptions, head: bytes) -> Snapshot:
+    from roofline.cli.classify import classify_loaded
+    from roofline.gate.from_trace import kernel_list_entries, trace_entries
+    from roofline.hardware.registry import load_registry
+    from roofline.sources import read_input
+
+    loaded = read_input(path)
+    registry = options.registry or load_registry()
+    result = classify_loaded(loaded, registry, options.hw, options.ceilings)
+    fingerprint = {**_base_fingerprint(), **trace_header_fingerprint(head)}
+    if loaded.device_name:
+        fingerprint.setdefault("device", loaded.device_name)
+    fingerprint["hardware"] = result.hardware.name
+    fingerprint["ceilings"] = result.hardware.ceilings
+    source = [SourceRef(path=str(path), format=loaded.format)]
+    if loaded.events is not None:
+        steps = list(loaded.extra.get("steps") or [])  # type: ignore[call-overload]
+        syncs = list(loaded.extra.get("syncs") or [])  # type: ignore[call-overload]
+        entries = trace_entries(result, loaded.events, steps, syncs)
+        return Snapshot(kind="trace", sources=source, steps=len(steps) or None, fingerprint=fingerprint,
+                        entries=entries, warnings=list(result.warnings))
+    return Snapshot(kind="kernels", sources=source, fingerprint=fingerprint,
+                    entries=kernel_list_entries(result), warnings=list(result.warnings))
+
+
+def trace_header_fingerprint(head: bytes) -> dict[str, str]:
+    """Device and CUDA versions from a kineto trace's header (the keys before ``traceEvents``).
+    The header says which CUDA the driver supports, not the driver's own version (580.x): pass
+    that, and torch's version, with ``--env``."""
+    marker = head.find(b'"traceEvents"')
+    if marker < 0:
+        return {}
+    body = head[:marker].strip().rstrip(b",")
+    try:
+        header = orjson.loads(body + b"}")
+    except orjson.JSONDecodeError:
+        return {}
+    if not isinstance(header, dict):
+        return {}
+    found: dict[str, str] = {}
+    props = header.get("deviceProperties")
+    if isinstance(props, list) and props and isinstance(props[0], dict) and props[0].get("name"):
+        found["device"] = str(props[0]["name"])
+    for key, out in (("cuda_driver_version", "cuda_driver"), ("cuda_runtime_version", "cuda_runtime")):
+        value = header.get(key)
+        if isinstance(value, int) and value > 0:
+            # CUDA encodes 13.0 as 13000: major·1000 + minor·10.
+            found[out] = f"{value // 1000}.{(value % 1000) // 10}"
+    if isinstance(header.get("cupti_version"), int):
+        found["cupti"] = str(header["cupti_version"])
+    return found
+
+
+def parse_env(pairs: list[str]) -> dict[str, str]:
+    """``--env torch=2.11.0`` → {"torch": "2.11.0"}. Facts are given explicitly, never read from
+    the process environment: behaviour toggled by variables nobody can see is what we avoid."""
+    env = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(f"--env {pair!r}: expected KEY=VALUE", place="--env", fix="e.g. --env torch=2.11.0")
+        env[key.strip()] = value.strip()
+    return env
