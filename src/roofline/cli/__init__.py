@@ -6,8 +6,12 @@ import typer
 
 from roofline import __version__
 from roofline.cli import classify as classify_cmd
+from roofline.cli import gate as gate_cmd
 from roofline.cli import hw as hw_cmd
+from roofline.cli import plot as plot_cmd
+from roofline.cli import report as report_cmd
 from roofline.cli import plan as plan_cmd
+from roofline.cli import profile as profile_cmd
 
 app = typer.Typer(
     name="roofline",
@@ -19,7 +23,12 @@ app = typer.Typer(
 )
 app.add_typer(hw_cmd.app, name="hw")
 app.command("classify")(classify_cmd.classify)
+app.command("plot")(plot_cmd.plot)
+app.command("report")(report_cmd.report)
+app.command("snapshot")(gate_cmd.snapshot)
+app.command("gate")(gate_cmd.gate)
 app.command("plan")(plan_cmd.plan)
+app.command("profile", cls=profile_cmd.ProfileCommand)(profile_cmd.profile)
 
 
 def _version(value: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -29,6 +30,7 @@ from roofline.cli.common import (
 from roofline.errors import InputError
 from roofline.hardware.registry import Registry, resolve_roofs
 from roofline.report.console import classify_renderable
+from roofline.report.annotate import annotate_trace, check_annotate_target
 from roofline.report.markdown import classify_markdown
 from roofline.sources import LoadedInput, read_input
 from roofline.units import short_kernel_name
@@ -239,8 +241,15 @@ def classify(
     ceilings: CeilingsOption = None,
     hw_file: HwFileOption = None,
     hw_dir: HwDirOption = None,
+    annotate: Annotated[
+        Path | None,
+        typer.Option("--annotate", help="Also write the trace with each kernel's verdict in its args and counter "
+                     "tracks of the verdict (.json or .json.gz), to open in Perfetto. The input is never modified."),
+    ] = None,
 ) -> None:
     """Classify kernels as compute-, memory- or launch-bound against a device's roofline."""
+    if annotate is not None:
+        check_annotate_target(annotate, inputs)
     registry = registry_from_options(hw_file, hw_dir)
     counter_input = None
     if counters is not None:
@@ -252,12 +261,14 @@ def classify(
                 place="--counters",
                 fix="pass the CSV of 'ncu --csv --page raw --metrics ...'",
             )
-    results = [
-        classify_loaded(
-            read_with_progress(path), registry, hw, ceilings, step=step, device_index=device, counters=counter_input
+    results = []
+    for path in inputs:
+        loaded = read_with_progress(path)
+        results.append(
+            classify_loaded(loaded, registry, hw, ceilings, step=step, device_index=device, counters=counter_input)
         )
-        for path in inputs
-    ]
+        if annotate is not None:
+            print(f"roofline: {annotate_trace(loaded, results[-1], annotate).line()}", file=sys.stderr)
     text = render(results, format, top)
     if text is None:
         console = Console(record=output is not None)

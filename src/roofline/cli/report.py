@@ -1,0 +1,80 @@
+"""``roofline report``: one shareable file — self-contained HTML, or Markdown for a PR comment or
+``$GITHUB_STEP_SUMMARY`` (charts as PNG files beside it, or left out with --no-images).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from roofline.cli.common import CeilingsOption, HwDirOption, HwFileOption, handle_errors, registry_from_options
+from roofline.cli.common import write_atomic
+from roofline.cli.plot import analyse_path, check_output, read_counters
+from roofline.errors import InputError
+from roofline.report.figures import DEFAULT_LABELS
+from roofline.report.sections import DEFAULT_TOP, ReportItem, build_report
+
+FORMATS = ("html", "htm", "md", "markdown")
+
+
+def chart_file_names(output: Path, chart_names: list[str]) -> dict[str, str]:
+    """PNG names beside the Markdown file: ``report.md`` → ``report.roofline.png``."""
+    stem = output.name.rsplit(".", 1)[0]
+    return {name: f"{stem}.{name}.png" for name in chart_names}
+
+
+def report(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="Traces, Nsight exports, classify JSON or declared-kernel YAML.", show_default=False),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="report.html (self-contained) or report.md.")],
+    hw: Annotated[str, typer.Option("--hw", help="Device name or alias, or 'auto' to read it from the input.")] = "auto",
+    top: Annotated[int, typer.Option("--top", min=1, help="Kernel groups listed per input.")] = DEFAULT_TOP,
+    labels: Annotated[int, typer.Option("--labels", min=0, help="Kernels labelled on the roofline.")] = DEFAULT_LABELS,
+    no_images: Annotated[
+        bool, typer.Option("--no-images", help="Markdown: do not write chart PNGs beside the file.")
+    ] = False,
+    title: Annotated[str | None, typer.Option("--title", help="The report's title.")] = None,
+    step: Annotated[int | None, typer.Option("--step", help="Only this ProfilerStep#N of a trace.")] = None,
+    device: Annotated[int | None, typer.Option("--device", help="Only this GPU index of a trace.")] = None,
+    counters: Annotated[
+        Path | None, typer.Option("--counters", help="Nsight Compute CSV of the same kernels.")
+    ] = None,
+    ceilings: CeilingsOption = None,
+    hw_file: HwFileOption = None,
+    hw_dir: HwDirOption = None,
+) -> None:
+    """Write a report: verdict, findings, roofline and timeline charts, kernel table."""
+    fmt = check_output(output, FORMATS)
+    registry = registry_from_options(hw_file, hw_dir)
+    counter_input = read_counters(counters)
+    items = []
+    for path in inputs:
+        for analysed in analyse_path(path, registry, hw, ceilings, step=step, device=device, counters=counter_input):
+            items.append(ReportItem(analysed.result, analysed.timeline()))
+    if not items:
+        raise InputError("nothing to report", fix="give at least one input")
+    document = build_report(items, title=title, top=top, labels=labels)
+    if fmt in ("html", "htm"):
+        from roofline.report.html import render_html
+
+        write_atomic(output, render_html(document).encode("utf-8"))
+        return
+    from roofline.report.md_report import render_markdown
+
+    charts = list(document.charts())
+    names = {} if no_images else chart_file_names(output, [chart.name for chart in charts])
+    for chart in charts:
+        if chart.name in names:
+            write_atomic(output.parent / names[chart.name], chart.draw("png"))
+    write_atomic(output, render_markdown(document, names).encode("utf-8"))
+    if names:
+        print(f"roofline: wrote {output} and {len(names)} chart image(s) beside it: {', '.join(names.values())}",
+              file=sys.stderr)
+
+
+report = handle_errors(report)
