@@ -47,7 +47,17 @@ def test_hw_show_measured_ceilings() -> None:
     assert result.exit_code == 0, result.output
     roofs = json.loads(result.stdout)["roofs"]
     assert roofs["bf16 matrix"]["origin"] == "measured"
-    assert roofs["bf16 matrix"]["flops_per_s"] == pytest.approx(768.6e12)
+    # The newest bundled overlay: `roofline hw measure` on an H200, 2026-11-30
+    # (tests/data/h200/profiled/measure.txt): bf16 GEMM 8192³ 786.3 TFLOP/s.
+    assert roofs["bf16 matrix"]["flops_per_s"] == pytest.approx(786.3e12)
+
+
+def test_hw_show_an_older_measured_overlay_by_path(repo: Path) -> None:
+    older = repo / "hwspecs" / "measured" / "h200-sxm-2026-10.yaml"
+    result = run("hw", "show", "h200", "--ceilings", str(older), "--format", "json")
+    assert result.exit_code == 0, result.output
+    # fixtures/h200/ceilings.json (SPEC §6): 768.6 TFLOP/s bf16.
+    assert json.loads(result.stdout)["roofs"]["bf16 matrix"]["flops_per_s"] == pytest.approx(768.6e12)
 
 
 def test_hw_list_has_all_devices() -> None:
@@ -109,7 +119,7 @@ def test_classify_with_measured_ceilings(repo: Path) -> None:
     assert data["hardware"]["ceilings"] == "mixed"
     gemm = next(k for k in data["kernels"] if k["name"] == "gemm_4096x4096x4096")
     assert gemm["roof_origin"] == "measured"
-    assert gemm["peak_flops_per_s"] == pytest.approx(739.0e12)  # measured fp16 GEMM on the H200
+    assert gemm["peak_flops_per_s"] == pytest.approx(749.7e12)  # fp16 GEMM, profiled/measure.txt
 
 
 @pytest.mark.parametrize(
