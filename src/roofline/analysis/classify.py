@@ -65,6 +65,10 @@ class KernelWork:
     launch_delay_s: float | None = None
     kind: str = "kernel"  # kernel | memcpy | memset
     link: str = "dram"  # the memory roof: dram, host (PCIe/C2C) or peer (NVLink)
+    # Mean thread blocks per launch (traces record the grid): fewer than the SMs leaves SMs idle.
+    blocks_per_call: float | None = None
+    # Most calls issued back to back with no other kernel between (a loop over independent items).
+    longest_run: int = 1
 
 
 class KernelVerdict(BaseModel):
@@ -84,6 +88,8 @@ class KernelVerdict(BaseModel):
     launch_delay_s: float | None = None
     kind: str = "kernel"
     in_graph: bool = False
+    blocks_per_call: float | None = None
+    longest_run: int = Field(1, description="most calls back to back with no other kernel between")
     precision: str | None
     unit: str
     ai: float | None = Field(description="arithmetic intensity, FLOP/byte")
@@ -133,6 +139,8 @@ def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
             launch_delay_s=work.launch_delay_s,
             kind=work.kind,
             in_graph=work.in_graph,
+            blocks_per_call=work.blocks_per_call,
+            longest_run=work.longest_run,
             precision=precision.value if precision else None,
             unit=work.unit.value,
             ai=_safe_ai(work.flops, work.bytes),
@@ -196,6 +204,8 @@ def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
         launch_delay_s=work.launch_delay_s,
         kind=work.kind,
         in_graph=work.in_graph,
+        blocks_per_call=work.blocks_per_call,
+        longest_run=work.longest_run,
         precision=precision.value if precision else None,
         unit=work.unit.value,
         ai=ai,

@@ -35,6 +35,7 @@ class HardwareUsed(BaseModel):
     launch_floor_eager_s: float
     launch_floor_graph_s: float
     roofs: list[RoofEntry]
+    sm_count: int | None = None
 
 
 class Summary(BaseModel):
@@ -52,6 +53,11 @@ class Summary(BaseModel):
     graph_kernels: int | None = None
     steps: list[StepFigures] = Field(default_factory=list)
     streams: list[StreamFigures] = Field(default_factory=list)
+    lead_in_s: float = Field(0.0, description="idle from each step's start to its first GPU work, summed")
+    syncs: int | None = Field(None, description="host synchronisations inside the profiled steps")
+    sync_s: float | None = Field(None, description="host time blocked in those synchronisations")
+    communication_s: float = 0.0
+    exposed_communication_s: float = Field(0.0, description="communication with no other GPU work beside it")
 
 
 class ClassifyResult(BaseModel):
@@ -103,6 +109,7 @@ def hardware_used(spec: HardwareSpec, roofs: Roofs, ceilings_file: str | None) -
         ceilings_file=ceilings_file,
         memory_bandwidth_bytes_per_s=roofs.memory_bandwidth.value,
         launch_floor_eager_s=roofs.launch_floor_eager.value,
+        sm_count=spec.sm_count,
         launch_floor_graph_s=roofs.launch_floor_graph.value,
         roofs=entries,
     )
@@ -161,6 +168,9 @@ def summarize_trace(verdicts: list[KernelVerdict], timeline: TimelineFigures, ex
         graph_kernels=timeline.graph_kernels,
         steps=timeline.steps,
         streams=timeline.streams,
+        lead_in_s=sum(s.lead_in_s for s in timeline.steps),
+        communication_s=timeline.communication_s,
+        exposed_communication_s=timeline.exposed_communication_s,
     )
 
 

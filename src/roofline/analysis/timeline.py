@@ -23,6 +23,9 @@ class StepFigures(BaseModel):
     launch_wait_s: float
     kernels: int
     kernel_time_s: float
+    # Idle from the step's start to its first GPU work: the host's own prologue (Python, input
+    # preparation, a graph's submission) — time that no launch-side change removes.
+    lead_in_s: float = 0.0
 
 
 class StreamFigures(BaseModel):
@@ -43,6 +46,10 @@ class TimelineFigures(BaseModel):
     kernel_time_s: float
     graph_kernels: int = 0
     steps: list[StepFigures] = []
+    # Communication (NCCL/RCCL kernels): their busy time, and the part with no other GPU work
+    # running beside it (the seed's exposed-communication test).
+    communication_s: float = 0.0
+    exposed_communication_s: float = 0.0
     streams: list[StreamFigures] = []
 
 
@@ -186,6 +193,7 @@ def analyse_timeline(events: list[GpuEvent], steps: list[tuple[int, int, int]]) 
             end = max(end, max(e.end_ns for e in members))
         b, w, o, _ = _account(members, start, end)
         kernels = [e for e in members if e.kind == "kernel"]
+        first = min((e.start_ns for e in members), default=end)
         step_figures.append(
             StepFigures(
                 step=number,
@@ -195,6 +203,7 @@ def analyse_timeline(events: list[GpuEvent], steps: list[tuple[int, int, int]]) 
                 launch_wait_s=w * 1e-9,
                 kernels=len(kernels),
                 kernel_time_s=sum(e.dur_ns for e in kernels) * 1e-9,
+                lead_in_s=min(max(first - start, 0), w + o) * 1e-9,
             )
         )
     streams = []
@@ -205,6 +214,7 @@ def analyse_timeline(events: list[GpuEvent], steps: list[tuple[int, int, int]]) 
         b, _, _, _ = _account(members, span_start, span_end)
         streams.append(StreamFigures(device=device, stream=stream, events=len(members), busy_s=b * 1e-9))
     kernels = [e for e in scoped if e.kind == "kernel"]
+    communication, exposed = _communication(scoped, span_start, span_end)
     return TimelineFigures(
         span_s=(span_end - span_start) * 1e-9 * devices,
         gpu_busy_s=busy * 1e-9,
@@ -215,9 +225,58 @@ def analyse_timeline(events: list[GpuEvent], steps: list[tuple[int, int, int]]) 
         kernels=len(kernels),
         kernel_time_s=sum(e.dur_ns for e in kernels) * 1e-9,
         graph_kernels=sum(1 for e in kernels if e.in_graph),
+        communication_s=communication * 1e-9,
+        exposed_communication_s=exposed * 1e-9,
         steps=step_figures,
         streams=streams,
     )
+
+
+def is_communication(name: str) -> bool:
+    """NCCL/RCCL collective and point-to-point kernels (ncclKernel_AllReduce…, ncclDevKernel_…)."""
+    lowered = name.lower()
+    return "nccl" in lowered or "rccl" in lowered
+
+
+def _communication(events: list[GpuEvent], span_start: int, span_end: int) -> tuple[int, int]:
+    """(communication busy ns, exposed ns): busy segments made only of communication kernels are
+    communication nobody overlapped with compute."""
+    if not any(is_communication(e.name) for e in events if e.kind == "kernel"):
+        return 0, 0
+    total = exposed = 0
+    per_device: dict[int, list[GpuEvent]] = defaultdict(list)
+    for event in events:
+        per_device[event.device].append(event)
+    for members in per_device.values():
+        comm = [e for e in members if e.kind == "kernel" and is_communication(e.name)]
+        total += _account(comm, span_start, span_end)[0]
+        segments: list[Segment] = []
+        _account(members, span_start, span_end, segments)
+        for segment in segments:
+            if segment.kind != "busy":
+                continue
+            # Inside a busy segment, time covered by communication only = segment − union(others).
+            others = [e for e in segment.members if not (e.kind == "kernel" and is_communication(e.name))]
+            if len(others) == len(segment.members):
+                continue
+            covered = _account(others, segment.start_ns, segment.end_ns)[0] if others else 0
+            exposed += segment.dur_ns - covered
+    return total, exposed
+
+
+def _longest_runs(groups: dict[tuple, list[GpuEvent]]) -> dict[tuple, int]:
+    """Per group, the most calls issued back to back on one device with no other kernel between
+    (a Python loop over independent items, e.g. heads or experts, rather than a layer stack)."""
+    order = sorted(((e.device, e.start_ns, key) for key, members in groups.items() for e in members
+                    if e.kind == "kernel"), key=lambda item: (item[0], item[1]))
+    best: dict[tuple, int] = {}
+    previous, device, run = None, None, 0
+    for dev, _, key in order:
+        run = run + 1 if key == previous and dev == device else 1
+        previous, device = key, dev
+        if run > best.get(key, 0):
+            best[key] = run
+    return best
 
 
 def group_events(events: Iterable[GpuEvent]) -> list[KernelWork]:
@@ -225,6 +284,7 @@ def group_events(events: Iterable[GpuEvent]) -> list[KernelWork]:
     groups: dict[tuple, list[GpuEvent]] = defaultdict(list)
     for event in events:
         groups[(event.op or "", event.name, event.in_graph, event.kind)].append(event)
+    runs = _longest_runs(groups)
     works = []
     for (op, name, in_graph, kind), members in groups.items():
         known = all(e.flops is not None and e.bytes is not None for e in members)
@@ -232,6 +292,7 @@ def group_events(events: Iterable[GpuEvent]) -> list[KernelWork]:
         reasons = Counter(e.unknown_reason for e in members if e.unknown_reason)
         launch_calls = [e.launch_dur_ns for e in members if e.launch_dur_ns is not None and not e.in_graph]
         delays = [e.start_ns - e.launch_start_ns for e in members if e.launch_start_ns is not None and not e.in_graph]
+        blocks = [e.grid[0] * e.grid[1] * e.grid[2] for e in members if e.grid]
         works.append(
             KernelWork(
                 name=name,
@@ -249,6 +310,8 @@ def group_events(events: Iterable[GpuEvent]) -> list[KernelWork]:
                 launch_delay_s=(sum(delays) / len(delays)) * 1e-9 if delays else None,
                 kind=kind,
                 link=members[0].link,
+                blocks_per_call=sum(blocks) / len(blocks) if blocks else None,
+                longest_run=runs.get((op, name, in_graph, kind), 1),
             )
         )
     return works

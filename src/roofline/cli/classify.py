@@ -97,13 +97,17 @@ def classify_loaded(
             works, extra = attach_counters(works, counters)
         verdicts = [classify_kernel(work, roofs) for work in works]
         timeline = analyse_timeline(events, steps)
+    syncs = _syncs_in_steps(loaded, steps)
+    summary = summarize_trace(verdicts, timeline, _sync_findings(syncs, steps) + extra)
+    if steps:
+        summary = summary.model_copy(update={"syncs": len(syncs), "sync_s": sum(s[2] for s in syncs) * 1e-9})
     return build_result(
         inputs=[str(loaded.path)],
         source_format=loaded.format,
         title=loaded.title,
         hardware=hardware,
         verdicts=verdicts,
-        summary=summarize_trace(verdicts, timeline, _sync_findings(loaded, steps) + extra),
+        summary=summary,
         warnings=loaded.warnings,
     )
 
@@ -177,11 +181,15 @@ def _select(loaded: LoadedInput, step: int | None, device_index: int | None) -> 
     return events, steps
 
 
-def _sync_findings(loaded: LoadedInput, steps: list) -> list[str]:
+def _syncs_in_steps(loaded: LoadedInput, steps: list) -> list[tuple[str, int, int]]:
+    """Host synchronisation calls (name, start ns, duration ns) that start inside a profiled step."""
     syncs = loaded.extra.get("syncs") or []
-    if not steps or not syncs:
+    return [s for s in syncs if any(start <= s[1] <= end for _, start, end in steps)]
+
+
+def _sync_findings(inside: list[tuple[str, int, int]], steps: list) -> list[str]:
+    if not steps or not inside:
         return []
-    inside = [s for s in syncs if any(start <= s[1] <= end for _, start, end in steps)]
     if len(inside) <= len(steps):
         return []  # one synchronize per step (the profiling loop's own) is expected
     return [
@@ -191,12 +199,20 @@ def _sync_findings(loaded: LoadedInput, steps: list) -> list[str]:
     ]
 
 
-def render(results: list[ClassifyResult], fmt: OutputFormat, top: int | None) -> str | None:
+def render(results: list[ClassifyResult], fmt: OutputFormat, top: int | None, plans: list | None = None) -> str | None:
+    """JSON or Markdown text (None: the table, printed by the caller). With ``plans``, each result
+    carries its trace plan (JSON key ``plan``; a Markdown section after its tables)."""
     if fmt is OutputFormat.json:
         payload = [r.model_dump(mode="json") for r in results]
+        for item, plan in zip(payload, plans or []):
+            item["plan"] = plan.model_dump(mode="json")
         return json.dumps(payload[0] if len(payload) == 1 else payload, indent=2) + "\n"
     if fmt is OutputFormat.md:
-        return "\n".join(classify_markdown(r, top=top) for r in results)
+        if plans is None:
+            return "\n".join(classify_markdown(r, top=top) for r in results)
+        from roofline.report.trace_plan_render import trace_plan_markdown
+
+        return "\n".join(classify_markdown(r, top=top) + "\n" + trace_plan_markdown(p) for r, p in zip(results, plans))
     return None
 
 
@@ -246,6 +262,9 @@ def classify(
         typer.Option("--annotate", help="Also write the trace with each kernel's verdict in its args and counter "
                      "tracks of the verdict (.json or .json.gz), to open in Perfetto. The input is never modified."),
     ] = None,
+    plan: Annotated[
+        bool, typer.Option("--plan", help="Also plan what to change first for each trace (as roofline plan TRACE).")
+    ] = False,
 ) -> None:
     """Classify kernels as compute-, memory- or launch-bound against a device's roofline."""
     if annotate is not None:
@@ -269,15 +288,30 @@ def classify(
         )
         if annotate is not None:
             print(f"roofline: {annotate_trace(loaded, results[-1], annotate).line()}", file=sys.stderr)
-    text = render(results, format, top)
+    plans = _plans(results) if plan else None
+    text = render(results, format, top, plans)
     if text is None:
         console = Console(record=output is not None)
-        for result in results:
+        for index, result in enumerate(results):
             console.print(classify_renderable(result, top=top, width=console.width))
+            if plans is not None:
+                from roofline.report.trace_plan_render import trace_plan_renderable
+
+                console.print(trace_plan_renderable(plans[index]))
         if output is not None:
             write_output(console.export_text(), output)
         return
     write_output(text, output)
+
+
+def _plans(results: list[ClassifyResult]) -> list:
+    from roofline.cli.plan_trace import trace_plan_of
+
+    for result in results:
+        if result.source_format == "declared":
+            raise InputError("declared kernels have no measured timeline to plan from", file=result.inputs[0],
+                             place="--plan", fix="drop --plan, or plan a serving config with roofline plan CONFIG")
+    return [trace_plan_of(result) for result in results]
 
 
 classify = handle_errors(classify)

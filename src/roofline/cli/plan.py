@@ -1,4 +1,6 @@
-"""``roofline plan CONFIG``: where a serving config stands, and the ordered steps to its SLOs."""
+"""``roofline plan CONFIG`` — where a serving config stands, and the ordered steps to its SLOs —
+and ``roofline plan TRACE...`` — the ordered steps for what a profiled run shows, with
+``--verify AFTER`` checking the predicted deltas against a second trace."""
 
 from __future__ import annotations
 
@@ -72,21 +74,49 @@ def sweep_rows(cfg: ServingConfig, context, batches: list[int]) -> list[dict[str
 
 @handle_errors
 def plan(
-    config: Annotated[Path, typer.Argument(help="Serving config YAML (docs/plan.md).", show_default=False)],
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="A serving config YAML (docs/plan.md), or traces: kineto JSON, Nsight Compute/Systems "
+                       "CSV, classify JSON (docs/plan-trace.md).", show_default=False),
+    ],
     format: Annotated[PlanFormat, typer.Option("--format", "-f", help="table, json or md")] = PlanFormat.table,
     sweep: Annotated[str | None, typer.Option("--sweep", help="Latency/throughput frontier, e.g. batch=1,8,32,128.")] = None,
-    hw: Annotated[str | None, typer.Option("--hw", help="Override the config's hardware.")] = None,
+    hw: Annotated[str | None, typer.Option("--hw", help="Override the config's hardware; for traces the device "
+                                           "(default: auto, from the trace).")] = None,
     max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="Stop after this many steps.")] = 8,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    verify: Annotated[Path | None, typer.Option("--verify", help="A second trace of the same work after changes: "
+                      "compare the plan's predicted step time with it.")] = None,
+    applied: Annotated[str | None, typer.Option("--applied", help="With --verify: the plan rules that were applied, "
+                       "comma-separated (default: recognised from the two traces).")] = None,
+    step: Annotated[int | None, typer.Option("--step", help="Traces: only this ProfilerStep#N.")] = None,
+    device: Annotated[int | None, typer.Option("--device", help="Traces: only this GPU index.")] = None,
     ceilings: CeilingsOption = None,
     hw_file: HwFileOption = None,
     hw_dir: HwDirOption = None,
 ) -> None:
-    """Predict TTFT, ITL, throughput and memory for a serving config, then plan the steps to its SLOs."""
-    result, cfg, context = run_plan_config(config, hw=hw, ceilings=ceilings, hw_file=hw_file, hw_dir=hw_dir,
-                                           max_steps=max_steps)
-    rows = sweep_rows(cfg, context, parse_sweep(sweep)) if sweep else None
-    render_plan(result, rows, format, output)
+    """Plan what to change first and what it buys: for a serving config (TTFT, ITL, throughput, memory
+    against SLOs) or for profiled traces (step time, from the measured timeline)."""
+    from roofline.cli.plan_input import is_serving_config
+
+    if len(inputs) == 1 and is_serving_config(inputs[0]):
+        for option, given in (("--verify", verify), ("--applied", applied), ("--step", step), ("--device", device)):
+            if given is not None:
+                raise InputError(f"{option} applies to traces, not to a serving config", file=inputs[0],
+                                 fix="drop it, or pass a trace")
+        result, cfg, context = run_plan_config(inputs[0], hw=hw, ceilings=ceilings, hw_file=hw_file, hw_dir=hw_dir,
+                                               max_steps=max_steps)
+        rows = sweep_rows(cfg, context, parse_sweep(sweep)) if sweep else None
+        render_plan(result, rows, format, output)
+        return
+    if sweep is not None:
+        raise InputError("--sweep varies a serving config's batch", place="--sweep",
+                         fix="pass a serving config (docs/plan.md), or drop --sweep")
+    from roofline.cli.plan_trace import plan_traces, render_trace_plans
+
+    results = plan_traces(inputs, hw=hw or "auto", ceilings=ceilings, hw_file=hw_file, hw_dir=hw_dir, step=step,
+                          device=device, max_steps=max_steps, verify=verify, applied=applied)
+    render_trace_plans(results, format.value, output)
 
 
 def render_plan(result: PlanResult, rows: list[dict[str, object]] | None, fmt: PlanFormat, output: Path | None) -> None:

@@ -94,11 +94,19 @@ def run_plan(
     satisfied: Callable[[E], str | None],
     max_steps: int = 8,
     min_gain: float = 0.02,
+    only: list[str] | None = None,
 ) -> PlanOutcome[S, E]:
     """``score`` is lower-is-better; ``satisfied`` returns a stop reason once the goals are met.
     Among candidates that improve the score by at least ``min_gain`` (in log units, ~2%), the
-    lowest tier wins, then the best gain per unit of effort."""
+    lowest tier wins, then the best gain per unit of effort. ``only`` keeps the rules of those
+    names (replaying changes known to have been made: then any gain, even a loss, is taken)."""
     rules = rules_for(domain)
+    if only is not None:
+        unknown = sorted(set(only) - set(rules))
+        if unknown:
+            raise ValueError(f"unknown rules in domain '{domain}': {', '.join(unknown)}")
+        rules = {name: rule for name, rule in rules.items() if name in only}
+        min_gain = -math.inf
     current = evaluate(state)
     baseline_state, baseline = state, current
     steps: list[PlanStepRecord[S, E]] = []
