@@ -29,7 +29,7 @@ Direction = Literal["lower_is_better", "higher_is_better"]
 # label: categorical (bound, precision) — a change is reported, it has no direction.
 MetricKind = Literal["measured", "exact", "label"]
 # trace: kineto / nsys timelines; kernels: Nsight Compute or declared kernels without a timeline;
-# benchmark: a user's benchmark JSON; plan: predictions of ``roofline plan`` (adapter to come).
+# benchmark: a user's benchmark JSON; plan: predictions of ``roofline plan``.
 SnapshotKind = Literal["trace", "kernels", "benchmark", "plan"]
 
 
