@@ -159,7 +159,8 @@ def _metric_names(base: Entry, cur: Entry) -> list[str]:
 
 
 def _whole_entry_row(entry: Entry, verdict: str, config: GateConfig, refusal: str | None) -> Row:
-    headline = next((name for name in HEADLINE_METRICS if name in entry.metrics), None)
+    headline = next((name for name in HEADLINE_METRICS if name in entry.metrics), None) or next(
+        (name for name, metric in entry.metrics.items() if metric.kind != "label"), None)  # a benchmark's own first
     metric = entry.metrics.get(headline) if headline else None
     row = Row(name=entry.name, group=entry.group, metric=WHOLE_ENTRY, unit=metric.unit if metric else "",
               verdict="unchanged", level="ok")
@@ -247,10 +248,11 @@ def _fill_delta(row: Row, base: Metric, cur: Metric) -> None:
 def _compare_labels(row: Row, base: Metric, cur: Metric, config: GateConfig) -> Row:
     if base.label == cur.label:
         return _set(row, "unchanged", "ok", "")
-    if base.label in (None, "unknown") or cur.label in (None, "unknown"):
-        side = "the baseline" if base.label in (None, "unknown") else "the current run"
-        return _set(row, "not comparable", "info", f"{row.metric} unknown in {side}: {base.label} → {cur.label}")
-    return _set(row, "changed", config.label_change, f"{row.metric} changed: {base.label} → {cur.label}")
+    before, after = base.label or "unknown", cur.label or "unknown"
+    if "unknown" in (before, after):
+        side = "the baseline" if before == "unknown" else "the current run"
+        return _set(row, "not comparable", "info", f"{row.metric} unknown in {side}: {before} → {after}")
+    return _set(row, "changed", config.label_change, f"{row.metric} changed: {before} → {after}")
 
 
 def _describe(rule: EffectiveRule, metric: Metric) -> str:
@@ -307,5 +309,5 @@ def _significance(row: Row, base: list[float], cur: list[float], alpha: float) -
         return False, f"the samples overlap ({too_few})"
     row.test = f"mann-whitney {test.method}"
     if test.p_value < alpha:
-        return True, f"Mann–Whitney p={test.p_value:.2g} < {alpha:g} ({sizes})"
-    return False, f"not significant: Mann–Whitney p={test.p_value:.2g} ≥ {alpha:g} ({sizes})"
+        return True, f"Mann–Whitney p={test.p_value:.3g} < {alpha:g} ({sizes})"
+    return False, f"not significant: Mann–Whitney p={test.p_value:.3g} ≥ {alpha:g} ({sizes})"

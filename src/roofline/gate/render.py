@@ -61,12 +61,18 @@ def split_rows(result: GateResult, show_all: bool) -> tuple[list[Row], list[Row]
 def gate_renderable(result: GateResult, *, show_all: bool = False) -> Group:
     shown, hidden = split_rows(result, show_all)
     table = Table(show_lines=False, header_style="bold", pad_edge=False)
-    # Numbers, metric names and verdicts never wrap; names and reasons fold to what is left.
+    # Numbers, metric names and verdicts never wrap; names, reasons and long labels (a plan's
+    # list of steps) fold to what is left — a column wide enough for every number stays whole.
+    numbers = [cell for row in shown if row.baseline_label is None and row.current_label is None
+               for cell in cell_values(row)[:2]]
+    number_width = max((len(cell) for cell in numbers), default=8)
     for column, justify, wrap in (("", "left", False), ("entry", "left", True), ("metric", "left", False),
-                                  ("baseline", "right", False), ("current", "right", False), ("Δ", "right", False),
+                                  ("baseline", "right", True), ("current", "right", True), ("Δ", "right", False),
                                   ("Δ%", "right", False), ("threshold", "left", True), ("verdict", "left", False),
                                   ("reason", "left", True)):
-        table.add_column(column, justify=justify, overflow="fold", no_wrap=not wrap)  # type: ignore[arg-type]
+        width = number_width if column in ("baseline", "current") else None
+        table.add_column(column, justify=justify, overflow="fold", no_wrap=not wrap,  # type: ignore[arg-type]
+                         min_width=width)
     for row in shown:
         base, cur, delta = cell_values(row)
         style = LEVEL_STYLE[row.level]
@@ -74,7 +80,8 @@ def gate_renderable(result: GateResult, *, show_all: bool = False) -> Group:
                       fmt_rel(row), row.threshold, Text(row.verdict, style=style), escape(row.reason))
     parts: list = [Text(_sides(result))]
     parts += [Text(f"note: {note}", style="dim") for note in result.notes]
-    parts.append(table)
+    if shown:
+        parts.append(table)
     if hidden:
         parts.append(Text(f"{len(hidden)} unchanged rows not listed (--all lists them; --format json and --junit "
                           "carry every row)", style="dim"))
