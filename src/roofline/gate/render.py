@@ -1,7 +1,7 @@
 """Renderers of a :class:`GateResult`: a rich table, Markdown for ``$GITHUB_STEP_SUMMARY``, JUnit
 XML (one testcase per entry × metric) and GitHub workflow annotations. They format; they never
-decide a verdict. Unchanged rows are summarised by count where space matters — and always said
-so — while JSON and JUnit carry every row.
+decide a verdict. The table leaves unchanged rows out unless asked (and says how many); Markdown
+folds the rows no limit judged; JSON and JUnit carry every row. Rows keep the result's order.
 """
 
 from __future__ import annotations
@@ -91,9 +91,24 @@ def gate_renderable(result: GateResult, *, show_all: bool = False) -> Group:
     return Group(*parts)
 
 
+# Rows no limit judged: in a PR summary they go under a fold, in full, after those that were.
+UNJUDGED = ("not comparable", "ignored", "unchanged")
+MD_HEADER = ["| | entry | metric | baseline | current | Δ | Δ% | threshold | verdict | reason |",
+             "|---|---|---|--:|--:|--:|--:|---|---|---|"]
+
+
+def _md_row(row: Row) -> str:
+    base, cur, delta = cell_values(row)
+    verdict = f"**{row.verdict}**" if row.level == "fail" else row.verdict
+    cells = [md_escape(c) for c in (row.name, row.metric, base, cur, delta, fmt_rel(row), row.threshold)]
+    return f"| {LEVEL_EMOJI[row.level]} | " + " | ".join(cells) + f" | {verdict} | {md_escape(row.reason)} |"
+
+
 def gate_markdown(result: GateResult) -> str:
-    """A section for ``$GITHUB_STEP_SUMMARY`` (appended, so several gates can share one page)."""
-    shown, hidden = split_rows(result, show_all=False)
+    """A section for ``$GITHUB_STEP_SUMMARY`` (appended, so several gates can share one page).
+    Judged rows come first; not comparable, ignored and unchanged rows follow under a fold."""
+    judged = [row for row in result.rows if row.verdict not in UNJUDGED]
+    folded = [row for row in result.rows if row.verdict in UNJUDGED]
     emoji = "✅" if result.status == "pass" else ("❌" if result.status == "fail" else "⛔")
     lines = [f"### {emoji} {md_escape(headline(result))}", "", md_escape(_sides(result)), ""]
     lines += [f"- {md_escape(note)}" for note in result.notes]
@@ -101,23 +116,15 @@ def gate_markdown(result: GateResult) -> str:
         lines.append(f"- **Not compared:** {md_escape(result.refusal)}")
     if result.notes or result.refusal:
         lines.append("")
-    if shown:
-        lines += ["| | entry | metric | baseline | current | Δ | Δ% | threshold | verdict | reason |",
-                  "|---|---|---|--:|--:|--:|--:|---|---|---|"]
-        for row in shown:
-            base, cur, delta = cell_values(row)
-            verdict = f"**{row.verdict}**" if row.level == "fail" else row.verdict
-            cells = [md_escape(c) for c in (row.name, row.metric, base, cur, delta, fmt_rel(row), row.threshold)]
-            lines.append(f"| {LEVEL_EMOJI[row.level]} | " + " | ".join(cells) + f" | {verdict} | {md_escape(row.reason)} |")
-        lines.append("")
-    if hidden:
-        lines += [f"<details><summary>{len(hidden)} unchanged rows</summary>", "",
-                  "| entry | metric | baseline | current | Δ% |", "|---|---|--:|--:|--:|"]
-        for row in hidden:
-            base, cur, _ = cell_values(row)
-            lines.append(f"| {md_escape(row.name)} | {md_escape(row.metric)} | {md_escape(base)} | {md_escape(cur)} | "
-                         f"{fmt_rel(row)} |")
-        lines += ["", "</details>", ""]
+    if judged:
+        lines += MD_HEADER + [_md_row(row) for row in judged] + [""]
+    if folded:
+        counts: dict[str, int] = {}
+        for row in folded:
+            counts[row.verdict] = counts.get(row.verdict, 0) + 1
+        summary = ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
+        lines += [f"<details><summary>{md_escape(summary)} rows</summary>", ""]
+        lines += MD_HEADER + [_md_row(row) for row in folded] + ["", "</details>", ""]
     return "\n".join(lines) + "\n"
 
 
