@@ -4,6 +4,8 @@ validated on.
     roofline profile --steps 3 --warmup 2 -o decode.json.gz -- python examples/llama_decode.py
     python examples/llama_decode.py --hf      # Hugging Face LlamaForCausalLM from a config, random weights
     python examples/llama_decode.py --small   # a tiny fp32 model for CPU runs (the tests use it)
+    python examples/llama_decode.py --compile reduce-overhead   # Inductor fusion + CUDA graphs
+    python examples/llama_decode.py --fp32    # the same model in fp32
 
 Sized like a 1B-class model: hidden 2048, 8 layers, 16 query / 8 KV heads, MLP 5632, vocab 32000,
 512 cached positions; bf16 on a GPU. Each step is one call of the model, so `roofline profile`
@@ -92,6 +94,9 @@ def mini_decode(a: argparse.Namespace, device: torch.device, dtype: torch.dtype)
     with torch.device(device):
         model = MiniLlama(a)
     model = model.to(dtype=dtype).eval()
+    if a.compile != "none":
+        # Inductor fuses the norm/rotary/SiLU chains; "reduce-overhead" also replays CUDA graphs.
+        model = torch.compile(model, mode=None if a.compile == "default" else a.compile, fullgraph=True)
     ids = torch.randint(0, a.vocab, (1, 1), device=device)
     pos = torch.tensor([a.context], device=device)
 
@@ -137,13 +142,16 @@ def main() -> None:
     p.add_argument("--hf", action="store_true", help="Hugging Face LlamaForCausalLM instead of the plain-torch model")
     p.add_argument("--small", action="store_true", help="tiny fp32 sizes for CPU runs")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--compile", choices=("none", "default", "reduce-overhead"), default="none",
+                   help="torch.compile the plain-torch model (default: eager)")
+    p.add_argument("--fp32", action="store_true", help="fp32 weights and activations on the GPU (default bf16)")
     a = p.parse_args()
     big = dict(hidden=2048, layers=8, heads=16, kv_heads=8, inter=5632, vocab=32000, context=512)
     small = dict(hidden=64, layers=2, heads=4, kv_heads=2, inter=128, vocab=256, context=16)
     for key, value in (small if a.small else big).items():
         setattr(a, key, value)
     device = torch.device(a.device)
-    dtype = torch.bfloat16 if device.type == "cuda" and not a.small else torch.float32
+    dtype = torch.bfloat16 if device.type == "cuda" and not a.small and not a.fp32 else torch.float32
     params = a.layers * (a.hidden * a.hidden * (2 + 2 * a.kv_heads / a.heads) + 3 * a.hidden * a.inter)
     params += a.hidden * a.vocab  # the LM head; the embedding reads one row per token
     print(f"decode: {'transformers' if a.hf else 'plain torch'} model, {params / 1e6:.0f}M weights read per "

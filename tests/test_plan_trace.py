@@ -141,6 +141,10 @@ VERIFY = [
     ("captured/attention_naive_bf16", "captured/sdpa_cudnn_bf16", ["fused_attention"], -1.924, -2.183),
     ("captured/sdpa_math_bf16", "captured/sdpa_flash_bf16", ["fused_attention", "half_precision_memory"], -4.812,
      -6.362),
+    # Captured for this check, predictions first (tests/data/h200/profiled/README.md).
+    ("profiled/llama_decode_eager", "profiled/llama_decode_compiled", ["fuse_elementwise"], -5.594, -5.704),
+    ("profiled/llama_decode_eager", "profiled/llama_decode_reduce_overhead", ["cuda_graphs", "fuse_elementwise"],
+     -9.107, -9.007),
 ]
 
 
