@@ -1,7 +1,8 @@
 """Renderers of a :class:`GateResult`: a rich table, Markdown for ``$GITHUB_STEP_SUMMARY``, JUnit
 XML (one testcase per entry × metric) and GitHub workflow annotations. They format; they never
-decide a verdict. The table leaves unchanged rows out unless asked (and says how many); Markdown
-folds the rows no limit judged; JSON and JUnit carry every row. Rows keep the result's order.
+decide a verdict. Rows no limit judged (not comparable, ignored, unchanged) are left out of the
+table unless asked and folded in Markdown, and both say how many; JSON and JUnit carry every row.
+Rows keep the result's order.
 """
 
 from __future__ import annotations
@@ -52,10 +53,21 @@ def _sides(result: GateResult) -> str:
     return f"baseline {side(result.baseline)} → current {side(result.current)}; thresholds: {thresholds}"
 
 
+# Rows no limit judged: the table leaves them out unless asked, Markdown folds them; both say so.
+UNJUDGED = ("not comparable", "ignored", "unchanged")
+
+
 def split_rows(result: GateResult, show_all: bool) -> tuple[list[Row], list[Row]]:
-    shown = [r for r in result.rows if show_all or r.verdict != "unchanged"]
-    hidden = [r for r in result.rows if not show_all and r.verdict == "unchanged"]
+    shown = [r for r in result.rows if show_all or r.verdict not in UNJUDGED]
+    hidden = [r for r in result.rows if not show_all and r.verdict in UNJUDGED]
     return shown, hidden
+
+
+def verdict_counts(rows: list[Row]) -> str:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.verdict] = counts.get(row.verdict, 0) + 1
+    return ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
 
 
 def gate_renderable(result: GateResult, *, show_all: bool = False) -> Group:
@@ -83,7 +95,7 @@ def gate_renderable(result: GateResult, *, show_all: bool = False) -> Group:
     if shown:
         parts.append(table)
     if hidden:
-        parts.append(Text(f"{len(hidden)} unchanged rows not listed (--all lists them; --format json and --junit "
+        parts.append(Text(f"{verdict_counts(hidden)} rows not listed (--all lists them; --format json and --junit "
                           "carry every row)", style="dim"))
     if result.refusal:
         parts.append(Text(f"not compared: {result.refusal}", style="bold red"))
@@ -91,8 +103,6 @@ def gate_renderable(result: GateResult, *, show_all: bool = False) -> Group:
     return Group(*parts)
 
 
-# Rows no limit judged: in a PR summary they go under a fold, in full, after those that were.
-UNJUDGED = ("not comparable", "ignored", "unchanged")
 MD_HEADER = ["| | entry | metric | baseline | current | Δ | Δ% | threshold | verdict | reason |",
              "|---|---|---|--:|--:|--:|--:|---|---|---|"]
 
@@ -107,8 +117,7 @@ def _md_row(row: Row) -> str:
 def gate_markdown(result: GateResult) -> str:
     """A section for ``$GITHUB_STEP_SUMMARY`` (appended, so several gates can share one page).
     Judged rows come first; not comparable, ignored and unchanged rows follow under a fold."""
-    judged = [row for row in result.rows if row.verdict not in UNJUDGED]
-    folded = [row for row in result.rows if row.verdict in UNJUDGED]
+    judged, folded = split_rows(result, show_all=False)
     emoji = "✅" if result.status == "pass" else ("❌" if result.status == "fail" else "⛔")
     lines = [f"### {emoji} {md_escape(headline(result))}", "", md_escape(_sides(result)), ""]
     lines += [f"- {md_escape(note)}" for note in result.notes]
@@ -119,11 +128,7 @@ def gate_markdown(result: GateResult) -> str:
     if judged:
         lines += MD_HEADER + [_md_row(row) for row in judged] + [""]
     if folded:
-        counts: dict[str, int] = {}
-        for row in folded:
-            counts[row.verdict] = counts.get(row.verdict, 0) + 1
-        summary = ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
-        lines += [f"<details><summary>{md_escape(summary)} rows</summary>", ""]
+        lines += [f"<details><summary>{md_escape(verdict_counts(folded))} rows</summary>", ""]
         lines += MD_HEADER + [_md_row(row) for row in folded] + ["", "</details>", ""]
     return "\n".join(lines) + "\n"
 
