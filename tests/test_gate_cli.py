@@ -320,6 +320,12 @@ def test_not_comparable_fingerprints_exit_2(tmp_path: Path) -> None:
                                      "lists what must be equal")
 
 
+def test_a_classify_result_is_not_mistaken_for_a_benchmark(tmp_path: Path) -> None:
+    result = tmp_path / "classify.json"
+    assert run("classify", KINETO / "gemm_bf16_8192.json.gz", "--format", "json", "-o", result).exit_code == 0
+    one_line_error(run("gate", result, result), "a roofline --format json result, not a snapshot")
+
+
 def test_snapshot_refuses_to_overwrite_its_input(bench) -> None:
     base, _ = bench
     one_line_error(run("snapshot", base, "-o", base), "would overwrite an input")

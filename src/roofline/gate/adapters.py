@@ -204,9 +204,21 @@ def plan_config_snapshot(path: Path, options: SnapshotOptions) -> Snapshot:
 def simple_benchmark_snapshot(path: Path, options: SnapshotOptions) -> Snapshot:
     from roofline.gate.from_benchmark import simple_benchmark_entries
 
-    entries = simple_benchmark_entries(_load_json(path), str(path))
+    data = _load_json(path)
+    if isinstance(data, (dict, list)) and _is_roofline_result(data):
+        raise InputError("a roofline --format json result, not a snapshot, trace or benchmark", file=path,
+                         fix="gate the input it was made from, or its snapshot (roofline snapshot INPUT -o FILE)")
+    entries = simple_benchmark_entries(data, str(path))
     return Snapshot(kind="benchmark", sources=[SourceRef(path=str(path), format="benchmark")],
                     fingerprint=_base_fingerprint(), entries=entries)
+
+
+def _is_roofline_result(data: Any) -> bool:
+    """``roofline classify/hw show --format json`` output (an object, or a list of them for several
+    inputs): its ``tool`` says roofline and it has a schema_version — no benchmark looks like it."""
+    first = data[0] if isinstance(data, list) and data else data
+    return (isinstance(first, dict) and "schema_version" in first
+            and str(first.get("tool", "")).startswith("roofline "))
 
 
 # --- traces and kernel lists (the classify readers) ------------------------------------------
