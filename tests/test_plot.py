@@ -16,10 +16,11 @@ from typer.testing import CliRunner
 from roofline.analysis.timeline import analyse_timeline, timeline_segments
 from roofline.cli import app
 from roofline.cli.classify import classify_loaded
-from roofline.hardware.registry import load_registry
+from roofline.analysis.result import hardware_used
+from roofline.hardware.registry import load_registry, resolve_roofs
 from roofline.report import mpl
 from roofline.report.figures import compare_figure, label_name, roofline_figure
-from roofline.report.plot import draw_roofline, render_roofline
+from roofline.report.plot import draw_compare, draw_roofline, render_roofline
 from roofline.report.timeline_figure import timeline_figure
 from roofline.sources import read_input
 from matplotlib.text import Text
@@ -284,6 +285,36 @@ def test_compare_without_workload_draws_only_roofs(tmp_path: Path) -> None:
     assert figure.points == [] and figure.notes == []
     result = run("plot", "--compare", "h100-sxm", "a100-sxm4-80gb", "-o", tmp_path / "c.png")
     assert result.exit_code == 0 and (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_labels_run_along_their_lines_without_overlap() -> None:
+    registry = load_registry()
+    names = ("v100-sxm2", "a100-sxm4-80gb", "h100-sxm", "b200")
+    hardware = [hardware_used(*resolve_roofs(registry, name)[:2], None) for name in names]
+    loaded = read_input(REPO / "workloads" / "ml_ops.yaml")
+    results = [classify_loaded(loaded, registry, hw.name, None) for hw in hardware]
+    figure = compare_figure(hardware, results=results)
+    with mpl.styled():
+        fig = draw_compare(figure)
+        renderer = fig.canvas.get_renderer()
+        ax = fig.axes[0]
+        labels = [t for t in ax.texts if (t.get_gid() or "").startswith("label-")]
+        boxes = [t.get_window_extent(renderer) for t in labels]
+        ais = dict(figure.kernels)
+        for text in labels:
+            # Rotated along the dashed line at the AI of the kernel(s) it names.
+            assert text.get_rotation() == 90
+            named = [ais[name] for name in text.get_text().split(" · ")]
+            assert min(named) * 0.9 <= text.get_position()[0] <= max(named) * 1.1
+        # Every kernel is named once, in some label.
+        joined = " · ".join(t.get_text() for t in labels)
+        assert all(kernel in joined for kernel, _ in figure.kernels)
+        # No label overlaps another or covers a device's marker.
+        points = [ax.transData.transform((p.ai, p.flops_per_s)) for p in figure.points]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)
+        assert not any(a.contains(x, y) for x, y in points), a
 
 
 def test_timeline_segments_match_the_accounting() -> None:

@@ -28,7 +28,8 @@ ROOF_COLOUR = "#222222"
 REFERENCE_COLOUR = "#9A9A9A"
 ABOVE_ROOF_COLOUR = "#D00000"
 DEVICE_COLOURS = ("#0072B2", "#009E73", "#D55E00", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
-BOUND_MARKERS = {"compute": "^", "memory": "o", "launch": "D", "unknown": "X"}
+# Not a diamond for launch-bound: the diamond marks ridge points.
+BOUND_MARKERS = {"compute": "^", "memory": "o", "launch": "s", "unknown": "X"}
 LEVEL_MARKERS = {"L1": "v", "L2": "s"}
 FIG_SIZE = (12.0, 7.2)
 AXES_RECT = (0.07, 0.15, 0.655, 0.72)
@@ -92,6 +93,8 @@ class _Placer:
         self.renderer = ax.figure.canvas.get_renderer()
         self.frame = ax.get_window_extent(self.renderer)
         self.taken: list[Any] = []
+        self.labels: list[Any] = []  # placed label boxes: a leader line must not cross them
+        self.leaders: list[Any] = []  # small boxes along placed leader lines: no label may sit on one
 
     def block(self, x: float, y: float, radius_pt: float) -> None:
         from matplotlib.transforms import Bbox
@@ -115,11 +118,13 @@ class _Placer:
     def cost(self, box: Any) -> float:
         pad = 2.0
         cost = 0.0
-        for other in self.taken:
-            w = min(box.x1 + pad, other.x1) - max(box.x0 - pad, other.x0)
-            h = min(box.y1 + pad, other.y1) - max(box.y0 - pad, other.y0)
-            if w > 0 and h > 0:
-                cost += w * h
+        # Text over text is the worst outcome: a label box weighs ten times a marker or a line.
+        for weight, boxes in ((1.0, self.taken), (9.0, self.labels), (40.0, self.leaders)):
+            for other in boxes:
+                w = min(box.x1 + pad, other.x1) - max(box.x0 - pad, other.x0)
+                h = min(box.y1 + pad, other.y1) - max(box.y0 - pad, other.y0)
+                if w > 0 and h > 0:
+                    cost += weight * w * h
         f = self.frame
         outside = (max(f.x0 - box.x0, 0) + max(box.x1 - f.x1, 0)) * box.height
         outside += (max(f.y0 - box.y0, 0) + max(box.y1 - f.y1, 0)) * box.width
@@ -138,7 +143,10 @@ class _Placer:
         best: tuple[float, int] | None = None
         for index, (dx, dy) in enumerate(offsets):
             annotation = self._annotate(text, xy, dx, dy, None, gid, style)
-            cost = self.cost(annotation.get_window_extent(self.renderer))
+            box = annotation.get_window_extent(self.renderer)
+            cost = self.cost(box)
+            if leader and math.hypot(dx, dy) > 16:
+                cost += self._leader_cost(xy, box)
             annotation.remove()
             if cost == 0.0:
                 best = (0.0, index)
@@ -150,9 +158,38 @@ class _Placer:
         arrow = None
         if leader and math.hypot(dx, dy) > 16:
             arrow = {"arrowstyle": "-", "color": "#777777", "linewidth": 0.6, "shrinkA": 0, "shrinkB": 3}
+        from matplotlib.text import Text
+
         annotation = self._annotate(text, xy, dx, dy, arrow, gid, style)
-        self.taken.append(annotation.get_window_extent(self.renderer))
+        # The text's own box: an Annotation's extent would also cover its leader's bounding rectangle
+        # (measuring the Annotation first brings its text position up to date).
+        annotation.get_window_extent(self.renderer)
+        box = Text.get_window_extent(annotation, self.renderer)
+        self.taken.append(box)
+        self.labels.append(box)
+        if arrow is not None:
+            from matplotlib.transforms import Bbox
+
+            # Later labels keep clear of this leader line.
+            self.leaders += [Bbox.from_extents(x - 2, y - 2, x + 2, y + 2) for x, y in self._leader_samples(xy, box)]
         return annotation
+
+    def _leader_samples(self, xy: tuple[float, float], box: Any) -> list[tuple[float, float]]:
+        """Points every few pixels along a leader, from the data point to its label, outside both."""
+        px, py = self.ax.transData.transform(xy)
+        cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+        steps = max(int(math.hypot(cx - px, cy - py) / 4.0), 1)
+        samples = []
+        for i in range(2, steps):
+            x, y = px + (cx - px) * i / steps, py + (cy - py) * i / steps
+            if not box.contains(x, y):
+                samples.append((x, y))
+        return samples
+
+    def _leader_cost(self, xy: tuple[float, float], box: Any) -> float:
+        """A leader crossing another label makes both ambiguous: as costly as a large overlap."""
+        return 1000.0 * sum(1 for x, y in self._leader_samples(xy, box) for other in self.labels
+                           if other.contains(x, y))
 
     def _annotate(self, text: str, xy: tuple[float, float], dx: float, dy: float, arrow: Any, gid: str,
                   style: dict[str, Any]) -> Any:
@@ -364,6 +401,56 @@ def _legend(fig: Any, figure: RooflineFigure) -> None:
     legend.set_gid("legend")
 
 
+def _label_workload_lines(ax: Any, figure: CompareFigure, y_lo: float, y_hi: float) -> list[Any]:
+    """Each kernel's name along its dashed AI line, reading upward, in the emptier of the two ends
+    (under the slowest device or over the fastest): the line is its leader, so no label can be
+    mistaken for another's. Lines too close to tell apart share one label."""
+    kernels = sorted(figure.kernels, key=lambda k: k[1])
+    groups: list[list[tuple[str, float]]] = []
+    for kernel, ai in kernels:
+        x = ax.transData.transform((ai, y_lo))[0]
+        if groups and x - ax.transData.transform((groups[-1][-1][1], y_lo))[0] < 13:
+            groups[-1].append((kernel, ai))
+        else:
+            groups.append([(kernel, ai)])
+    style = {"rotation": 90, "ha": "center", "fontsize": 7.5, "color": "#111111", "zorder": 6,
+             "bbox": {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85}}
+    renderer = ax.figure.canvas.get_renderer()
+    texts, lengths = [], []
+    for members in groups:
+        texts.append(" · ".join(name for name, _ in members))
+        probe = ax.text(1, 1, texts[-1], **style)
+        lengths.append(probe.get_window_extent(renderer).height + 12)
+        probe.remove()
+    axis_px = ax.get_window_extent(renderer).height
+    sides = []
+    # A label longer than the room at either end of its line adds a decade at the roomier end.
+    for _ in range(3):
+        px_per_decade = axis_px / math.log10(y_hi / y_lo)
+        sides, short = [], None
+        for members, length in zip(groups, lengths):
+            names = {name for name, _ in members}
+            ys = [p.flops_per_s for p in figure.points if p.kernel in names]
+            below, above = math.log10(min(ys) / y_lo), math.log10(y_hi / max(ys))
+            at_top = above > below
+            sides.append(at_top)
+            if max(above, below) * px_per_decade < length and short is None:
+                short = at_top
+        if short is None:
+            break
+        if short:
+            y_hi *= 10.0
+        else:
+            y_lo /= 10.0
+        ax.set_ylim(y_lo, y_hi)
+    labels = []
+    for index, (members, text, at_top) in enumerate(zip(groups, texts, sides)):
+        ai = math.exp(sum(math.log(a) for _, a in members) / len(members))
+        labels.append(ax.text(ai, y_hi / 1.25 if at_top else y_lo * 1.25, text, va="top" if at_top else "bottom",
+                              gid=f"label-{index}", **style))
+    return labels
+
+
 def render_compare(figure: CompareFigure, fmt: str) -> bytes:
     with mpl.styled():
         return mpl.save(draw_compare(figure), fmt)
@@ -382,7 +469,11 @@ def draw_compare(figure: CompareFigure) -> Any:
     y_lo = _decade_floor(min([p.flops_per_s for p in figure.points] + [min(peaks) / 1e3]) / 1.6)
     ax.set_xlim(x_lo, x_hi)
     ax.set_ylim(y_lo, y_hi)
+    # First, as they may add a decade to the chart; then the device labels keep clear of them.
+    workload_labels = _label_workload_lines(ax, figure, y_lo, y_hi)
+    y_lo, y_hi = ax.get_ylim()
     placer = _Placer(ax)
+    placer.taken += [label.get_window_extent(placer.renderer) for label in workload_labels]
     colours = {d.name: DEVICE_COLOURS[i % len(DEVICE_COLOURS)] for i, d in enumerate(figure.devices)}
     from matplotlib.lines import Line2D
 
@@ -396,6 +487,8 @@ def draw_compare(figure: CompareFigure) -> Any:
                 linestyle="none", gid=f"ridge-{slug(device.name)}", zorder=4)
         ax.plot([device.ridge_point] * 2, [y_lo, device.flops_per_s], color=colour, linestyle=":",
                 linewidth=0.8, zorder=1)
+        placer.block_line((x_lo, x_lo * bw), (device.ridge_point, device.flops_per_s))
+        placer.block_line((device.ridge_point, device.flops_per_s), (x_hi, device.flops_per_s))
         placer.place(f"{device.name} · ridge {fmt_intensity(device.ridge_point)}",
                      (x_hi, device.flops_per_s), [(-4, 3), (-4, -3), (-4, 12), (-4, -12)],
                      gid=f"device-label-{slug(device.name)}", leader=False, fontsize=8.5, color=colour)
@@ -413,10 +506,6 @@ def draw_compare(figure: CompareFigure) -> Any:
                            linewidths=0.8, zorder=5, gid=f"compare-points-{slug(device.name)}-{bound}")
                 for p in chosen:
                     placer.block(p.ai, p.flops_per_s, 5)
-    for index, (kernel, ai) in enumerate(figure.kernels):
-        top = max(p.flops_per_s for p in figure.points if p.kernel == kernel)
-        placer.place(kernel, (ai, top), _around(5), gid=f"label-{index}", fontsize=8, color="#111111",
-                     bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
     present = {p.bound for p in figure.points}
     for bound in BOUNDS:
         if bound in present:
