@@ -1,5 +1,6 @@
 """``roofline plot``: a roofline chart (PNG, SVG or PDF) of a trace, an Nsight export, a classify
-JSON or declared kernels; ``--timeline`` for a trace's GPU timeline; ``--compare`` to overlay
+JSON, declared kernels or a serving config; ``--timeline`` for a trace's GPU timeline; ``--steps``
+and ``--frontier`` for a serving plan's per-step breakdown and batch sweep; ``--compare`` to overlay
 several devices' rooflines.
 """
 
@@ -15,6 +16,7 @@ from roofline.analysis.events import GpuEvent
 from roofline.analysis.result import ClassifyResult, hardware_used
 from roofline.analysis.timeline import timeline_segments
 from roofline.cli.classify import _select, classify_loaded, read_with_progress
+from roofline.cli.plan_input import is_serving_config, plan_config
 from roofline.cli.common import (
     CeilingsOption,
     HwDirOption,
@@ -129,11 +131,28 @@ def _compare(names: list[str], registry: Registry, workload: Path | None, precis
     write_atomic(output, render_compare(figure, fmt))
 
 
+def _plot_plan(path: Path, output: Path, fmt: str, chart: str, *, sweep: str | None, labels: int, hw: str,
+               ceilings: str | None, hw_file: Path | None, hw_dir: Path | None) -> None:
+    if sweep is not None and chart != "frontier":
+        raise InputError("--sweep goes with --frontier", place="--sweep", fix="add --frontier")
+    planned = plan_config(path, hw=hw, ceilings=ceilings, hw_file=hw_file, hw_dir=hw_dir)
+    from roofline.report.plan_chart import render_frontier, render_plan_steps
+    from roofline.report.plot import render_roofline
+
+    if chart == "steps":
+        data = render_plan_steps(planned.steps_figure(), fmt)
+    elif chart == "frontier":
+        data = render_frontier(planned.frontier_figure(sweep), fmt)
+    else:
+        data = render_roofline(planned.roofline_figure(labels), fmt)
+    write_atomic(output, data)
+
+
 def plot(
     inputs: Annotated[
         list[str] | None,
-        typer.Argument(help="A PyTorch profiler trace, Nsight Compute/Systems CSV, classify JSON or declared-kernel "
-                       "YAML; with --compare, device names.", show_default=False),
+        typer.Argument(help="A PyTorch profiler trace, Nsight Compute/Systems CSV, classify JSON, declared-kernel "
+                       "YAML or serving config; with --compare, device names.", show_default=False),
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Image to write: .png, .svg or .pdf.")] = None,
     compare: Annotated[bool, typer.Option("--compare", help="Overlay the rooflines of the devices named.")] = False,
@@ -142,6 +161,16 @@ def plot(
     ] = None,
     precision: Annotated[str, typer.Option("--precision", help="With --compare: the matrix roof to compare.")] = "fp16",
     timeline: Annotated[bool, typer.Option("--timeline", help="Draw a trace's GPU timeline instead.")] = False,
+    steps: Annotated[
+        bool, typer.Option("--steps", help="Serving config: per-phase time before and after each plan step.")
+    ] = False,
+    frontier: Annotated[
+        bool, typer.Option("--frontier", help="Serving config: the batch sweep's latency/throughput frontier.")
+    ] = False,
+    sweep: Annotated[
+        str | None, typer.Option("--sweep", help="With --frontier: batches, e.g. batch=1,8,32,128 (default: powers "
+                                 "of two up to the memory limit).")
+    ] = None,
     labels: Annotated[int, typer.Option("--labels", min=0, help="Label this many kernels, largest first.")] = (
         DEFAULT_LABELS
     ),
@@ -156,14 +185,14 @@ def plot(
     hw_dir: HwDirOption = None,
 ) -> None:
     """Draw a roofline chart: roofs, ridge points and kernels sized by time, coloured by bound."""
-    registry = registry_from_options(hw_file, hw_dir)
     names = list(inputs or [])
     if compare:
-        if timeline or ceilings is not None:
-            raise InputError("--compare draws datasheet rooflines only", place="--timeline/--ceilings",
-                             fix="drop --timeline and --ceilings, or plot one input without --compare")
+        if timeline or steps or frontier or ceilings is not None:
+            raise InputError("--compare draws datasheet rooflines only", place="--timeline/--steps/--frontier/--ceilings",
+                             fix="drop them, or plot one input without --compare")
         output = output or DEFAULT_COMPARE_OUTPUT
-        _compare(names, registry, workload, precision, output, check_output(output))
+        fmt = check_output(output)
+        _compare(names, registry_from_options(hw_file, hw_dir), workload, precision, output, fmt)
         return
     if workload is not None:
         raise InputError("--input goes with --compare", place="--input", fix="give the input as an argument")
@@ -173,6 +202,21 @@ def plot(
         raise InputError("no output file", place="-o", fix="add -o chart.png (or .svg, .pdf)")
     fmt = check_output(output)
     path = Path(names[0])
+    if sum((timeline, steps, frontier)) > 1:
+        raise InputError("--timeline, --steps and --frontier each draw a different chart", place="options",
+                         fix="pick one")
+    if is_serving_config(path):
+        if timeline or counters is not None or step is not None or device is not None:
+            raise InputError("is a serving config: it has no trace timeline, steps or counters", file=path,
+                             place="--timeline/--step/--device/--counters",
+                             fix="plot the config alone, with --steps or --frontier")
+        _plot_plan(path, output, fmt, "steps" if steps else "frontier" if frontier else "roofline", sweep=sweep,
+                   labels=labels, hw=hw, ceilings=ceilings, hw_file=hw_file, hw_dir=hw_dir)
+        return
+    if steps or frontier or sweep is not None:
+        raise InputError("--steps, --frontier and --sweep draw a serving plan", file=path,
+                         fix="pass a serving config (docs/plan.md), or drop the option")
+    registry = registry_from_options(hw_file, hw_dir)
     analysed = analyse_path(path, registry, hw, ceilings, step=step, device=device,
                             counters=read_counters(counters))
     if len(analysed) != 1:

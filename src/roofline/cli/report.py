@@ -1,5 +1,6 @@
 """``roofline report``: one shareable file — self-contained HTML, or Markdown for a PR comment or
-``$GITHUB_STEP_SUMMARY`` (charts as PNG files beside it, or left out with --no-images).
+``$GITHUB_STEP_SUMMARY`` (charts as PNG files beside it, or left out with --no-images). A serving
+config among the inputs adds its plan: steps, per-phase charts, batch sweep.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import typer
 
 from roofline.cli.common import CeilingsOption, HwDirOption, HwFileOption, handle_errors, registry_from_options
 from roofline.cli.common import write_atomic
+from roofline.cli.plan_input import PlannedConfig, is_serving_config, plan_config
 from roofline.cli.plot import analyse_path, check_output, read_counters
 from roofline.errors import InputError
 from roofline.report.figures import DEFAULT_LABELS
@@ -26,10 +28,22 @@ def chart_file_names(output: Path, chart_names: list[str]) -> dict[str, str]:
     return {name: f"{stem}.{name}.png" for name in chart_names}
 
 
+def _plan_sections(planned: PlannedConfig, number: int | None, sweep: str | None, labels: int) -> list:
+    from roofline.report.plan_sections import plan_sections
+
+    try:
+        roofline = planned.roofline_figure(labels)
+    except InputError:
+        roofline = None  # nothing with FLOPs to place: the steps and the sweep still stand
+    return plan_sections(planned.result, steps=planned.steps_figure(), roofline=roofline,
+                         frontier=planned.frontier_figure(sweep), number=number)
+
+
 def report(
     inputs: Annotated[
         list[Path],
-        typer.Argument(help="Traces, Nsight exports, classify JSON or declared-kernel YAML.", show_default=False),
+        typer.Argument(help="Traces, Nsight exports, classify JSON, declared-kernel YAML or serving configs (the "
+                       "plan, its steps and batch sweep).", show_default=False),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="report.html (self-contained) or report.md.")],
     hw: Annotated[str, typer.Option("--hw", help="Device name or alias, or 'auto' to read it from the input.")] = "auto",
@@ -39,6 +53,10 @@ def report(
         bool, typer.Option("--no-images", help="Markdown: do not write chart PNGs beside the file.")
     ] = False,
     title: Annotated[str | None, typer.Option("--title", help="The report's title.")] = None,
+    sweep: Annotated[
+        str | None, typer.Option("--sweep", help="Serving configs: the frontier's batches, e.g. batch=1,8,32,128 "
+                                 "(default: powers of two up to the memory limit).")
+    ] = None,
     step: Annotated[int | None, typer.Option("--step", help="Only this ProfilerStep#N of a trace.")] = None,
     device: Annotated[int | None, typer.Option("--device", help="Only this GPU index of a trace.")] = None,
     counters: Annotated[
@@ -53,12 +71,21 @@ def report(
     registry = registry_from_options(hw_file, hw_dir)
     counter_input = read_counters(counters)
     items = []
+    plans = []
     for path in inputs:
+        if is_serving_config(path):
+            plans.append(plan_config(path, hw=hw, ceilings=ceilings, hw_file=hw_file, hw_dir=hw_dir))
+            continue
         for analysed in analyse_path(path, registry, hw, ceilings, step=step, device=device, counters=counter_input):
             items.append(ReportItem(analysed.result, analysed.timeline()))
-    if not items:
+    if not items and not plans:
         raise InputError("nothing to report", fix="give at least one input")
-    document = build_report(items, title=title, top=top, labels=labels)
+    extra = []
+    for number, planned in enumerate(plans, start=1):
+        extra += _plan_sections(planned, number if len(plans) > 1 else None, sweep, labels)
+    if title is None and not items:
+        title = "roofline report: " + ", ".join(p.path.name for p in plans)
+    document = build_report(items, extra_sections=extra, title=title, top=top, labels=labels)
     if fmt in ("html", "htm"):
         from roofline.report.html import render_html
 

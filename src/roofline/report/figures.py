@@ -106,8 +106,13 @@ def relevant_roof_labels(result: ClassifyResult) -> list[str]:
     """The roofs the kernels were judged against, plus the highest floating-point matrix roof
     (what the device could do with the best precision), in descending order of peak.
     """
-    entries = _roof_entries(result.hardware)
-    labels = {v.roof for v in result.kernels if v.roof in entries}
+    return roof_labels_for(result.hardware, {v.roof for v in result.kernels if v.roof})
+
+
+def roof_labels_for(hardware: HardwareUsed, used: set[str]) -> list[str]:
+    """``used`` roof labels the device has, plus its highest floating-point matrix roof, by peak."""
+    entries = _roof_entries(hardware)
+    labels = {label for label in used if label in entries}
     matrix = [e for e in entries.values() if e.label.endswith(" matrix") and not e.label.startswith(_NOT_FLOPS)]
     if matrix:
         labels.add(max(matrix, key=lambda e: e.value).label)
@@ -133,7 +138,12 @@ def _merge_equal(roofs: list[RoofLine]) -> list[RoofLine]:
 
 
 def roofs_and_slopes(result: ClassifyResult) -> tuple[list[RoofLine], list[Slope]]:
-    hardware = result.hardware
+    return roofs_and_slopes_for(result.hardware, relevant_roof_labels(result))
+
+
+def roofs_and_slopes_for(hardware: HardwareUsed, labels: list[str]) -> tuple[list[RoofLine], list[Slope]]:
+    """The roofs named by ``labels`` (descending peak), their datasheet references when measured
+    ceilings replaced them, and the DRAM slope(s)."""
     entries = _roof_entries(hardware)
     dram = _dram(hardware)
     bandwidth = hardware.memory_bandwidth_bytes_per_s
@@ -143,7 +153,7 @@ def roofs_and_slopes(result: ClassifyResult) -> tuple[list[RoofLine], list[Slope
         slopes.append(Slope(DRAM, dram.datasheet_value, "datasheet", reference=True))
     roofs: list[RoofLine] = []
     references: list[RoofLine] = []
-    for label in relevant_roof_labels(result):
+    for label in labels:
         entry = entries[label]
         roofs.append(RoofLine(label, entry.value, bandwidth, entry.origin))
         if entry.datasheet_value:
