@@ -234,3 +234,20 @@ def test_report_bad_output_is_a_one_line_error(tmp_path: Path) -> None:
         result = run("report", KINETO / "gelu_bf16_256M.json.gz", "-o", output)
         assert result.exit_code == 2 and needle in result.output
         assert len(result.output.strip().splitlines()) == 1
+
+
+def test_outputs_are_not_private_files(tmp_path: Path) -> None:
+    # Written through a temporary file (mkstemp: 0600), then given the mode a new file gets, so a
+    # report can be served or shared as is.
+    import os
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "r.md"
+        assert run("report", REPO / "workloads" / "ml_ops.yaml", "--hw", "h100-sxm", "--no-images", "-o", out).exit_code == 0
+        assert out.stat().st_mode & 0o777 == 0o644
+        out.chmod(0o640)
+        assert run("report", REPO / "workloads" / "ml_ops.yaml", "--hw", "h100-sxm", "--no-images", "-o", out).exit_code == 0
+        assert out.stat().st_mode & 0o777 == 0o640  # replacing a file keeps its mode
+    finally:
+        os.umask(old)
