@@ -135,7 +135,9 @@ def test_measured_ceilings_drawn_dashed_beside_datasheet(tmp_path: Path) -> None
     words = texts(root)
     # tests/data/h200/profiled/measure.txt (the newest bundled overlay): bf16 GEMM 786 TFLOP/s,
     # datasheet 989; copy bandwidth 4.25 TB/s.
-    assert "bf16 matrix 786 TFLOP/s (measured)" in words and "bf16 matrix 989 TFLOP/s (datasheet)" in words
+    # The measured roof's label quotes the datasheet peak drawn (unlabelled) beside it.
+    assert "bf16 matrix 786 TFLOP/s (measured; datasheet 989 TFLOP/s) · ridge 185" in words
+    assert group(root, "roof-label-bf16-matrix-reference") is None
     assert "DRAM 4.25 TB/s (measured)" in words
     assert "measured ceiling (used)" in words and "datasheet roof" in words
 
@@ -369,3 +371,13 @@ def test_installed_entry_point_plots(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert out.read_bytes().startswith(b"\x89PNG")
+
+
+def test_labels_tell_template_instances_apart() -> None:
+    # Three instances of distribution_elementwise_grid_stride_kernel (float/half, float, double) would
+    # all read "…distribution_elementwise_g…": each label must name one point only.
+    figure = roofline_figure(classify(DATA / "ncu" / "precisions_roofline_sections_raw.csv", "h200"))
+    labels = [p.label for p in figure.points if p.label]
+    assert len(labels) == len(set(labels)) == 8
+    instances = [label for label in labels if label.startswith("distribution_elementwi")]
+    assert len(instances) == 3 and any("double" in label for label in instances)

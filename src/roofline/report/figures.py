@@ -40,14 +40,25 @@ class RoofLine:
     bandwidth_bytes_per_s: float
     origin: str  # datasheet | measured | user
     reference: bool = False  # a datasheet roof drawn beside the measured ceiling that replaced it
+    datasheet_flops_per_s: float | None = None  # of a measured roof: the datasheet peak it replaced
 
     @property
     def ridge_point(self) -> float:
         return self.flops_per_s / self.bandwidth_bytes_per_s
 
     @property
+    def names(self) -> set[tuple[str, str]]:
+        """(precision, unit) pairs: ``fp16/bf16 matrix`` names two."""
+        *precisions, unit = self.label.split()
+        return {(p, unit) for p in " ".join(precisions).split("/")}
+
+    @property
     def text(self) -> str:
-        suffix = " (measured)" if self.origin == "measured" else " (datasheet)" if self.reference else ""
+        if self.origin == "measured":
+            suffix = " (measured" + (f"; datasheet {fmt_flops_per_s(self.datasheet_flops_per_s)})"
+                                     if self.datasheet_flops_per_s else ")")
+        else:
+            suffix = " (datasheet)" if self.reference else ""
         return f"{self.label} {fmt_flops_per_s(self.flops_per_s)}{suffix} · ridge {fmt_intensity(self.ridge_point)}"
 
 
@@ -123,9 +134,9 @@ def roof_labels_for(hardware: HardwareUsed, used: set[str]) -> list[str]:
 
 def _merge_equal(roofs: list[RoofLine]) -> list[RoofLine]:
     """fp16 and bf16 matrix roofs are the same number on most chips: one line, both names."""
-    merged: dict[tuple[float, float, str, bool], RoofLine] = {}
+    merged: dict[tuple[float, float, str, bool, float | None], RoofLine] = {}
     for roof in roofs:
-        key = (roof.flops_per_s, roof.bandwidth_bytes_per_s, roof.origin, roof.reference)
+        key = (roof.flops_per_s, roof.bandwidth_bytes_per_s, roof.origin, roof.reference, roof.datasheet_flops_per_s)
         if key in merged:
             first = merged[key]
             precisions = first.label.split()[0].split("/") + [roof.label.split()[0]]
@@ -155,7 +166,8 @@ def roofs_and_slopes_for(hardware: HardwareUsed, labels: list[str]) -> tuple[lis
     references: list[RoofLine] = []
     for label in labels:
         entry = entries[label]
-        roofs.append(RoofLine(label, entry.value, bandwidth, entry.origin))
+        roofs.append(RoofLine(label, entry.value, bandwidth, entry.origin,
+                              datasheet_flops_per_s=entry.datasheet_value if entry.origin == "measured" else None))
         if entry.datasheet_value:
             references.append(RoofLine(label, entry.datasheet_value, datasheet_bandwidth, "datasheet", reference=True))
         elif dram is not None and dram.datasheet_value:
@@ -174,8 +186,14 @@ def label_name(name: str, width: int = LABEL_WIDTH) -> str:
         return short
     if "<" in short:  # a template: its name comes first, its arguments are already folded
         return short_kernel_name(name, width)
+    return _middle_cut(short, width)
+
+
+def _middle_cut(text: str, width: int = LABEL_WIDTH) -> str:
+    if len(text) <= width:
+        return text
     head = (width - 1) * 3 // 5
-    return short[:head] + "…" + short[-(width - 1 - head):]
+    return text[:head] + "…" + text[-(width - 1 - head):]
 
 
 def _point(v: KernelVerdict, total_s: float) -> KernelPoint | None:
@@ -267,13 +285,53 @@ def _labelled(points: list[KernelPoint], count: int) -> list[KernelPoint]:
     """Label the first ``count`` points; one kernel launched by several ops gets the op added."""
     chosen = points[:count]
     repeated = {p.short_name for p in chosen if sum(q.short_name == p.short_name for q in chosen) > 1}
-    out = []
+    labels = []
     for point in chosen:
         label = point.short_name
         if label in repeated and point.op:
             label = f"{label} · {point.op.rsplit('::', 1)[-1]}"
-        out.append(KernelPoint(**{**point.__dict__, "label": label}))
+        labels.append(label)
+    # Template instances of one kernel (float vs half vs double) still look alike: show as many
+    # template arguments as tell them apart, and number what nothing tells apart.
+    for label in {x for x in labels if labels.count(x) > 1}:
+        group = [i for i, x in enumerate(labels) if x == label]
+        for depth in (2, 3, 4):
+            expanded = [_middle_cut(_with_arguments(chosen[i].name, depth)) for i in group]
+            if len(set(expanded)) == len(expanded):
+                break
+        else:
+            expanded = [f"{label} #{n}" for n in range(1, len(group) + 1)]
+        for i, text in zip(group, expanded):
+            labels[i] = text
+    out = [KernelPoint(**{**point.__dict__, "label": label}) for point, label in zip(chosen, labels)]
     return out + points[count:]
+
+
+def _with_arguments(name: str, count: int) -> str:
+    """``ns::kernel<A, B, C>(…)`` → ``kernel<a, b, …>`` with the first ``count`` template arguments,
+    each itself shortened, as a plain (non-C++) label."""
+    text = name.strip().removeprefix("void ").replace("(anonymous namespace)::", "").replace("<unnamed>::", "")
+    start = text.find("<")
+    if start < 0:
+        return short_kernel_name(name, 10_000)
+    args, depth, current = [], 0, ""
+    for char in text[start + 1:]:
+        if char in "<([":
+            depth += 1
+        elif char in ">)]":
+            if depth == 0:
+                break
+            depth -= 1
+        if char == "," and depth == 0:
+            args.append(current.strip())
+            current = ""
+        else:
+            current += char
+    args.append(current.strip())
+    head = text[:start].rsplit("::", 1)[-1]
+    shown = [short_kernel_name(arg, 40) for arg in args[:count]]
+    more = ", …" if len(args) > count else ""
+    return f"{head}<{', '.join(shown)}{more}>"
 
 
 # --- comparing devices -------------------------------------------------------------------------

@@ -95,12 +95,15 @@ class _Placer:
         self.taken: list[Any] = []
         self.labels: list[Any] = []  # placed label boxes: a leader line must not cross them
         self.leaders: list[Any] = []  # small boxes along placed leader lines: no label may sit on one
+        self.lines: list[Any] = []  # small boxes along roofs and slopes: text struck through is hard to read
 
     def block(self, x: float, y: float, radius_pt: float) -> None:
         from matplotlib.transforms import Bbox
 
         cx, cy = self.ax.transData.transform((x, y))
-        r = radius_pt * self.ax.figure.dpi / 72.0
+        # A square between the circle's inscribed (0.71 r) and bounding one: a label may touch the
+        # corners of a round marker's box without touching the marker.
+        r = 0.8 * radius_pt * self.ax.figure.dpi / 72.0
         self.taken.append(Bbox.from_extents(cx - r, cy - r, cx + r, cy + r))
 
     def block_line(self, start: tuple[float, float], end: tuple[float, float]) -> None:
@@ -113,13 +116,13 @@ class _Placer:
             x = x0 + (x1 - x0) * i / steps
             y = y0 + (y1 - y0) * i / steps
             if self.frame.x0 - 3 <= x <= self.frame.x1 + 3 and self.frame.y0 - 3 <= y <= self.frame.y1 + 3:
-                self.taken.append(Bbox.from_extents(x - 3, y - 1.5, x + 3, y + 1.5))
+                self.lines.append(Bbox.from_extents(x - 3, y - 1.5, x + 3, y + 1.5))
 
     def cost(self, box: Any) -> float:
         pad = 2.0
         cost = 0.0
         # Text over text is the worst outcome: a label box weighs ten times a marker or a line.
-        for weight, boxes in ((1.0, self.taken), (9.0, self.labels), (40.0, self.leaders)):
+        for weight, boxes in ((1.0, self.taken), (9.0, self.labels), (40.0, self.leaders), (4.0, self.lines)):
             for other in boxes:
                 w = min(box.x1 + pad, other.x1) - max(box.x0 - pad, other.x0)
                 h = min(box.y1 + pad, other.y1) - max(box.y0 - pad, other.y0)
@@ -187,9 +190,12 @@ class _Placer:
         return samples
 
     def _leader_cost(self, xy: tuple[float, float], box: Any) -> float:
-        """A leader crossing another label makes both ambiguous: as costly as a large overlap."""
-        return 1000.0 * sum(1 for x, y in self._leader_samples(xy, box) for other in self.labels
-                           if other.contains(x, y))
+        """A leader crossing another label makes both ambiguous: as costly as a large overlap. One
+        crossing roofs and slopes is merely harder to follow."""
+        samples = self._leader_samples(xy, box)
+        crossing_labels = sum(1 for x, y in samples for other in self.labels if other.contains(x, y))
+        crossing_lines = sum(1 for x, y in samples for line in self.lines if line.contains(x, y))
+        return 1000.0 * crossing_labels + 150.0 * crossing_lines
 
     def _annotate(self, text: str, xy: tuple[float, float], dx: float, dy: float, arrow: Any, gid: str,
                   style: dict[str, Any]) -> Any:
@@ -268,6 +274,7 @@ def _draw_roofs(ax: Any, placer: _Placer, figure: RooflineFigure, x_lo: float, x
         placer.block_line((roof.ridge_point, roof.flops_per_s), (x_hi, roof.flops_per_s))
         ax.plot([roof.ridge_point] * 2, [y_lo, roof.flops_per_s], color=colour, linestyle=":", linewidth=0.7,
                 zorder=1, gid=f"ridge-line-{key}")
+        placer.block(roof.ridge_point, roof.flops_per_s, 4)
 
 
 def _roof_key(roof: RoofLine) -> str:
@@ -276,8 +283,13 @@ def _roof_key(roof: RoofLine) -> str:
 
 def _label_roofs(ax: Any, placer: _Placer, figure: RooflineFigure, x_lo: float, x_hi: float) -> None:
     # Right-aligned on the roof, above or below it, sliding left when the spot is taken.
-    offsets = [(-4.0 - 90.0 * k, dy) for k in range(5) for dy in (3.0, -3.0)]
+    offsets = [(-4.0 - 30.0 * k, dy) for k in range(16) for dy in (3.0, -3.0)]
+    # A datasheet roof beside the measured one that replaced it goes unlabelled: the measured
+    # roof's label quotes its datasheet peak, and four labels in half a decade cannot all be read.
+    used = set().union(*(r.names for r in figure.roofs if not r.reference))
     for roof in figure.roofs:
+        if roof.reference and roof.names <= used:
+            continue
         colour = REFERENCE_COLOUR if roof.reference else ROOF_COLOUR
         placer.place(roof.text, (x_hi, roof.flops_per_s), offsets, gid=f"roof-label-{_roof_key(roof)}",
                      leader=False, fontsize=8, color=colour)
@@ -307,7 +319,7 @@ def _label_roofs(ax: Any, placer: _Placer, figure: RooflineFigure, x_lo: float, 
         _, x, angle = best
         artist = ax.text(x, x * slope.bytes_per_s * 1.3, text, rotation=angle, rotation_mode="anchor", fontsize=8,
                          color=ROOF_COLOUR, gid=f"slope-label-{slope.origin}")
-        placer.taken.append(artist.get_window_extent(placer.renderer))
+        placer.labels.append(artist.get_window_extent(placer.renderer))
 
 
 def _draw_points(ax: Any, placer: _Placer, points: list[KernelPoint], x_lo: float, x_hi: float) -> None:
@@ -318,6 +330,9 @@ def _draw_points(ax: Any, placer: _Placer, points: list[KernelPoint], x_lo: floa
         xs = [min(max(x, x_lo), x_hi) for x in xs]
         ax.plot(xs, [point.flops_per_s] * len(xs), color=BOUND_COLOURS[point.bound], linewidth=1.0, alpha=0.7,
                 gid=f"hier-{index}", zorder=3)
+        placer.block_line((xs[0], point.flops_per_s), (xs[-1], point.flops_per_s))
+        for x in xs:
+            placer.block(x, point.flops_per_s, 4.5)
     for level, marker in LEVEL_MARKERS.items():
         inside = [(ai, p) for p in points for lv, ai in p.levels if lv == level and x_lo <= ai <= x_hi]
         if inside:
@@ -473,7 +488,7 @@ def draw_compare(figure: CompareFigure) -> Any:
     workload_labels = _label_workload_lines(ax, figure, y_lo, y_hi)
     y_lo, y_hi = ax.get_ylim()
     placer = _Placer(ax)
-    placer.taken += [label.get_window_extent(placer.renderer) for label in workload_labels]
+    placer.labels += [label.get_window_extent(placer.renderer) for label in workload_labels]
     colours = {d.name: DEVICE_COLOURS[i % len(DEVICE_COLOURS)] for i, d in enumerate(figure.devices)}
     from matplotlib.lines import Line2D
 
