@@ -163,6 +163,7 @@ def test_plan_in_reports(tmp_path: Path) -> None:
                       "figure-plan-roofline"):
         assert f'<figure id="{figure_id}">' in page
     assert page.index('id="summary"') < page.index('id="plan-summary"')
+    assert "<title>roofline report: gemv_bf16_decode.json.gz, llama70b_h100_tp8.yaml</title>" in page
 
 
 @pytest.mark.parametrize("args,needle", [

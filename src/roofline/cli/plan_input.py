@@ -59,6 +59,11 @@ class PlannedConfig:
             batches = default_sweep([self.result.baseline.max_batch] + ([self.result.final.max_batch] if final else []))
         baseline_rows = sweep_rows(self.config, self.context, batches)
         final_rows = sweep_rows(final, self.context, batches) if final is not None else None
+        if not sweep:
+            # The default sweep runs up to each config's memory limit: a batch past the other
+            # config's limit is not a finding, just the end of that curve.
+            baseline_rows = [row for row in baseline_rows if not row.get("error")]
+            final_rows = [row for row in final_rows if not row.get("error")] if final_rows is not None else None
         return frontier_figure(self.result, baseline_rows, final_rows)
 
 

@@ -83,8 +83,8 @@ def report(
     extra = []
     for number, planned in enumerate(plans, start=1):
         extra += _plan_sections(planned, number if len(plans) > 1 else None, sweep, labels)
-    if title is None and not items:
-        title = "roofline report: " + ", ".join(p.path.name for p in plans)
+    if title is None and plans:
+        title = "roofline report: " + ", ".join(path.name for path in inputs)
     document = build_report(items, extra_sections=extra, title=title, top=top, labels=labels)
     if fmt in ("html", "htm"):
         from roofline.report.html import render_html

@@ -188,7 +188,7 @@ def frontier_figure(
     """
     curves = [_curve("as configured", baseline_rows, result.baseline)]
     if final_rows is not None and result.steps:
-        curves.append(_curve(f"after the plan ({len(result.steps)} step(s))", final_rows, result.final))
+        curves.append(_curve("after the plan", final_rows, result.final))
     if not any(c.points for c in curves):
         reasons = "; ".join(f"batch {b}: {why}" for c in curves for b, why in c.failed[:3])
         raise InputError(f"no batch of the sweep can be served ({reasons})", place="--sweep",
