@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from roofline.analysis.classify import KernelWork
+from roofline.analysis.event_table import EventTable
 from roofline.analysis.events import GpuEvent
 
 
@@ -168,6 +169,10 @@ def trace_span(events: list[GpuEvent], steps: list[tuple[int, int, int]]) -> tup
 
 
 def analyse_timeline(events: list[GpuEvent], steps: list[tuple[int, int, int]]) -> TimelineFigures:
+    if isinstance(events, EventTable):  # a large trace's columns: the same figures, computed per column
+        from roofline.analysis import timeline_table
+
+        return timeline_table.analyse_timeline(events, steps)
     if not events:
         return TimelineFigures(span_s=0, gpu_busy_s=0, idle_s=0, launch_wait_s=0, other_idle_s=0, launch_gaps=0,
                                kernels=0, kernel_time_s=0)
@@ -281,6 +286,10 @@ def _longest_runs(groups: dict[tuple, list[GpuEvent]]) -> dict[tuple, int]:
 
 def group_events(events: Iterable[GpuEvent]) -> list[KernelWork]:
     """Kernel groups for the table: same op, same kernel name, same launch mode."""
+    if isinstance(events, EventTable):
+        from roofline.analysis import timeline_table
+
+        return timeline_table.group_events(events)
     groups: dict[tuple, list[GpuEvent]] = defaultdict(list)
     for event in events:
         groups[(event.op or "", event.name, event.in_graph, event.kind)].append(event)

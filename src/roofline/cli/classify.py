@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import sys
 from enum import Enum
@@ -16,6 +17,7 @@ from collections import Counter
 from dataclasses import replace
 
 from roofline.analysis.classify import KernelWork, classify_kernel
+from roofline.analysis.event_table import distinct, rows_where
 from roofline.analysis.result import ClassifyResult, build_result, hardware_used, summarize_trace
 from roofline.analysis.timeline import analyse_timeline, group_events
 from roofline.cli.common import (
@@ -158,8 +160,8 @@ def _select(loaded: LoadedInput, step: int | None, device_index: int | None) -> 
     events = loaded.events or []
     steps = list(loaded.extra.get("steps") or [])
     if device_index is not None:
-        devices = sorted({e.device for e in events})
-        events = [e for e in events if e.device == device_index]
+        devices = distinct(events, "device")
+        events = rows_where(events, "device", device_index)
         if not events:
             raise InputError(
                 f"no GPU activity on device {device_index}",
@@ -177,14 +179,22 @@ def _select(loaded: LoadedInput, step: int | None, device_index: int | None) -> 
                 fix=f"steps in this trace: {', '.join(map(str, numbers)) or 'none (no step markers)'}",
             )
         steps = [s for s in steps if s[0] == step]
-        events = [e for e in events if e.step == step]
+        events = rows_where(events, "step", step)
     return events, steps
 
 
 def _syncs_in_steps(loaded: LoadedInput, steps: list) -> list[tuple[str, int, int]]:
     """Host synchronisation calls (name, start ns, duration ns) that start inside a profiled step."""
     syncs = loaded.extra.get("syncs") or []
-    return [s for s in syncs if any(start <= s[1] <= end for _, start, end in steps)]
+    # Merged step spans and a binary search: a long trace has tens of thousands of both.
+    spans: list[list[int]] = []
+    for _, start, end in sorted(steps, key=lambda s: s[1]):
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    starts = [span[0] for span in spans]
+    return [s for s in syncs if (i := bisect.bisect_right(starts, s[1]) - 1) >= 0 and s[1] <= spans[i][1]]
 
 
 def _sync_findings(inside: list[tuple[str, int, int]], steps: list) -> list[str]:

@@ -1,116 +1,162 @@
 """Give each kineto GPU event its FLOPs and bytes: from the op cost formulas applied to the
 launching op's input shapes, split across that op's kernels by their share of its GPU time.
+
+Works on the columns of an :class:`EventTable`: one formula evaluation per distinct (op
+signature, element size), then whole-column arithmetic for the millions of events that share them.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
-from roofline.analysis.events import GpuEvent, finish_copy
+import numpy as np
+
+from roofline.analysis.event_table import KINDS, LINKS, PRECISIONS, SOURCES, UNITS, EventTable
+from roofline.analysis.events import copy_direction
 from roofline.precision import Precision, Unit
+
+_KERNEL = KINDS.index("kernel")
+_SHAPES = SOURCES.index("shapes")
 
 
 def attribute_costs(
-    events: list[GpuEvent],
-    op_keys: list[tuple[Any, int] | None],
+    table: EventTable,
+    instance: np.ndarray,
+    op_row: np.ndarray,
+    row_signature: np.ndarray,
     signatures: list[tuple[str, dict[str, Any]]],
     warnings: list[str],
 ) -> None:
-    """``op_keys[i]`` is (op instance, signature index) of the op that launched ``events[i]``."""
+    """``instance[i]`` identifies the op call that launched event ``i`` (-1: none), ``op_row[i]``
+    its row in the op columns, whose signature ``row_signature`` gives (name, shape args)."""
+    _copies(table)
+    kernel = table.kind == _KERNEL
+    linked = np.flatnonzero(kernel & (instance >= 0))
+    if len(linked):
+        _from_ops(table, linked, instance[linked], row_signature[op_row[linked]], signatures)
+    _match_graph_kernels(table, warnings)
+    unknown = kernel & np.isnan(table.flops) & (table.reason == 0)
+    if unknown.any():
+        graph_reason = table.reasons.code(
+            "replayed from a CUDA graph: no op link, and no eager kernel of the same name in this trace")
+        eager_reason = table.reasons.code(
+            "no launching op in the trace (library-internal launch or ops not recorded)")
+        table.reason[unknown & table.in_graph] = graph_reason
+        table.reason[unknown & ~table.in_graph] = eager_reason
+
+
+def _copies(table: EventTable) -> None:
+    """Copies and memsets move the bytes the trace records and do no arithmetic. A copy's link
+    comes from its direction; a device-to-device copy reads and writes DRAM, so twice its size."""
+    for kind in ("memcpy", "memset"):
+        rows = table.kind == KINDS.index(kind)
+        if not rows.any():
+            continue
+        known = rows & ~np.isnan(table.bytes)
+        table.flops[rows] = 0.0
+        table.source[known] = SOURCES.index("trace")
+        table.source[rows & ~known] = SOURCES.index("none")
+        table.reason[rows & ~known] = table.reasons.code(f"{kind} without a byte count")
+        if kind != "memcpy":
+            continue
+        direction = np.array([copy_direction(name) for name in table.names.values], dtype=object)
+        for value, link in (("h2d", "host"), ("d2h", "host"), ("p2p", "peer")):
+            table.link[rows & (direction[table.name] == value)] = LINKS.index(link)
+        d2d = known & (direction[table.name] == "d2d")
+        table.bytes[d2d] *= 2
+
+
+def _from_ops(
+    table: EventTable,
+    rows: np.ndarray,
+    instances: np.ndarray,
+    signature: np.ndarray,
+    signatures: list[tuple[str, dict[str, Any]]],
+) -> None:
     from roofline.opcost import NoCost, OpCall, itemsize_from_kernel_name, op_cost
 
+    # One op call, several kernels (a GEMM and its split-K reduction): share its work by GPU time.
+    unique, first, inverse = np.unique(instances, return_index=True, return_inverse=True)
+    durations = table.dur_ns[rows].astype(np.float64)
+    total_ns = np.bincount(inverse, weights=durations, minlength=len(unique))
+    count = np.bincount(inverse, minlength=len(unique))
+    share = np.where(total_ns[inverse] > 0, durations / np.where(total_ns > 0, total_ns, 1)[inverse],
+                     1.0 / count[inverse])
+    # kineto gives no element type for TensorList inputs (aten::cat); the op's first kernel's name does.
+    op_signature = signature[first]
+    first_name = table.name[rows[first]]
     costs: dict[tuple[int, int | None], Any] = {}
-    kernels_of_op: dict[Any, list[int]] = defaultdict(list)
-    signature_of_op: dict[Any, int] = {}
-    for index, (event, key) in enumerate(zip(events, op_keys)):
-        if event.kind in ("memcpy", "memset"):
-            event.flops = 0.0
-            event.source = "trace" if event.bytes is not None else "none"
-            if event.bytes is None:
-                event.unknown_reason = f"{event.kind} without a byte count"
-            finish_copy(event)
-            continue
-        if key is None:
-            continue
-        kernels_of_op[key[0]].append(index)
-        signature_of_op[key[0]] = key[1]
-
-    for op, indices in kernels_of_op.items():
-        signature = signature_of_op[op]
-        name, args = signatures[signature]
-        # kineto gives no element type for TensorList inputs (aten::cat); the kernel's name does.
+    cost_of_instance: list[Any] = []
+    for sig, name_code in zip(op_signature.tolist(), first_name.tolist()):
+        name, args = signatures[sig]
         itemsize = None
         if "TensorList" in str(args.get("Input type")):
-            itemsize = itemsize_from_kernel_name(events[indices[0]].name)
-        key = (signature, itemsize)
-        if key not in costs:
+            itemsize = itemsize_from_kernel_name(table.names.values[name_code])
+        key = (sig, itemsize)
+        cost = costs.get(key)
+        if cost is None:
             call_args = {**args, "tensorlist_itemsize": itemsize} if itemsize else args
             try:
-                costs[key] = op_cost(OpCall.from_event({"name": name, "args": call_args}))
+                cost = op_cost(OpCall.from_event({"name": name, "args": call_args}))
             except Exception as exc:  # a formula bug must not lose the trace: report and go on
-                costs[key] = NoCost(f"cost formula for {name} failed: {type(exc).__name__}")
-        cost = costs[key]
-        # One op, several kernels (a GEMM and its split-K reduction): share its work by GPU time.
-        total_ns = sum(events[i].dur_ns for i in indices)
-        for i in indices:
-            event = events[i]
-            if isinstance(cost, NoCost):
-                event.unknown_reason = cost.reason
-                continue
-            share = event.dur_ns / total_ns if total_ns > 0 else 1.0 / len(indices)
-            event.flops = cost.flops * share
-            event.bytes = cost.bytes * share
-            event.precision = _kernel_precision(cost.precision, cost.unit, event.name)
-            event.unit = cost.unit
-            event.source = "shapes"
+                cost = NoCost(f"cost formula for {name} failed: {type(exc).__name__}")
+            costs[key] = cost
+        cost_of_instance.append(cost)
+    no_cost = np.array([isinstance(c, NoCost) for c in cost_of_instance], bool)[inverse]
+    reason = np.array([table.reasons.code(c.reason) if isinstance(c, NoCost) else 0 for c in cost_of_instance],
+                      np.int32)[inverse]
+    flops = np.array([0.0 if isinstance(c, NoCost) else c.flops for c in cost_of_instance])[inverse]
+    nbytes = np.array([0.0 if isinstance(c, NoCost) else c.bytes for c in cost_of_instance])[inverse]
+    precision = np.array([-1 if isinstance(c, NoCost) else PRECISIONS.index(c.precision)
+                          for c in cost_of_instance], np.int8)[inverse]
+    unit = np.array([UNITS.index(Unit.VECTOR) if isinstance(c, NoCost) else UNITS.index(c.unit)
+                     for c in cost_of_instance], np.int8)[inverse]
+    # The kernel's name can say more than the tensors' dtype: an fp32 matmul with TF32 allowed runs
+    # a ``…tf32…`` tensor-core kernel and is judged against the tf32 matrix roof.
+    tf32_name = table.name_mask(lambda n: "tf32" in n.lower())[rows]
+    tf32 = (precision == PRECISIONS.index(Precision.FP32)) & (unit == UNITS.index(Unit.MATRIX)) & tf32_name
+    precision[tf32] = PRECISIONS.index(Precision.TF32)
 
-    _match_graph_kernels(events, warnings)
-    for event in events:
-        if event.kind == "kernel" and event.flops is None and event.unknown_reason is None:
-            if event.in_graph:
-                event.unknown_reason = (
-                    "replayed from a CUDA graph: no op link, and no eager kernel of the same name in this trace"
-                )
-            else:
-                event.unknown_reason = "no launching op in the trace (library-internal launch or ops not recorded)"
-
-
-def _kernel_precision(precision: Precision, unit: Unit, kernel_name: str) -> Precision:
-    """The kernel's name can say more than the tensors' dtype: an fp32 matmul with TF32 allowed
-    runs a ``…tf32…`` tensor-core kernel and is judged against the tf32 matrix roof."""
-    if precision is Precision.FP32 and unit is Unit.MATRIX and "tf32" in kernel_name.lower():
-        return Precision.TF32
-    return precision
+    costed = rows[~no_cost]
+    table.reason[rows[no_cost]] = reason[no_cost]
+    table.flops[costed] = (flops * share)[~no_cost]
+    table.bytes[costed] = (nbytes * share)[~no_cost]
+    table.precision[costed] = precision[~no_cost]
+    table.unit[costed] = unit[~no_cost]
+    table.source[costed] = _SHAPES
 
 
-def _match_graph_kernels(events: list[GpuEvent], warnings: list[str]) -> None:
+def _match_graph_kernels(table: EventTable, warnings: list[str]) -> None:
     """A CUDA-graph replay carries no op links; an eager kernel of the same name in the same trace
     tells what op it was and what one call costs (the mean over the eager calls).
     """
-    per_name: dict[str, list[GpuEvent]] = defaultdict(list)
-    for event in events:
-        if event.kind == "kernel" and event.source == "shapes" and not event.in_graph:
-            per_name[event.name].append(event)
-    unmatched = 0
-    graph_kernels = 0
-    for event in events:
-        if not (event.kind == "kernel" and event.in_graph and event.flops is None):
-            continue
-        graph_kernels += 1
-        twins = per_name.get(event.name)
-        if not twins:
-            unmatched += 1
-            continue
-        event.op = twins[0].op
-        event.flops = sum(t.flops or 0.0 for t in twins) / len(twins)
-        event.bytes = sum(t.bytes or 0.0 for t in twins) / len(twins)
-        event.precision = twins[0].precision
-        event.unit = twins[0].unit
-        event.source = "shapes"
-    if graph_kernels and unmatched:
+    kernel = table.kind == _KERNEL
+    graph = np.flatnonzero(kernel & table.in_graph & np.isnan(table.flops))
+    if not len(graph):
+        return
+    twins = np.flatnonzero(kernel & (table.source == _SHAPES) & ~table.in_graph)
+    names = len(table.names)
+    twin_count = np.bincount(table.name[twins], minlength=names)
+    flops_sum = np.bincount(table.name[twins], weights=np.nan_to_num(table.flops[twins]), minlength=names)
+    bytes_sum = np.bincount(table.name[twins], weights=np.nan_to_num(table.bytes[twins]), minlength=names)
+    first_twin = np.full(names, -1, np.int64)
+    twin_names, first = np.unique(table.name[twins], return_index=True)
+    first_twin[twin_names] = twins[first]  # the first twin in trace order gives the op and precision
+    name = table.name[graph]
+    matched = graph[twin_count[name] > 0]
+    unmatched = len(graph) - len(matched)
+    if len(matched):
+        name = table.name[matched]
+        model = first_twin[name]
+        table.op[matched] = table.op[model]
+        table.flops[matched] = flops_sum[name] / twin_count[name]
+        table.bytes[matched] = bytes_sum[name] / twin_count[name]
+        table.precision[matched] = table.precision[model]
+        table.unit[matched] = table.unit[model]
+        table.source[matched] = _SHAPES
+    if unmatched:
         warnings.append(
-            f"{unmatched} of {graph_kernels} CUDA-graph kernels have no op link and no eager twin in this trace: "
+            f"{unmatched} of {len(graph)} CUDA-graph kernels have no op link and no eager twin in this trace: "
             "their time is counted, their bound is unknown (profile one eager step too, or use Nsight Compute)"
         )
 
