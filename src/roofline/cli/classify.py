@@ -20,6 +20,7 @@ from roofline.analysis.classify import KernelWork, classify_kernel
 from roofline.analysis.event_table import distinct, rows_where
 from roofline.analysis.result import ClassifyResult, build_result, hardware_used, summarize_trace
 from roofline.analysis.timeline import analyse_timeline, group_events
+from roofline.cli import fleet as fleet_cli
 from roofline.cli.common import (
     CeilingsOption,
     HwDirOption,
@@ -275,8 +276,18 @@ def classify(
     plan: Annotated[
         bool, typer.Option("--plan", help="Also plan what to change first for each trace (as roofline plan TRACE).")
     ] = False,
+    jobs: fleet_cli.JobsOption = None,
+    backend: fleet_cli.BackendOption = "local",
+    reference: fleet_cli.ReferenceOption = None,
 ) -> None:
-    """Classify kernels as compute-, memory- or launch-bound against a device's roofline."""
+    """Classify kernels as compute-, memory- or launch-bound against a device's roofline. Given a
+    directory of per-rank traces: each rank, stragglers and the fleet figures (docs/ranks.md)."""
+    directory = fleet_cli.check_directory_options(inputs, annotate=annotate, counters=counters, plan=plan)
+    if directory is not None:
+        fleet_cli.classify_directory(directory, fmt=format.value, output=output, jobs=jobs, backend=backend,
+                                     reference=reference, hw=hw, ceilings=ceilings, hw_files=hw_file,
+                                     hw_dirs=hw_dir, step=step, device=device)
+        return
     if annotate is not None:
         check_annotate_target(annotate, inputs)
     registry = registry_from_options(hw_file, hw_dir)
