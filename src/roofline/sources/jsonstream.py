@@ -4,8 +4,9 @@
 Memory stays bounded by one chunk of text plus what the caller keeps. The trick that makes it
 fast: JSON never contains a raw newline inside a string, so a line that starts with ``{`` inside
 the event array is a safe place to cut; each cut region is parsed by ``orjson`` in one call as
-``[ … ]``. Files that do not follow that layout (one long line, events not starting lines) fall
-back to a whole-document parse, with the memory that costs.
+``[ … ]``. When the array is one long line (traces re-serialised by other tools), the cut is the
+comma of ``}, {`` instead. A region that does not parse is taken apart event by event
+(``jsonsalvage``): a damaged or truncated event is dropped and counted, never the rest of the file.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from roofline.errors import InputError
+from roofline.sources.jsonsalvage import find_array_end, parse_robust, salvage_tail
 
 # 4 MB of JSON decodes to ~40 MB of event dicts; 16 MB chunks made that transient the largest
 # term of the peak (423 MB vs 153 MB reading a 0.2 GB trace, measured) and were no faster.
@@ -28,6 +30,12 @@ CHUNK_BYTES = 4 * 1024 * 1024
 MAX_DECOMPRESSED_BYTES = 64 * 1024**3
 _EVENTS_KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
 _EVENT_START = re.compile(rb"\n[ \t]*\{")
+# The whole array on one line (traces re-serialised by other tools): cut at the comma of "}, {".
+_INLINE_EVENT_START = re.compile(rb",[ \t\r\n]*(?=\{)")
+# The keys before "traceEvents" are a few kB; this much without it is not a kineto trace.
+MAX_HEADER_BYTES = 256 * 1024 * 1024
+# Without a cut in this much of the array, the text is no event array we can stream.
+MAX_EVENT_BYTES = 256 * 1024 * 1024
 
 
 @dataclass
@@ -38,6 +46,10 @@ class StreamState:
     bytes_read: int = 0
     truncated: bool = False
     lost_bytes: int = 0
+    # Damaged stretches of the event array that were dropped (each costs the events in it).
+    skipped_regions: int = 0
+    skipped_bytes: int = 0
+    first_skipped_at: int | None = None  # byte offset in the (decompressed) JSON
     warnings: list[str] = field(default_factory=list)
 
 
@@ -111,43 +123,6 @@ def _parse_header(text: bytes, path: Path) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def _parse_trailer(text: bytes) -> dict[str, Any]:
-    body = text.strip().lstrip(b",").strip()
-    if not body or body == b"}":
-        return {}
-    try:
-        parsed = orjson.loads(b"{" + body)
-    except orjson.JSONDecodeError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
-def _parse_region(region: bytes) -> list[Any] | None:
-    """Parse ``{…},\\n  {…},\\n  {…}`` (a run of whole events) in one orjson call."""
-    body = region.strip().rstrip(b",")
-    if not body:
-        return []
-    try:
-        parsed = orjson.loads(b"[" + body + b"]")
-    except orjson.JSONDecodeError:
-        return None
-    return parsed if isinstance(parsed, list) else None
-
-
-def _split_end_of_array(tail: bytes) -> tuple[bytes, bytes] | None:
-    """Find the ``]`` closing the event array in the last region: the events before it parse."""
-    position = len(tail)
-    while True:
-        position = tail.rfind(b"]", 0, position)
-        if position < 0:
-            return None
-        events, rest = tail[:position], tail[position + 1 :]
-        if rest.strip().endswith(b"}") or not rest.strip():
-            if _parse_region(events) is not None:
-                return events, rest
-        # the ']' belonged to an event (e.g. a shape list); keep looking left
-
-
 def iter_event_batches(
     path: Path,
     state: StreamState,
@@ -177,11 +152,18 @@ def _iter_batches(reader: _CountingReader, path: Path, state: StreamState, chunk
             state.header = _parse_header(buffer[: match.start()], path)
             buffer = b"\n" + buffer[match.end() :]
             break
-        if not chunk or len(buffer) > 256 * 1024 * 1024:
+        if buffer.lstrip()[:1] == b"[":  # a bare Chrome-trace event array: streamed the same way
+            buffer = b"\n" + buffer[buffer.index(b"[") + 1 :]
+            break
+        if not chunk:
             yield from _whole_document(buffer, path, state, reader)
             return
-    # 2. Events, cut at lines that start with '{'.
-    layout_ok = True
+        if len(buffer) > MAX_HEADER_BYTES:
+            raise InputError(f"no 'traceEvents' array in the first {MAX_HEADER_BYTES // 2**20} MB", file=path,
+                             fix="expected a PyTorch profiler (kineto) trace")
+    # 2. Events, cut at lines that start with '{' (kineto's layout), or at "}, {" when the whole
+    #    array is one line. A damaged event is dropped and reported (jsonsalvage), not the rest.
+    cut_at = _EVENT_START
     eof = False
     while True:
         if not eof:
@@ -189,70 +171,53 @@ def _iter_batches(reader: _CountingReader, path: Path, state: StreamState, chunk
             state.bytes_read += len(chunk)
             eof = not chunk
             buffer += chunk
-        cuts = [m.start() for m in _EVENT_START.finditer(buffer)]
         if not eof:
+            cuts = [m.start() for m in cut_at.finditer(buffer)]
             if len(cuts) < 2:
-                if len(buffer) > 8 * chunk_bytes:
-                    layout_ok = False
-                    break
+                if cut_at is _EVENT_START and len(buffer) > 2 * chunk_bytes:
+                    cut_at = _INLINE_EVENT_START
+                elif len(buffer) > MAX_EVENT_BYTES:
+                    raise InputError(f"no boundary between events in {MAX_EVENT_BYTES // 2**20} MB of the event array",
+                                     file=path, place=f"byte {state.bytes_read - len(buffer) + 1:,}",
+                                     fix="the trace is damaged, or not a Chrome-trace event array")
                 continue
-            region, buffer = buffer[: cuts[-1]], buffer[cuts[-1] :]
-            events = _parse_region(region)
-            if events is None:
-                events = _parse_pieces(region, path)
-                if events is None:
-                    layout_ok = False
-                    buffer = region + buffer
-                    break
-            state.events_seen += len(events)
-            yield events
+            parsed = parse_robust(buffer[: cuts[-1]], cut_at, final=False)
+            _note_skipped(state, parsed.skipped, state.bytes_read - len(buffer) + 1)
+            buffer = buffer[parsed.consumed :]
+            state.events_seen += len(parsed.events)
+            if parsed.events:
+                yield parsed.events
             continue
         # End of input: the last region holds the final events, the closing ']' and the trailer.
-        split = _split_end_of_array(buffer)
-        if split is not None:
-            events_text, rest = split
-            events = _parse_region(events_text) or []
-            state.trailer = _parse_trailer(rest)
-            state.events_seen += len(events)
-            if events:
-                yield events
-            return
-        # No closing bracket: the file was cut short. Keep every complete event.
-        state.truncated = True
-        events, lost = _salvage(buffer)
-        state.lost_bytes = lost
-        state.events_seen += len(events)
-        if events:
-            yield events
+        start = state.bytes_read - len(buffer) + 1
+        if cut_at is _EVENT_START and _EVENT_START.search(buffer, 1) is None:
+            cut_at = _INLINE_EVENT_START  # a small one-line array
+        end = find_array_end(buffer, cut_at)
+        if end is None:
+            state.truncated = True  # no closing bracket: the file was cut short
+        else:
+            buffer, state.trailer = buffer[: end[0]], end[1]
+        parsed = parse_robust(buffer, cut_at, final=True)
+        skipped = parsed.skipped
+        if state.truncated and skipped and skipped[-1][1] == len(buffer):
+            tail_start = skipped[-1][0]
+            tail_events, used = salvage_tail(buffer[tail_start:])  # "{…}\n], "traceNa" keeps its event
+            parsed.events.extend(tail_events)
+            state.lost_bytes = len(buffer) - tail_start - used  # the incomplete last event
+            skipped = skipped[:-1]
+        _note_skipped(state, skipped, start)
+        state.events_seen += len(parsed.events)
+        if parsed.events:
+            yield parsed.events
         return
-    if not layout_ok:
-        # Unusual layout (single-line JSON, re-serialised traces): parse the rest whole.
-        rest = buffer + _read_all(reader, state)
-        yield from _whole_events_array(rest, path, state)
 
 
-def _parse_pieces(region: bytes, path: Path) -> list[Any] | None:
-    """Parse a region event by event, merging pieces when a cut fell inside an event."""
-    cuts = [0] + [m.start() for m in _EVENT_START.finditer(region)] + [len(region)]
-    events: list[Any] = []
-    pending = b""
-    for start, end in zip(cuts, cuts[1:]):
-        pending += region[start:end]
-        parsed = _parse_region(pending)
-        if parsed is not None:
-            events.extend(parsed)
-            pending = b""
-    return events if not pending.strip() else None
-
-
-def _salvage(buffer: bytes) -> tuple[list[Any], int]:
-    """Complete events from a truncated tail; returns them and the number of bytes dropped."""
-    cuts = [m.start() for m in _EVENT_START.finditer(buffer)]
-    for cut in reversed(cuts + [len(buffer)]):
-        events = _parse_region(buffer[:cut])
-        if events is not None:
-            return events, len(buffer) - cut
-    return [], len(buffer)
+def _note_skipped(state: StreamState, skipped: list[tuple[int, int]], offset: int) -> None:
+    for start, end in skipped:
+        if state.first_skipped_at is None:
+            state.first_skipped_at = offset + start
+        state.skipped_regions += 1
+        state.skipped_bytes += end - start
 
 
 def _read_all(reader: _CountingReader, state: StreamState) -> bytes:
@@ -264,25 +229,6 @@ def _read_all(reader: _CountingReader, state: StreamState) -> bytes:
         state.bytes_read += len(chunk)
         parts.append(chunk)
     return b"".join(parts)
-
-
-def _whole_events_array(rest: bytes, path: Path, state: StreamState) -> Iterator[list[Any]]:
-    try:
-        document = orjson.loads(b'{"traceEvents": [' + rest)
-    except orjson.JSONDecodeError:
-        document = None
-    if isinstance(document, dict):
-        events = document.pop("traceEvents", [])
-        state.trailer = document
-    else:
-        state.truncated = True
-        events = []
-        state.warnings.append("could not parse the event array; the trace may be corrupt or truncated mid-line")
-    if not isinstance(events, list):
-        raise InputError("'traceEvents' is not a list", file=path, fix="expected a PyTorch profiler trace")
-    state.events_seen += len(events)
-    if events:
-        yield events
 
 
 def _whole_document(buffer: bytes, path: Path, state: StreamState, reader: _CountingReader) -> Iterator[list[Any]]:

@@ -45,15 +45,47 @@ SYNC_APIS = {"cudaDeviceSynchronize", "cudaStreamSynchronize", "cudaEventSynchro
              "hipStreamSynchronize", "hipEventSynchronize", "cudaStreamWaitEvent"}
 
 
+# A timestamp or duration beyond this many µs (about three centuries) is no clock reading: the
+# event is malformed. Checking here keeps 1e308 from overflowing the ns conversion.
+_MAX_TIME_US = 1e16
+
+
 def _ns(microseconds: Any) -> int:
-    return int(round(float(microseconds) * 1000.0))
+    """µs → integer ns. ValueError for anything but a finite number of plausible size: a string,
+    a bool, a list, ``1.5e308``."""
+    if type(microseconds) not in (int, float) or not -_MAX_TIME_US <= microseconds <= _MAX_TIME_US:
+        raise ValueError(f"not a time in µs: {microseconds!r}")
+    return int(round(microseconds * 1000.0))
 
 
 def _int(value: Any, default: int = 0) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return default
+
+
+def _name(event: dict[str, Any]) -> str:
+    name = event.get("name")
+    if name is None:
+        return ""
+    if type(name) is not str:
+        raise ValueError(f"event name is not a string: {name!r}")
+    return name
+
+
+_BAD_ID = object()
+
+
+def _link_id(value: Any) -> Any:
+    """An ``External id`` / ``correlation`` / thread id usable as a dict key: an integer or a
+    string. Anything else (a list, an object, a bool) is ``_BAD_ID``: the link is dropped and
+    counted, the event kept."""
+    if value is None or type(value) in (int, str):
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return _BAD_ID
 
 
 @dataclass(slots=True)
@@ -95,7 +127,25 @@ class _Collector:
         self.names: dict[str, str] = {}
         self.cpu_events = 0
         self.bad_events = 0
+        self.bad_links = 0
+        self.bad_durations = 0
+        self.bad_bytes = 0
         self.with_dims = 0
+
+    def _link(self, value: Any) -> Any:
+        value = _link_id(value)
+        if value is _BAD_ID:
+            self.bad_links += 1
+            return None
+        return value
+
+    def _gpu_dur(self, event: dict[str, Any]) -> int:
+        """A GPU event's duration; missing or negative counts as 0 ns and is reported."""
+        dur = _ns(event["dur"]) if "dur" in event else -1
+        if dur < 0:
+            self.bad_durations += 1
+            return 0
+        return dur
 
     def consume(self, batch: list[Any]) -> None:
         gpu_append = self.gpu.append
@@ -115,7 +165,7 @@ class _Collector:
                 if category == "cpu_op":
                     self.cpu_events += 1
                     args = event.get("args") or {}
-                    name = event.get("name") or ""
+                    name = _name(event)
                     dims = args.get("Input Dims")
                     if dims:
                         self.with_dims += 1
@@ -128,48 +178,59 @@ class _Collector:
                         self.signature_table.append(
                             (intern(name, name), {k: args[k] for k in _OP_ARG_KEYS if k in args})
                         )
-                    start = int(round(event["ts"] * 1000.0))
-                    record = (signature, start, int(round(event.get("dur", 0) * 1000.0)), event.get("tid", 0))
-                    external = args.get("External id")
+                    start = _ns(event["ts"])
+                    record = (signature, start, max(_ns(event.get("dur", 0)), 0), self._link(event.get("tid", 0)))
+                    external = self._link(args.get("External id"))
                     if external is not None:
                         ops[external] = record
                     else:
                         self.loose_ops.append(record)
                 elif category in GPU_CATEGORIES:
                     args = event.get("args") or {}
-                    name = event.get("name") or ""
+                    name = _name(event)
+                    start = _ns(event["ts"])
                     gpu_append((
                         GPU_CATEGORIES[category],
                         intern(name, name),
-                        int(round(event["ts"] * 1000.0)),
-                        max(int(round(event.get("dur", 0) * 1000.0)), 0),
+                        start,
+                        self._gpu_dur(event),
                         _int(args.get("device", event.get("pid", 0))),
                         _int(args.get("stream", event.get("tid", 0))),
-                        args.get("correlation"),
-                        args.get("External id"),
-                        args.get("bytes"),
+                        self._link(args.get("correlation")),
+                        self._link(args.get("External id")),
+                        self._bytes(args.get("bytes")),
                         args.get("grid"),
                         args.get("block"),
                     ))
                 elif category in RUNTIME_CATEGORIES:
                     args = event.get("args") or {}
-                    name = event.get("name") or ""
+                    name = _name(event)
                     name = intern(name, name)
-                    start = int(round(event["ts"] * 1000.0))
-                    dur = max(int(round(event.get("dur", 0) * 1000.0)), 0)
-                    correlation = args.get("correlation")
+                    start = _ns(event["ts"])
+                    dur = max(_ns(event.get("dur", 0)), 0)
+                    correlation = self._link(args.get("correlation"))
                     if correlation is not None:
-                        runtime[correlation] = (name, start, dur, event.get("tid", 0), args.get("External id"))
+                        runtime[correlation] = (name, start, dur, self._link(event.get("tid", 0)),
+                                                self._link(args.get("External id")))
                     if name in SYNC_APIS:
                         self.syncs.append((name, start, dur))
                 elif category == "user_annotation":
-                    name = str(event.get("name", ""))
+                    name = _name(event)
                     if name.startswith("ProfilerStep#"):
                         start = _ns(event["ts"])
                         self.steps.append(Step(_int(name.split("#", 1)[1], -1), start,
                                                start + max(_ns(event.get("dur", 0)), 0)))
-            except (TypeError, ValueError, KeyError, AttributeError):
+            except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
                 self.bad_events += 1
+
+    def _bytes(self, value: Any) -> float | None:
+        """A copy's byte count: a non-negative finite number, else unknown (and reported)."""
+        if value is None:
+            return None
+        if type(value) in (int, float) and 0 <= value < float("inf"):
+            return float(value)
+        self.bad_bytes += 1
+        return None
 
 
 def _sniff(path: Path, head: bytes) -> bool:
@@ -194,13 +255,29 @@ def _read_kineto(path: Path, on_progress: Callable[[int], None] | None) -> Loade
             f"the trace is truncated (a profiler killed mid-write?): {state.events_seen:,} complete events "
             f"were recovered" + (f", an incomplete tail of {state.lost_bytes:,} bytes was dropped" if state.lost_bytes else "")
         )
+    if state.skipped_regions:
+        warnings.append(
+            f"{state.skipped_regions:,} damaged stretch(es) of the event array ({state.skipped_bytes:,} bytes, the "
+            f"first at byte {state.first_skipped_at:,} of the JSON) could not be parsed: the events in them are missing"
+        )
     if collector.bad_events:
-        warnings.append(f"{collector.bad_events:,} malformed events were skipped")
+        warnings.append(f"{collector.bad_events:,} malformed events were skipped (a time, name or field of the "
+                        "wrong type or out of range)")
+    if collector.bad_durations:
+        warnings.append(f"{collector.bad_durations:,} GPU events have a missing or negative 'dur': counted as 0 s")
+    if collector.bad_links:
+        warnings.append(f"{collector.bad_links:,} 'External id' / 'correlation' / 'tid' values are not integers: "
+                        "those op links were dropped")
+    if collector.bad_bytes:
+        warnings.append(f"{collector.bad_bytes:,} copies have a negative or non-numeric 'bytes': their size is unknown")
+    # A file cut short before its first (GPU) event says so, rather than blaming the profiler set-up.
+    cut = f" (the file is truncated after {state.bytes_read:,} bytes)" if state.truncated else ""
     if state.events_seen == 0:
-        raise InputError("the trace holds no events", file=path, fix="re-run the profiler; was it stopped before a step?")
+        raise InputError(f"the trace holds no events{cut}", file=path,
+                         fix="re-run the profiler; was it stopped before a step?")
     if not collector.gpu:
         raise InputError(
-            "no GPU activity in the trace (CPU-only profile)",
+            f"no GPU activity in the trace{cut or ' (CPU-only profile)'}",
             file=path,
             fix="profile with activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA] on a GPU run",
         )
