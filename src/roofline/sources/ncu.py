@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import math
 import re
 import zlib
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ _SASS_PRECISION = {"d": Precision.FP64, "f": Precision.FP32, "h": Precision.FP16
 _FLOPS_PER_INST = {"add": 1, "mul": 1, "fma": 2}
 _PACKED_WIDTH = {"d": 1, "f": 1, "h": 2}
 
+# No counter of one launch comes near this (1e30 FLOPs or bytes is ~1e13 s of an H200 at peak).
+MAX_COUNTER_VALUE = 1e30
 _NOT_COLLECTED = ("", "n/a", "N/A", "no data")
 _NUMBER = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:[eE][+-]?\d+)?$")
 _UNIT_PART = re.compile(r"^(?P<prefix>[KkMGTPmunµp]?)(?P<base>byte|second|s|hz|inst|ops?|cycle)$")
@@ -129,7 +132,13 @@ def cell_value(cells: dict[str, Cell], name: str, path: Path, dims: tuple[str, s
         want = (dims[0] or "count") + (f"/{dims[1]}" if dims[1] else "")
         raise InputError(f"unit {cell.unit!r} (units row) is not a {want}", file=path, place=place,
                          fix=_DAMAGED)
-    return number * scale
+    value = number * scale
+    # Counters, times and rates are never negative; 1e308 Gbyte overflows to inf, which would
+    # reach the output as NaN. Either is a damaged file, not a number to compute with.
+    if number < 0 or not math.isfinite(value) or value > MAX_COUNTER_VALUE:
+        raise InputError(f"{cell.text.strip()!r} {cell.unit} is out of range for a counter", file=path,
+                         place=place, fix=_DAMAGED)
+    return value
 
 
 def cycles_elapsed(cells: dict[str, Cell], unit: str, duration: float | None, path: Path) -> float | None:

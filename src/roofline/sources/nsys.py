@@ -166,19 +166,24 @@ def _find_header(path: Path, handle: IO[str]) -> tuple[int, list[str]]:
                      f"{HEADER_SEARCH_LINES} lines", file=path, fix=EXPORT)
 
 
+# Times, sizes and ids are int64 in nsys's database; a longer number is a damaged cell (and would
+# overflow float arithmetic downstream).
+MAX_CELL_VALUE = 2**63 - 1
+
+
 def _int(row: _Row, base: str, scale: int = 1, required: bool = False) -> int | None:
     """A numeric cell as integer (ns, bytes, ids); InputError naming line and column if it is not one."""
     path, line, fields, columns = row
     text = fields[columns[base][0]] if base in columns else ""
-    if text.isascii() and text.isdigit():  # plain digits, the common case: no Decimal needed
+    if text.isascii() and text.isdigit() and len(text) < 19:  # plain digits, the common case: no Decimal
         return int(text) * scale
     try:
         value = number(text)
-        bad = value is not None and value < 0
-    except ValueError:
+        bad = value is not None and not 0 <= value * scale <= MAX_CELL_VALUE
+    except (ValueError, ArithmeticError):  # decimal.Overflow: "1e999999999" ns
         value, bad = None, True
     if bad or (required and value is None):
-        raise InputError(f"{text.strip()!r} is not a non-negative number", file=path,
+        raise InputError(f"{text.strip()[:40]!r} is not a non-negative number below 2**63", file=path,
                          place=f"line {line}, column '{columns[base][1]}'",
                          fix=f"the export is damaged or was edited; {EXPORT}")
     return None if value is None else int((value * scale).to_integral_value(ROUND_HALF_EVEN))
