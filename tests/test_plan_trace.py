@@ -247,3 +247,17 @@ def test_older_classify_json_is_refused(tmp_path: Path) -> None:
     out.write_text(json.dumps(data))
     result = run("plan", out)
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_report_includes_the_trace_plan(tmp_path: Path) -> None:
+    out = tmp_path / "report.md"
+    result = run("report", H200 / "kineto/tiny_ops_launch.json.gz", "-o", out, "--no-images")
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert "## Plan: what to change first" in text and "capture the step in a CUDA graph" in text
+    html = tmp_path / "report.html"
+    assert run("report", H200 / "kineto/tiny_ops_launch.json.gz", "-o", html).exit_code == 0
+    assert "capture the step in a CUDA graph" in html.read_text(encoding="utf-8")
+    bare = tmp_path / "bare.md"
+    assert run("report", H200 / "kineto/tiny_ops_launch.json.gz", "-o", bare, "--no-images", "--no-plan").exit_code == 0
+    assert "## Plan" not in bare.read_text(encoding="utf-8")

@@ -39,6 +39,18 @@ def _plan_sections(planned: PlannedConfig, number: int | None, sweep: str | None
                          frontier=planned.frontier_figure(sweep), number=number)
 
 
+def _trace_plan_sections(items: list[ReportItem]) -> list:
+    """The plan of every input with a measured timeline (declared kernels have none)."""
+    from roofline.cli.plan_trace import trace_plan_of
+    from roofline.report.trace_plan_sections import trace_plan_sections
+
+    timed = [item.result for item in items if item.result.source_format != "declared"]
+    sections = []
+    for number, result in enumerate(timed, start=1):
+        sections += trace_plan_sections(trace_plan_of(result), number=number if len(timed) > 1 else None)
+    return sections
+
+
 def report(
     inputs: Annotated[
         list[Path],
@@ -62,11 +74,14 @@ def report(
     counters: Annotated[
         Path | None, typer.Option("--counters", help="Nsight Compute CSV of the same kernels.")
     ] = None,
+    plan: Annotated[
+        bool, typer.Option("--plan/--no-plan", help="Traces: add the ordered plan of what to change first.")
+    ] = True,
     ceilings: CeilingsOption = None,
     hw_file: HwFileOption = None,
     hw_dir: HwDirOption = None,
 ) -> None:
-    """Write a report: verdict, findings, roofline and timeline charts, kernel table."""
+    """Write a report: verdict, findings, roofline and timeline charts, kernel table, and the plan."""
     fmt = check_output(output, FORMATS)
     registry = registry_from_options(hw_file, hw_dir)
     counter_input = read_counters(counters)
@@ -83,6 +98,8 @@ def report(
     extra = []
     for number, planned in enumerate(plans, start=1):
         extra += _plan_sections(planned, number if len(plans) > 1 else None, sweep, labels)
+    if plan:
+        extra += _trace_plan_sections(items)
     if title is None and plans:
         title = "roofline report: " + ", ".join(path.name for path in inputs)
     document = build_report(items, extra_sections=extra, title=title, top=top, labels=labels)
