@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,9 +15,16 @@ from roofline.errors import InputError
 M = TypeVar("M", bound=BaseModel)
 
 MAX_YAML_BYTES = 64 * 1024 * 1024
-# A document with more aliases than this is refused: anchors expanding into each other
-# ("billion laughs") would otherwise make safe_load itself the denial of service.
+# A document with more aliases than this is refused.
 MAX_YAML_ALIASES = 10_000
+# Anchors that expand into each other ("billion laughs": nine lines of ten aliases each make 1e9
+# nodes) cost nothing to compose, but anything that walks the data — validation, an error message
+# quoting it — walks the expansion: 11 GB and a hang, measured. The expanded tree may exceed the
+# written one by at most this many nodes.
+MAX_YAML_EXPANSION = 100_000
+# The composer recurses per level: a 500-deep "[[[[…" was a RecursionError. Configs nest < 10.
+MAX_YAML_DEPTH = 64
+_FLOAT_TAG = "tag:yaml.org,2002:float"
 
 
 def read_text(path: Path, *, what: str, max_bytes: int = MAX_YAML_BYTES) -> str:
@@ -24,6 +32,8 @@ def read_text(path: Path, *, what: str, max_bytes: int = MAX_YAML_BYTES) -> str:
         raise InputError("file not found", file=path, fix=f"check the path of the {what}")
     if path.is_dir():
         raise InputError("is a directory, not a file", file=path, fix=f"give the {what} file itself")
+    if not path.is_file():  # a FIFO or a device would block or never end
+        raise InputError("is not a regular file", file=path, fix=f"give the {what} file itself")
     size = path.stat().st_size
     if size > max_bytes:
         raise InputError(
@@ -49,45 +59,90 @@ def load_yaml(path: Path, *, what: str) -> tuple[Any, yaml.Node | None]:
     if not text.strip():
         raise InputError("file is empty", file=path, fix=f"write a {what} (see docs/)")
     try:
+        _check_events(text, path)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        place = f"line {mark.line + 1}" if mark else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"invalid YAML: {problem}", file=path, place=place, fix="fix the YAML syntax") from None
+        raise _yaml_error(exc, path, "fix the YAML syntax") from None
     if node is None:
         raise InputError("file holds no YAML document", file=path, fix=f"write a {what} (see docs/)")
-    if _count_aliases(node) > MAX_YAML_ALIASES:
-        raise InputError("too many YAML aliases", file=path, fix="expand anchors by hand; aliases are capped")
+    _check_nodes(node, path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        place = f"line {mark.line + 1}" if mark else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"invalid YAML: {problem}", file=path, place=place, fix="plain YAML only; tags are not allowed") from None
+        raise _yaml_error(exc, path, "plain YAML only; tags are not allowed") from None
     return data, node
 
 
-def _count_aliases(root: yaml.Node) -> int:
-    seen: set[int] = set()
-    count = 0
-    stack = [root]
+def _yaml_error(exc: yaml.YAMLError, path: Path, fix: str) -> InputError:
+    mark = getattr(exc, "problem_mark", None)
+    place = f"line {mark.line + 1}" if mark else None
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return InputError(f"invalid YAML: {problem}", file=path, place=place, fix=fix)
+
+
+def _check_events(text: str, path: Path) -> None:
+    """Depth and alias count from the event stream, which the parser produces without recursing:
+    before the (recursive) composer sees the document."""
+    depth = aliases = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise InputError(f"nested more than {MAX_YAML_DEPTH} levels deep", file=path,
+                                 place=f"line {event.start_mark.line + 1}", fix="flatten the document")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_YAML_ALIASES:
+                raise InputError(f"more than {MAX_YAML_ALIASES:,} YAML aliases", file=path,
+                                 place=f"line {event.start_mark.line + 1}", fix="expand anchors by hand")
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_nodes(root: yaml.Node, path: Path) -> None:
+    """Refuse alias bombs (the expanded tree much larger than the written one), self-referencing
+    anchors, and non-finite floats (``.inf``, ``.nan``, ``1.0e+999``): a number no config means,
+    which would reach the output as NaN."""
+    size: dict[int, int] = {}
+    visiting: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            count += 1
-            if count > MAX_YAML_ALIASES:
-                return count
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            visiting.discard(key)
+            size[key] = 1 + sum(size[id(child)] for child in _children(node))
+            if size[key] - len(size) > MAX_YAML_EXPANSION:
+                raise InputError(f"YAML aliases expand to more than {MAX_YAML_EXPANSION:,} extra values (an alias "
+                                 "bomb?)", file=path, place=f"line {node.start_mark.line + 1}",
+                                 fix="expand anchors by hand")
             continue
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                stack.append(key)
-                stack.append(value)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-    return count
+        if key in size:
+            continue
+        if key in visiting:
+            raise InputError("a YAML anchor refers to itself", file=path, place=f"line {node.start_mark.line + 1}",
+                             fix="remove the recursive alias")
+        if isinstance(node, yaml.ScalarNode) and node.tag == _FLOAT_TAG and not _finite(node.value):
+            raise InputError(f"'{node.value}' is not a finite number", file=path,
+                             place=f"line {node.start_mark.line + 1}", fix="write a finite number")
+        visiting.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in size)
+
+
+def _finite(text: str) -> bool:
+    try:
+        return math.isfinite(float(text.replace("_", "")))
+    except ValueError:  # .inf, .nan, sexagesimal 1:30.5 (finite; the constructor reads it)
+        return ":" in text
 
 
 def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:

@@ -1,0 +1,91 @@
+"""Regression tests for config files the fuzzers (tests/fuzz/) broke: each names the input."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from roofline.errors import InputError
+from roofline.workload.model import load_model
+from roofline.yamlio import load_yaml
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _bomb(levels: int = 8) -> str:
+    """Billion laughs: each anchor is a list of ten aliases of the one before (10**levels values)."""
+    lines = ["schema_version:", "  - &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"  - &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, levels)]
+    return "\n".join(lines + ["kind: kernels", "kernels: [{name: k, flops: 1, bytes: 1, precision: fp16}]", ""])
+
+
+def _error(path: Path) -> str:
+    with pytest.raises(InputError) as caught:
+        load_yaml(path, what="test file")
+    line = caught.value.one_line()
+    assert str(path) in line and "\n" not in line
+    return line
+
+
+def test_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    # 70 aliases in 8 lines: the alias count (10,000) let it through, and validation quoting the
+    # expanded value ran to 11 GB before it was killed.
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_bomb())
+    started = time.perf_counter()
+    assert "alias bomb" in _error(path)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_a_few_shared_anchors_are_fine(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("a: &x {k: 1}\nb: *x\nc: [*x, *x, *x]\n")
+    data, _ = load_yaml(path, what="test file")
+    assert data["c"][2] == {"k": 1}
+
+
+def test_deep_nesting_is_an_error_not_a_recursion_error(tmp_path: Path) -> None:
+    # 500 nested '[' made PyYAML's recursive composer raise RecursionError (exit 3).
+    path = tmp_path / "deep.yaml"
+    path.write_text("a: " + "[" * 500 + "]" * 500 + "\n")
+    assert "levels deep" in _error(path)
+
+
+def test_self_referencing_anchor(tmp_path: Path) -> None:
+    path = tmp_path / "rec.yaml"
+    path.write_text("kernels: &k [{name: a, note: *k}]\n")
+    assert "refers to itself" in _error(path)
+
+
+@pytest.mark.parametrize("text", [".inf", "-.Inf", ".nan", "1.0e+999"])
+def test_non_finite_floats_are_refused_with_their_line(tmp_path: Path, text: str) -> None:
+    # slo: {itl_ms: .inf} reached the planner's log() (math domain error, exit 3).
+    path = tmp_path / "inf.yaml"
+    path.write_text(f"model: llama-3-70b\nslo:\n  itl_ms: {text}\n")
+    line = _error(path)
+    assert "line 3" in line and "not a finite number" in line
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifo_is_not_read(tmp_path: Path) -> None:
+    # Reading a FIFO blocks forever; st_size is 0 so the size cap did not stop it.
+    fifo = tmp_path / "config.yaml"
+    os.mkfifo(fifo)
+    assert "not a regular file" in _error(fifo)
+
+
+@pytest.mark.parametrize("value", ["Infinity", "NaN", '{"a": 1}', "1e400", "100000000000000000000", "true"])
+def test_hf_config_non_counts_are_errors(tmp_path: Path, value: str) -> None:
+    # intermediate_size: Infinity (which Python's json accepts) overflowed int() (exit 3); an
+    # object there raised TypeError (exit 3).
+    config = json.loads((REPO / "workloads" / "models" / "llama-3-70b.json").read_text())
+    text = json.dumps(config).replace('"intermediate_size": 28672', f'"intermediate_size": {value}')
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    with pytest.raises(InputError) as caught:
+        load_model(str(path))
+    assert str(path) in caught.value.one_line()
