@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import difflib
-import json
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from roofline.data import bundled_dir
@@ -147,26 +147,30 @@ def from_hf_config(config: dict[str, Any], *, name: str, source: str) -> tuple[M
         )
 
     values = {field: pick(field, keys) for field, keys in _REQUIRED.items()}
-    for field, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise InputError(f"'{_REQUIRED[field][0]}' must be a positive integer, got {value!r}", file=source)
+    for field, keys in _REQUIRED.items():
+        values[field] = _count(config, keys[0], values[field], source)
     hidden = values["hidden_size"]
     heads = values["num_heads"]
-    kv_heads = config.get("num_key_value_heads") or heads
-    head_dim = config.get("head_dim") or hidden // heads
-    intermediate = config.get("intermediate_size") or config.get("ffn_dim") or config.get("n_inner") or 4 * hidden
+
+    def optional(*keys: str) -> int | None:
+        # Hugging Face writes 0 or null for "not set"; anything else must be a count.
+        return next((_count(config, k, config[k], source) for k in keys if config.get(k)), None)
+
+    kv_heads = optional("num_key_value_heads") or heads
+    head_dim = optional("head_dim") or hidden // heads
+    intermediate = optional("intermediate_size", "ffn_dim", "n_inner") or 4 * hidden
     act = str(config.get("hidden_act") or config.get("hidden_activation") or "silu")
     gated = config.get("model_type") not in ("gpt2", "gpt_neox", "opt", "falcon") and act not in ("gelu_new",)
     moe = None
-    experts = config.get("num_local_experts") or config.get("num_experts")
+    experts = optional("num_local_experts", "num_experts")
     if experts:
-        shared_width = config.get("shared_expert_intermediate_size") or 0
+        shared_width = optional("shared_expert_intermediate_size") or 0
         moe = MoESpec(
-            num_experts=int(experts),
-            experts_per_token=int(config.get("num_experts_per_tok") or 2),
-            expert_intermediate_size=int(config.get("moe_intermediate_size") or intermediate),
-            shared_experts=int(config.get("n_shared_experts") or (1 if shared_width else 0)),
-            shared_intermediate_size=int(shared_width),
+            num_experts=experts,
+            experts_per_token=optional("num_experts_per_tok") or 2,
+            expert_intermediate_size=optional("moe_intermediate_size") or intermediate,
+            shared_experts=optional("n_shared_experts") or (1 if shared_width else 0),
+            shared_intermediate_size=shared_width,
         )
     notes = sorted(k for k in config if k not in _KNOWN_KEYS)
     try:
@@ -187,6 +191,23 @@ def from_hf_config(config: dict[str, Any], *, name: str, source: str) -> tuple[M
     except ValueError as exc:
         raise InputError(str(exc).splitlines()[-1].strip(), file=source, fix="check the config's head counts") from None
     return arch, notes
+
+
+# No transformer dimension comes near this (vocabularies are ~1e5, widths ~1e4); a larger one
+# is a damaged file, and would overflow the float arithmetic of the memory model.
+MAX_DIMENSION = 2**31
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+
+
+def _count(config: dict[str, Any], key: str, value: Any, source: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_DIMENSION:
+        raise InputError(
+            f"'{key}' must be a positive integer (at most 2**31), got {str(value)[:40]!r}",
+            file=source,
+            place=key,
+            fix="give a decoder-only transformer config.json (Llama/Mistral/Qwen/Gemma style)",
+        )
+    return value
 
 
 def bundled_models() -> dict[str, Path]:
@@ -216,9 +237,13 @@ def load_model(ref: str, *, base: Path | None = None) -> tuple[ModelArch, list[s
                 fix=f"{hint}bundled models: {', '.join(bundled)}; or give a path to a Hugging Face config.json",
             )
         name = path.parent.name if path.name == "config.json" else path.stem
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise InputError(f"is {path.stat().st_size / 1e6:.0f} MB; a config.json is a few kB", file=path,
+                         place="model", fix="give a Hugging Face config.json")
     try:
-        config = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # NaN and Infinity are not JSON (Python's json reads them; orjson refuses).
+        config = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
         raise InputError(f"not a readable JSON config ({exc})", file=path, fix="give a Hugging Face config.json") from None
     if not isinstance(config, dict):
         raise InputError("expected a JSON object", file=path, fix="give a Hugging Face config.json")
