@@ -262,3 +262,14 @@ def test_speculative_config_predicts_lower_itl(tmp_path: Path) -> None:
     a = json.loads(runner.invoke(app, ["plan", str(plain), "-f", "json"]).stdout)
     b = json.loads(runner.invoke(app, ["plan", str(spec), "-f", "json"]).stdout)
     assert b["baseline"]["itl_s"] < a["baseline"]["itl_s"]
+
+
+def test_max_batch_fits_and_one_more_does_not(llama70b) -> None:
+    """The reported max batch is consistent with evaluating the config at that batch (the
+    workspace grows with every running sequence)."""
+    cfg = config()
+    limit = plan_memory(llama70b, cfg, 80e9).max_batch
+    at = config(serving={"batch": limit})
+    over = config(serving={"batch": limit + 1})
+    assert plan_memory(llama70b, at, 80e9).feasible
+    assert not plan_memory(llama70b, over, 80e9).feasible

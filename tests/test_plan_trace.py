@@ -254,7 +254,7 @@ def test_report_includes_the_trace_plan(tmp_path: Path) -> None:
     result = run("report", H200 / "kineto/tiny_ops_launch.json.gz", "-o", out, "--no-images")
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
-    assert "## Plan: what to change first" in text and "capture the step in a CUDA graph" in text
+    assert "## Plan from the trace: what to change first" in text and "capture the step in a CUDA graph" in text
     html = tmp_path / "report.html"
     assert run("report", H200 / "kineto/tiny_ops_launch.json.gz", "-o", html).exit_code == 0
     assert "capture the step in a CUDA graph" in html.read_text(encoding="utf-8")

@@ -159,7 +159,7 @@ def test_markdown_report_structure_and_images(tmp_path: Path) -> None:
     md = out.read_text()
     headings = [line for line in md.splitlines() if line.startswith("#")]
     assert headings == ["# roofline report: tiny_ops_launch.json.gz", "## Summary", "## Findings", "## Roofline",
-                        "## GPU timeline", "## Kernels", "## Plan: what to change first"]
+                        "## GPU timeline", "## Kernels", "## Plan from the trace: what to change first"]
     assert "> **Verdict: launch-bound** — 99.8% of the 22.1 ms span" in md
     assert "| kernel | op | calls | time | share | bound | AI (FLOP/B) |" in md
     assert "|---|---|---:|---:|---:|---|---:|" in md

@@ -34,5 +34,5 @@ def trace_plan_sections(plan: TracePlanResult, *, number: int | None = None) -> 
             f"{'; '.join(s.risks)}. Verify: {s.verify}." for s in plan.steps)))
     for note in plan.notes:
         blocks.append(Paragraph(f"Note: {note}", muted=True))
-    title = "Plan: what to change first" if number is None else f"Plan {number}: {source}"
+    title = "Plan from the trace: what to change first" if number is None else f"Plan from trace {number}: {source}"
     return [Section(f"{prefix}steps", title, tuple(blocks), 2)]

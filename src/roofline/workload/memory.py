@@ -60,19 +60,24 @@ class MemoryPlan(BaseModel):
     feasible: bool
 
 
-def activation_workspace_bytes(arch: ModelArch, cfg: ServingConfig) -> float:
-    """Peak live activations while one request's prompt is prefilled next to the running decode
-    batch: the residual stream, one layer's QKV and FFN intermediates (reused across layers), and a
-    row of fp32 logits per sequence. Unfused attention also holds the prompt's S×S scores."""
-    tokens = cfg.serving.prompt_tokens + cfg.serving.batch
+def workspace_terms(arch: ModelArch, cfg: ServingConfig) -> tuple[float, float]:
+    """(bytes independent of batch, bytes per running sequence) of the activation workspace."""
     tp = cfg.parallelism.tensor
     b = BYTES_PER_ELEMENT[cfg.precision.activations]
     ffn = arch.moe.expert_intermediate_size * arch.moe.experts_per_token if arch.moe else arch.intermediate_size
     per_token = 2 * arch.hidden_size + (arch.q_dim + 2 * arch.kv_dim) / tp + (3 if arch.gated_ffn else 2) * ffn / tp
-    workspace = tokens * per_token * b + cfg.serving.batch * arch.vocab_size / tp * 4
+    base = cfg.serving.prompt_tokens * per_token * b
     if not cfg.runtime.flash_attention:
-        workspace += 2 * (arch.num_heads / tp) * cfg.serving.prompt_tokens**2 * b
-    return workspace
+        base += 2 * (arch.num_heads / tp) * cfg.serving.prompt_tokens**2 * b
+    return base, per_token * b + arch.vocab_size / tp * 4
+
+
+def activation_workspace_bytes(arch: ModelArch, cfg: ServingConfig) -> float:
+    """Peak live activations while one request's prompt is prefilled next to the running decode
+    batch: the residual stream, one layer's QKV and FFN intermediates (reused across layers), and a
+    row of fp32 logits per sequence. Unfused attention also holds the prompt's S×S scores."""
+    base, per_sequence = workspace_terms(arch, cfg)
+    return base + cfg.serving.batch * per_sequence
 
 
 def plan_memory(
@@ -86,6 +91,9 @@ def plan_memory(
     per_request = per_token * context
     workspace = activation_workspace_bytes(arch, cfg)
     fixed = weights + workspace + reserve_bytes
+    # The largest batch that fits counts the workspace each extra sequence adds, so evaluating the
+    # config at max_batch fits and at max_batch + 1 does not.
+    base, per_sequence = workspace_terms(arch, cfg)
     batch_kv = per_request * cfg.serving.batch
     used = fixed + batch_kv
     return MemoryPlan(
@@ -99,7 +107,7 @@ def plan_memory(
         reserve_bytes=reserve_bytes,
         used_bytes=used,
         free_bytes=capacity_bytes - used,
-        max_batch=max_batch_that_fits(capacity_bytes, fixed, per_request),
+        max_batch=max_batch_that_fits(capacity_bytes, weights + base + reserve_bytes, per_request + per_sequence),
         context_tokens=context,
         feasible=used <= capacity_bytes,
     )
