@@ -51,3 +51,19 @@ def test_nsys_number_past_int64_is_an_error(tmp_path: Path, value: str) -> None:
     with pytest.raises(InputError) as caught:
         read_input(path)
     assert "below 2**63" in caught.value.one_line() and "line" in caught.value.one_line()
+
+
+def test_nsys_control_characters_in_names_are_escaped(tmp_path: Path) -> None:
+    path = _edit_cell(DATA / "nsys" / "v100_2021_gputrace.csv", tmp_path / "nsys.csv", "Name", "k\x1b[2J",
+                      header_prefix="Start")
+    loaded = read_input(path)
+    assert any(event.name == "k\\x1b[2J" for event in loaded.events)
+    assert any("control characters" in w for w in loaded.warnings)
+
+
+def test_error_messages_escape_what_they_quote(tmp_path: Path) -> None:
+    path = _edit_cell(DATA / "nsys" / "v100_2021_gputrace.csv", tmp_path / "nsys.csv", "Duration(nsec)",
+                      "12\x1b[2J", header_prefix="Start")
+    with pytest.raises(InputError) as caught:
+        read_input(path)
+    assert "\x1b" not in caught.value.one_line() and "\\x1b[2J" in caught.value.one_line()

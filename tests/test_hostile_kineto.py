@@ -137,3 +137,16 @@ def test_truncated_anywhere_keeps_every_complete_event(tmp_path: Path, chunk: in
         events = [e for batch in iter_event_batches(path, state, chunk_bytes=chunk) for e in batch]
         assert state.truncated
         assert events == whole[: sum(end <= cut for end in ends)]
+
+
+def test_control_characters_in_names_are_escaped(tmp_path: Path) -> None:
+    # A kernel named ESC "[2J" cleared the terminal of whoever printed the table; U+202E reversed
+    # the rest of the line. Names are escaped once, at ingestion, for every renderer.
+    doc = _seed()
+    _kernels(doc)[0]["name"] = "\x1b[2J\x1b[31mred"
+    _kernels(doc)[1]["name"] = "abc\u202edef"
+    loaded, result = _classify(_write(tmp_path, doc))
+    names = {kernel.name for kernel in result.kernels}
+    assert "\\x1b[2J\\x1b[31mred" in names and "abc\\u202edef" in names
+    assert not any("\x1b" in name or "\u202e" in name for name in names)
+    assert any("2 name(s) hold control characters" in w for w in loaded.warnings)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from roofline.safetext import escape_controls
+
 EXIT_OK = 0
 EXIT_REGRESSION = 1
 EXIT_BAD_INPUT = 2
@@ -39,7 +41,8 @@ class InputError(Exception):
         text = f"{where}{self.message}"
         if self.fix:
             text += f" — {self.fix}"
-        return " ".join(text.split())
+        # One line, and nothing from the input (a name, a cell) can steer the terminal.
+        return escape_controls(" ".join(text.split()))
 
     def __str__(self) -> str:
         return self.one_line()

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from roofline.analysis.classify import KernelWork, default_unit
 from roofline.errors import InputError
 from roofline.precision import Precision, Unit, parse_precision
+from roofline.safetext import escape_controls
 from roofline.sources.base import LoadedInput, register_reader
 from roofline.units import parse_quantity
 from roofline.yamlio import load_yaml, validate
@@ -81,8 +82,8 @@ def _sniff(path: Path, head: bytes) -> bool:
 def to_kernel_work(kernel: DeclaredKernel, *, in_graph: bool) -> KernelWork:
     unit = kernel.unit or default_unit(kernel.op or kernel.name)
     return KernelWork(
-        name=kernel.name,
-        op=kernel.op,
+        name=escape_controls(kernel.name),
+        op=escape_controls(kernel.op) if kernel.op else kernel.op,
         count=kernel.count,
         flops=kernel.flops * kernel.count,
         bytes=kernel.bytes * kernel.count,
@@ -115,6 +116,6 @@ def read_declared(path: Path) -> LoadedInput:
         format="declared",
         kernels=[to_kernel_work(k, in_graph=in_graph) for k in workload.kernels],
         device_name=workload.hardware,
-        title=workload.title,
+        title=escape_controls(workload.title) if workload.title else None,
         in_graph=in_graph,
     )

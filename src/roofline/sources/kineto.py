@@ -20,6 +20,7 @@ import orjson
 from roofline.analysis.event_table import EventTable
 from roofline.errors import InputError
 from roofline.gcpause import paused_gc
+from roofline.safetext import escape_controls
 from roofline.sources.base import LoadedInput, register_reader
 from roofline.sources.jsonstream import StreamState, iter_event_batches
 from roofline.sources.kineto_columns import (
@@ -130,6 +131,7 @@ class _Collector:
         self.bad_links = 0
         self.bad_durations = 0
         self.bad_bytes = 0
+        self.unsafe_names = 0
         self.with_dims = 0
 
     def _link(self, value: Any) -> Any:
@@ -152,7 +154,8 @@ class _Collector:
         ops = self.ops
         signatures = self.signatures
         runtime = self.runtime
-        intern = self.names.setdefault
+        known_name = self.names.get  # a name seen before, already made safe to print
+        new_name = self._new_name
         dumps = orjson.dumps
         for event in batch:
             if type(event) is not dict:
@@ -176,7 +179,8 @@ class _Collector:
                         signature = len(self.signature_table)
                         signatures[key] = signature
                         self.signature_table.append(
-                            (intern(name, name), {k: args[k] for k in _OP_ARG_KEYS if k in args})
+                            (known_name(name) or new_name(name),
+                             {k: args[k] for k in _OP_ARG_KEYS if k in args})
                         )
                     start = _ns(event["ts"])
                     record = (signature, start, max(_ns(event.get("dur", 0)), 0), self._link(event.get("tid", 0)))
@@ -191,7 +195,7 @@ class _Collector:
                     start = _ns(event["ts"])
                     gpu_append((
                         GPU_CATEGORIES[category],
-                        intern(name, name),
+                        known_name(name) or new_name(name),
                         start,
                         self._gpu_dur(event),
                         _int(args.get("device", event.get("pid", 0))),
@@ -205,7 +209,7 @@ class _Collector:
                 elif category in RUNTIME_CATEGORIES:
                     args = event.get("args") or {}
                     name = _name(event)
-                    name = intern(name, name)
+                    name = known_name(name) or new_name(name)
                     start = _ns(event["ts"])
                     dur = max(_ns(event.get("dur", 0)), 0)
                     correlation = self._link(args.get("correlation"))
@@ -222,6 +226,14 @@ class _Collector:
                                                start + max(_ns(event.get("dur", 0)), 0)))
             except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
                 self.bad_events += 1
+
+    def _new_name(self, name: str) -> str:
+        """Intern a name on first sight, with control characters escaped (a kernel named
+        ESC "[2J" would otherwise clear the terminal of whoever prints the table)."""
+        safe = escape_controls(name)
+        if safe is not name:
+            self.unsafe_names += 1
+        return self.names.setdefault(name, safe)
 
     def _bytes(self, value: Any) -> float | None:
         """A copy's byte count: a non-negative finite number, else unknown (and reported)."""
@@ -268,6 +280,8 @@ def _read_kineto(path: Path, on_progress: Callable[[int], None] | None) -> Loade
     if collector.bad_links:
         warnings.append(f"{collector.bad_links:,} 'External id' / 'correlation' / 'tid' values are not integers: "
                         "those op links were dropped")
+    if collector.unsafe_names:
+        warnings.append(f"{collector.unsafe_names:,} name(s) hold control characters: shown escaped (\\x1b)")
     if collector.bad_bytes:
         warnings.append(f"{collector.bad_bytes:,} copies have a negative or non-numeric 'bytes': their size is unknown")
     # A file cut short before its first (GPU) event says so, rather than blaming the profiler set-up.

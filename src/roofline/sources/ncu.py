@@ -19,6 +19,7 @@ from pathlib import Path
 from roofline.analysis.classify import KernelWork
 from roofline.errors import InputError
 from roofline.precision import Precision, Unit, precision_or_none
+from roofline.safetext import escape_controls
 from roofline.sources.base import LoadedInput, register_reader
 
 TIME = "gpu__time_duration.sum"
@@ -346,7 +347,8 @@ def raw_launches(path: Path, header: list[str], rows: Rows, warnings: list[str])
             continue
         cells = {h: Cell(row[i], units[i], line) for h, i in col.items() if _wanted(h)}
         device = row[col["device__attribute_display_name"]] if "device__attribute_display_name" in col else ""
-        launches.append(Launch(row[col["ID"]], row[col["Kernel Name"]], cells, device or None))
+        launches.append(Launch(row[col["ID"]], escape_controls(row[col["Kernel Name"]]), cells,
+                               escape_controls(device) or None))
     return launches
 
 
@@ -366,7 +368,9 @@ def details_launches(path: Path, header: list[str], rows: Rows, warnings: list[s
             _bad_row(path, line, len(row), len(header), k == len(rows), warnings)
             continue
         name, unit, value = (row[col[n]] for n in need)
-        launch = launches.setdefault(row[col["ID"]], Launch(row[col["ID"]], row[col["Kernel Name"]], {}))
+        launch = launches.get(row[col["ID"]])
+        if launch is None:
+            launch = launches[row[col["ID"]]] = Launch(row[col["ID"]], escape_controls(row[col["Kernel Name"]]), {})
         if "__" not in name:
             name = _SECTION_METRICS.get((name, parse_unit(unit)[1]), "")
             if not name or name in launch.cells:  # a --metrics counter wins over the section's copy
@@ -375,7 +379,7 @@ def details_launches(path: Path, header: list[str], rows: Rows, warnings: list[s
             launch.cells[name] = Cell(value, unit, line)
     for launch in launches.values():  # the Device column is an index: only this metric names the GPU
         named = launch.cells.get("device__attribute_display_name")
-        launch.device = named.text if named and named.text else None
+        launch.device = escape_controls(named.text) if named and named.text else None
     return list(launches.values())
 
 

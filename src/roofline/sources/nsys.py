@@ -17,6 +17,7 @@ from typing import IO
 
 from roofline.analysis.events import GpuEvent, finish_copy
 from roofline.errors import InputError
+from roofline.safetext import escape_controls, has_controls
 from roofline.sources.base import LoadedInput, register_reader
 
 UNKNOWN_REASON = (
@@ -196,7 +197,7 @@ def _triple(row: _Row, prefix: str) -> tuple[int, int, int] | None:
 
 def _event(row: _Row, device: int) -> GpuEvent:
     _, _, fields, columns = row
-    name = fields[columns["name"][0]].strip()
+    name = escape_controls(fields[columns["name"][0]].strip())
     # nsys names copies "[CUDA memcpy Host-to-Device]" (older: "[CUDA memcpy HtoD]"), fills "[CUDA memset]".
     kind = next((k for k in ("memcpy", "memset") if name.startswith(f"[CUDA {k}")), "kernel")
     event = GpuEvent(
@@ -286,7 +287,7 @@ def read_nsys(path: Path) -> LoadedInput:
     warnings: list[str] = []
     events: list[GpuEvent] = []
     devices: dict[str, tuple[int, str | None]] = {}
-    rejoined = zero_sized = 0
+    rejoined = zero_sized = unsafe = 0
     try:
         with _open(path) as handle:
             header_line, cells = _find_header(path, handle)
@@ -296,7 +297,8 @@ def read_nsys(path: Path) -> LoadedInput:
                 fields, spilled = _fit(path, line, fields, width, name_at)
                 rejoined += spilled
                 label = fields[columns["device"][0]].strip() if "device" in columns else ""
-                event = _event((path, line, fields, columns), _device(label, devices))
+                event = _event((path, line, fields, columns), _device(escape_controls(label), devices))
+                unsafe += not fields[name_at].isprintable() and has_controls(fields[name_at])
                 # Only a scaled column ("Bytes (MB)", 3 decimals) rounds a small size down to 0.
                 zero_sized += event.kind != "kernel" and event.bytes == 0 and _BYTES[columns["bytes"][2]] > 1
                 events.append(event)
@@ -307,6 +309,8 @@ def read_nsys(path: Path) -> LoadedInput:
                          fix="profile with --trace=cuda over a region that launches GPU work, then re-export")
     if rejoined:
         warnings.append(f"{rejoined} row(s) had an unquoted kernel name with commas; the name was rejoined")
+    if unsafe:
+        warnings.append(f"{unsafe} kernel name(s) hold control characters: shown escaped (\\x1b)")
     if zero_sized:
         warnings.append(f"{zero_sized} memcpy/memset row(s) show 0 bytes: the export prints sizes to 1 kB, "
                         "so operations under 500 bytes read as 0")
