@@ -111,9 +111,21 @@ def load_hw_file(path: Path) -> HardwareSpec | CeilingsOverlay:
 
 
 def _yaml_files(directory: Path) -> list[Path]:
+    """The spec files of a directory tree. A symlink leading out of the tree is refused: giving
+    --hw-dir DIR must not make the tool read files from elsewhere (docs/robustness.md)."""
     if not directory.is_dir():
         raise InputError("not a directory", file=directory, fix="give a directory of hardware spec YAML files")
-    return sorted(p for p in directory.rglob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+    root = directory.resolve()
+    files = sorted(p for p in directory.rglob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+    for path in files:
+        target = path.resolve()
+        if not target.is_relative_to(root):
+            raise InputError(f"is a symlink to {target}, outside the spec directory {directory}", file=path,
+                             place="--hw-dir", fix="copy the file into the directory, or pass it with --hw-file")
+        if not target.is_file():
+            raise InputError("is not a regular file", file=path, place="--hw-dir",
+                             fix="spec directories hold YAML files only")
+    return files
 
 
 @lru_cache(maxsize=16)
@@ -173,7 +185,10 @@ def resolve_roofs(
                 fix="pass a spec with --hw-file; --ceilings takes 'kind: ceilings' files",
             )
         overlay = item
-    base = registry.resolve(overlay.base)
+    base = registry.lookup(overlay.base)
+    if base is None:
+        raise InputError(f"the overlay's base device '{overlay.base}' is not in the registry", file=path,
+                         place="base", fix=registry.suggestion(overlay.base))
     if base.name != spec.name:
         raise InputError(
             f"ceilings were measured on '{base.name}', not '{spec.name}'",

@@ -210,6 +210,20 @@ def _count(config: dict[str, Any], key: str, value: Any, source: str) -> int:
     return value
 
 
+def _inside(base: Path, path: Path, ref: str) -> Path:
+    """A model path from a config file is read only inside that file's directory: a serving
+    config (from a pull request, say) cannot make the tool open /etc/passwd or ../../secret,
+    directly or through a symlink (docs/robustness.md)."""
+    resolved = (base / path).resolve()
+    if path.is_absolute() or not resolved.is_relative_to(base.resolve()):
+        raise InputError(
+            f"model path '{ref}' leads outside the config's directory ({base})",
+            place="model",
+            fix="put the config.json in or below the directory of the serving config (a bundled name also works)",
+        )
+    return base / path
+
+
 def bundled_models() -> dict[str, Path]:
     directory = bundled_dir("workloads") / "models"
     return {path.stem: path for path in sorted(directory.glob("*.json"))}
@@ -226,8 +240,8 @@ def load_model(ref: str, *, base: Path | None = None) -> tuple[ModelArch, list[s
         name = key
     else:
         path = Path(ref)
-        if base is not None and not path.is_absolute():
-            path = base / path
+        if base is not None:
+            path = _inside(base, path, ref)
         if not path.is_file():
             close = difflib.get_close_matches(key, list(bundled), n=3, cutoff=0.4)
             hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
