@@ -545,7 +545,7 @@ def test_damaged_files_raise_only_input_errors(tmp_path: Path) -> None:
         read_ncu(garbage)
     bad_gzip = tmp_path / "bad.csv.gz"
     bad_gzip.write_bytes(gzip.compress(RAW.read_bytes())[:200])
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="gzip stream is truncated"):
         read_ncu(bad_gzip)
     no_value = tmp_path / "no_value_column.csv"
     no_value.write_text('"ID","Kernel Name","Metric Name","Metric Unit"\n"0","k","Duration","ns"\n')

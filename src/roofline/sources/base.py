@@ -82,8 +82,12 @@ def head_bytes(path: Path, limit: int = SNIFF_BYTES) -> bytes:
         try:
             return decompressor.decompress(head, limit)
         except zlib.error:
-            with gzip.open(path, "rb") as handle:
-                return handle.read(limit)
+            try:
+                with gzip.open(path, "rb") as handle:
+                    return handle.read(limit)
+            except (zlib.error, EOFError, gzip.BadGzipFile) as exc:
+                # A damaged header made gzip raise zlib.error (exit 3) out of format sniffing.
+                raise InputError(f"corrupt gzip data ({exc})", file=path, fix="re-export the file") from None
     return head
 
 

@@ -9,10 +9,8 @@ and recomputation included. See docs/inputs-ncu.md for the command lines and the
 from __future__ import annotations
 
 import csv
-import gzip
 import math
 import re
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from roofline.errors import InputError
 from roofline.precision import Precision, Unit, precision_or_none
 from roofline.safetext import escape_controls
 from roofline.sources.base import LoadedInput, register_reader
+from roofline.sources.gzipcap import read_bytes_capped
 
 TIME = "gpu__time_duration.sum"
 DRAM_READ, DRAM_WRITE = "dram__bytes_read.sum", "dram__bytes_write.sum"
@@ -412,32 +411,41 @@ def metric_warnings(names: set[str], missing: dict[str, str]) -> list[str]:
     return warnings
 
 
-def read_text(path: Path) -> str:
+# The reader holds the whole export in memory; ncu's raw page with the roofline metrics is ~1 kB
+# per launch, so this is millions of launches.
+MAX_EXPORT_BYTES = 2 * 1024**3
+
+
+def read_text(path: Path) -> tuple[str, bool]:
+    """The export's text (decompressed, capped: sources/gzipcap.py) and whether a gzip stream
+    was cut short."""
     try:
-        data = path.read_bytes()
-        if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
+        data, truncated = read_bytes_capped(path, MAX_EXPORT_BYTES, "Nsight Compute export")
+    except OSError as exc:
         raise InputError(f"cannot read: {exc}", file=path) from None
-    return data.decode("utf-8", "replace").lstrip("\ufeff")
+    return data.decode("utf-8", "replace").lstrip("\ufeff"), truncated
 
 
 @register_reader("ncu", description="Nsight Compute CSV (ncu --csv --page raw or details)", sniff=_sniff)
 def read_ncu(path: Path) -> LoadedInput:
     path = Path(path)
-    lines = read_text(path).splitlines(keepends=True)
+    text, cut_short = read_text(path)
+    lines = text.splitlines(keepends=True)
+    cut = f" (the gzip stream is truncated after {len(text):,} characters)" if cut_short else ""
     if not any(line.strip() for line in lines):
-        raise InputError("file is empty", file=path, fix=COLLECT_FIX)
+        raise InputError(f"file is empty{cut}", file=path, fix=COLLECT_FIX)
     start = next((i for i, line in enumerate(lines) if _header_cells(line)), None)
     if start is None:
-        raise InputError('no ncu CSV header (a row "ID",…,"Kernel Name",…)', file=path,
+        raise InputError(f'no ncu CSV header (a row "ID",…,"Kernel Name",…){cut}', file=path,
                          fix="ncu profiled no kernel, or the output is not --csv; " + COLLECT_FIX)
     header = _header_cells(lines[start]) or []
     rows, warnings = read_rows(path, lines, start + 1)
+    if cut_short:
+        warnings.append("the gzip stream is truncated: the rows before the cut were read")
     details = "Metric Name" in header
     launches = (details_launches if details else raw_launches)(path, header, rows, warnings)
     if not launches:
-        raise InputError("no profiled kernel launches under the header", file=path, place=f"line {start + 1}",
+        raise InputError(f"no profiled kernel launches under the header{cut}", file=path, place=f"line {start + 1}",
                          fix="check ncu's --kernel-name / --launch-count filters")
     names = {name for launch in launches for name in launch.cells}
     missing = missing_metrics(names)

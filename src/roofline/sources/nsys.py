@@ -8,7 +8,7 @@ roofline; see docs/inputs-nsys.md for what can be derived from it and which head
 from __future__ import annotations
 
 import csv
-import gzip
+import io
 import re
 from collections.abc import Iterator
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -19,6 +19,7 @@ from roofline.analysis.events import GpuEvent, finish_copy
 from roofline.errors import InputError
 from roofline.safetext import escape_controls, has_controls
 from roofline.sources.base import LoadedInput, register_reader
+from roofline.sources.gzipcap import GzipStream, is_gzip
 
 UNKNOWN_REASON = (
     "Nsight Systems exports carry no FLOPs or bytes; "
@@ -76,10 +77,9 @@ def _sniff(path: Path, head: bytes) -> bool:
 def _open(path: Path) -> IO[str]:
     # newline="" lets csv handle CRLF and newlines inside quoted names; utf-8-sig drops a BOM;
     # "replace" keeps one odd byte in a kernel name from becoming a UnicodeDecodeError.
-    with path.open("rb") as probe:
-        gzipped = probe.read(2) == b"\x1f\x8b"
-    if gzipped:
-        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace", newline="")
+    if is_gzip(path):  # capped against zip bombs; a cut-short stream ends like a truncated file
+        raw = io.BufferedReader(GzipStream(path), buffer_size=1 << 20)
+        return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
     return path.open(encoding="utf-8-sig", errors="replace", newline="")
 
 
@@ -302,6 +302,9 @@ def read_nsys(path: Path) -> LoadedInput:
                 # Only a scaled column ("Bytes (MB)", 3 decimals) rounds a small size down to 0.
                 zero_sized += event.kind != "kernel" and event.bytes == 0 and _BYTES[columns["bytes"][2]] > 1
                 events.append(event)
+            stream = getattr(getattr(handle, "buffer", None), "raw", None)
+            if isinstance(stream, GzipStream) and stream.truncated:
+                warnings.append("the gzip stream is truncated: the rows before the cut were read")
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", file=path) from None
     if not events:
