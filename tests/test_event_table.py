@@ -118,3 +118,23 @@ def test_table_figures_equal_list_figures_on_random_timelines(seed: int) -> None
     _close([asdict(w) for w in timeline_table.group_events(table)],
            [asdict(w) for w in timeline.group_events(events)])
 
+
+def test_a_value_out_of_column_range_drops_the_event_and_keeps_columns_aligned(tmp_path: Path) -> None:
+    """A time that overflows int64 ns, an id past 2**63: the event is reported, the rest kept."""
+    import gzip
+    import json
+
+    trace = json.loads(gzip.decompress((DATA / "h200" / "kineto" / "gemm_bf16_8192.json.gz").read_bytes()))
+    kernels = [e for e in trace["traceEvents"] if e.get("cat") == "kernel"]
+    gpu = [e for e in trace["traceEvents"] if e.get("cat") in ("kernel", "gpu_memset", "gpu_memcpy")]
+    bad = dict(kernels[0], ts=9.9e15, dur=5e15)  # 1.49e19 ns: past int64
+    huge_id = dict(kernels[0], args={**kernels[0]["args"], "correlation": 2**70})
+    trace["traceEvents"] += [bad, huge_id]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(trace))
+    loaded = read_input(path)
+    table = loaded.events
+    assert isinstance(table, EventTable)
+    assert len(table) == len(gpu) + 1  # the overflowing one dropped, the huge id kept (unlinked)
+    assert any("malformed" in w for w in loaded.warnings)
+    assert len({len(getattr(table, c)) for c in ("kind", "name", "start_ns", "grid", "bytes")}) == 1
