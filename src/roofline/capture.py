@@ -92,8 +92,17 @@ class Capture:
         self._prof.__enter__()
 
     def _export(self, prof: Any) -> None:
-        # export_chrome_trace gzips when the name ends in .gz.
-        prof.export_chrome_trace(str(self.path))
+        # Written beside the target and renamed over it, so a process killed mid-export leaves no
+        # half trace under the final name (docs/robustness.md). export_chrome_trace gzips when the
+        # name ends in .gz, so the temporary name keeps that ending.
+        gz = ".gz" if self.path.name.endswith(".gz") else ""
+        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial{gz}")
+        try:
+            prof.export_chrome_trace(str(partial))
+            os.replace(partial, self.path)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         self.written = True
 
     def step(self) -> None:

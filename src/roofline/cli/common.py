@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
-import tempfile
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from roofline.atomicio import append_atomic, start_command, write_atomic, written_outputs
 from roofline.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, InputError
 from roofline.hardware.registry import Registry, load_registry
 
@@ -52,19 +54,78 @@ def error_exit(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+# Command parameters that name files the command writes; every other path parameter is read.
+OUTPUT_OPTIONS = {"output": "--output", "annotate": "--annotate", "out": "--out", "junit": "--junit",
+                  "markdown": "--markdown", "write_baseline": "--write-baseline", "write_spec": "--write-spec"}
+
+
+def _paths(value: Any) -> list[Path]:
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [Path(item) for item in items if isinstance(item, Path) or (isinstance(item, str) and os.path.exists(item))]
+
+
+def _same_file(left: Path, right: Path) -> bool:
+    try:
+        return left.resolve() == right.resolve() or (left.exists() and os.path.samefile(left, right))
+    except OSError:
+        return False
+
+
+def refuse_overwriting_inputs(kwargs: dict[str, Any]) -> None:
+    """Exit 2 before any work when an output option names an input of the same command (or a
+    file inside an input directory), or two outputs name one file: inputs are never modified."""
+    outputs = [(OUTPUT_OPTIONS[name], Path(value)) for name, value in kwargs.items()
+               if name in OUTPUT_OPTIONS and isinstance(value, (str, Path))]
+    if not outputs:
+        return
+    inputs = [path for name, value in kwargs.items() if name not in OUTPUT_OPTIONS for path in _paths(value)]
+    for option, output in outputs:
+        for path in inputs:
+            inside = path.is_dir() and output.is_file() and output.resolve().is_relative_to(path.resolve())
+            if _same_file(output, path) or inside:
+                what = "refusing to overwrite the input trace" if option == "--annotate" else "would overwrite an input"
+                raise InputError(what, file=output, place=option,
+                                 fix="write the output to another file; roofline never modifies its inputs")
+    for index, (option, output) in enumerate(outputs):
+        for other, second in outputs[index + 1 :]:
+            if _same_file(output, second):
+                raise InputError(f"{option} and {other} name the same file", file=output, place=option,
+                                 fix="give each output its own file")
+
+
+def _interrupted_message() -> str:
+    written = written_outputs()
+    if not written:
+        return "roofline: interrupted; no output was written"
+    return (f"roofline: interrupted; written before the interrupt: {', '.join(map(str, written))}; "
+            "any other output was not written")
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    # SIGTERM (a CI timeout, kill) unwinds like Ctrl-C, so temporary files are removed.
+    raise KeyboardInterrupt
+
+
 def handle_errors(fn: F) -> F:
-    """Map InputError to a one-line message and exit 2; anything unexpected to exit 3."""
+    """Map InputError to a one-line message and exit 2; anything unexpected to exit 3. Before
+    the command runs: refuse outputs that would overwrite inputs; afterwards, an interrupt says
+    which outputs (written atomically, roofline.atomicio) exist."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start_command()
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _terminate)
         try:
+            refuse_overwriting_inputs(kwargs)
             return fn(*args, **kwargs)
         except InputError as exc:
             raise error_exit(exc.one_line(), EXIT_BAD_INPUT) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
-            print("roofline: interrupted; no output was written", file=sys.stderr)
+            print(_interrupted_message(), file=sys.stderr)
             raise typer.Exit(130) from None
         except BrokenPipeError:
             raise typer.Exit(0) from None
@@ -77,6 +138,9 @@ def handle_errors(fn: F) -> F:
                 "please report it; ROOFLINE_DEBUG=1 shows the traceback)",
                 EXIT_INTERNAL,
             ) from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper  # type: ignore[return-value]
 
@@ -89,7 +153,7 @@ def registry_from_options(hw_files: list[Path] | None, hw_dirs: list[Path] | Non
 
 
 def write_output(text: str, output: Path | None) -> None:
-    """Print to stdout, or write ``output`` atomically (temp file + rename)."""
+    """Print to stdout, or write ``output`` atomically (temp file + rename, roofline.atomicio)."""
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -97,25 +161,4 @@ def write_output(text: str, output: Path | None) -> None:
     write_atomic(output, text.encode("utf-8"))
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise InputError("output directory does not exist", file=path, fix="create it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        # mkstemp makes the file private (0600); a report or chart is meant to be shared, so give
-        # it the mode any new file gets (0666 less the umask), or keep the mode of the file replaced.
-        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+__all__ = ["append_atomic", "write_atomic", "write_output"]

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 from roofline.cli.common import CeilingsOption, HwDirOption, HwFileOption, handle_errors, registry_from_options, \
-    stderr_console, write_atomic, write_output
+    stderr_console, write_atomic, write_output, append_atomic
 from roofline.errors import InputError
 from roofline.gate.adapters import SnapshotOptions, parse_env, snapshot_input
 from roofline.gate.compare import GateOptions, compare_snapshots
@@ -184,8 +184,8 @@ def _append(path: Path, text: str) -> None:
     if not directory.is_dir():
         raise InputError("directory does not exist", file=path, place="--markdown", fix="create it first")
     try:
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(text)
+        # Rewritten atomically: an interrupted gate leaves the summary as it was, not half a table.
+        append_atomic(path, text)
     except OSError as exc:
         raise InputError(f"cannot append: {exc.strerror or exc}", file=path, place="--markdown") from None
 

@@ -12,9 +12,7 @@ lookup entry per kernel whose name alone does not identify its group (same kerne
 
 from __future__ import annotations
 
-import gzip
 import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +23,7 @@ from typing import IO, Any
 import orjson
 
 from roofline.analysis.classify import KernelVerdict
+from roofline.atomicio import atomic_output
 from roofline.analysis.events import GpuEvent
 from roofline.analysis.result import ClassifyResult
 from roofline.analysis.timeline import DeviceSegments, timeline_segments
@@ -207,19 +206,10 @@ def counter_samples(device: DeviceSegments, index: VerdictIndex) -> Iterator[tup
 @contextmanager
 def _atomic_stream(target: Path) -> Iterator[IO[bytes]]:
     """A binary stream to a temporary file beside ``target``, gzip-compressed for ``.gz``
-    (mtime 0: the same input gives the same bytes), renamed over ``target`` only on success."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            if target.name.lower().endswith(".gz"):
-                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as zipped:
-                    yield zipped  # type: ignore[misc]
-            else:
-                yield raw
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    (mtime 0: the same input gives the same bytes), renamed over ``target`` only on success
+    (roofline.atomicio, which every output goes through)."""
+    with atomic_output(target) as out:
+        yield out
 
 
 def annotate_trace(loaded: LoadedInput, result: ClassifyResult, target: Path) -> AnnotateSummary:
