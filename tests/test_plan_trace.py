@@ -145,6 +145,9 @@ VERIFY = [
     ("profiled/llama_decode_eager", "profiled/llama_decode_compiled", ["fuse_elementwise"], -5.594, -5.704),
     ("profiled/llama_decode_eager", "profiled/llama_decode_reduce_overhead", ["cuda_graphs", "fuse_elementwise"],
      -9.107, -9.007),
+    # Two H200s, NCCL all-reduces in line vs asynchronous (tests/data/h200x2/README.md).
+    ("../h200x2/exposed/rank0", "../h200x2/overlapped/rank0", ["overlap_communication"], -2.059, -1.780),
+    ("../h200x2/exposed/rank1", "../h200x2/overlapped/rank1", ["overlap_communication"], -2.101, -1.795),
 ]
 
 
@@ -261,3 +264,28 @@ def test_report_includes_the_trace_plan(tmp_path: Path) -> None:
     bare = tmp_path / "bare.md"
     assert run("report", H200 / "kineto/tiny_ops_launch.json.gz", "-o", bare, "--no-images", "--no-plan").exit_code == 0
     assert "## Plan" not in bare.read_text(encoding="utf-8")
+
+
+def test_exposed_communication_is_the_time_nccl_runs_alone() -> None:
+    exposed = classify("../h200x2/exposed/rank0").summary
+    overlapped = classify("../h200x2/overlapped/rank0").summary
+    # In line: every all-reduce runs alone (4 × ~0.88 ms a step). Async: they run beside the GEMMs
+    # except the last one of the step, issued after the last layer.
+    assert exposed.exposed_communication_s == pytest.approx(exposed.communication_s, rel=0.01)
+    assert exposed.communication_s / 3 == pytest.approx(3.53e-3, rel=0.01)
+    assert overlapped.exposed_communication_s / 3 == pytest.approx(1.154e-3, rel=0.01)
+    assert overlapped.exposed_communication_s < 0.3 * overlapped.communication_s
+
+
+def test_device_side_stream_waits_are_not_host_syncs() -> None:
+    # The NCCL traces carry 8–16 cudaStreamWaitEvent per step and one cudaDeviceSynchronize.
+    summary = classify("../h200x2/overlapped/rank0").summary
+    assert summary.syncs == 3 and summary.sync_s == 0.0
+    assert not any("host synchronisations" in f for f in summary.findings)
+    sync = classify("captured/decode_bf16_sync_per_layer").summary
+    assert sync.syncs == 27 and 0 < sync.sync_s < 1e-3  # 24 hook syncs of ~7 µs each
+
+
+def test_overlap_plan_first_for_exposed_collectives() -> None:
+    steps = plan_trace(classify("../h200x2/exposed/rank0")).steps
+    assert "overlap_communication" in [s.candidate.rule for s in steps]

@@ -110,6 +110,13 @@ def trace_findings(
             f"{fmt_percent(timeline.other_idle_s / span)} of the span the GPU is idle for other reasons "
             "(host work after the last launch, synchronisation, data loading): look at the CPU side of the step."
         )
+    if timeline.exposed_communication_s / span >= LAUNCH_GAP_SHARE:
+        findings.append(
+            f"{fmt_percent(timeline.exposed_communication_s / span)} of the span collectives (NCCL/RCCL) run with no "
+            f"other GPU work beside them ({fmt_seconds(timeline.exposed_communication_s)} of "
+            f"{fmt_seconds(timeline.communication_s)} of communication): overlap them with compute (DDP/FSDP "
+            "bucketing, async collectives)."
+        )
     if timeline.graph_kernels:
         findings.append(
             f"{timeline.graph_kernels} kernels were replayed from CUDA graphs; their launch cost is the graph floor."

@@ -55,7 +55,8 @@ class Summary(BaseModel):
     streams: list[StreamFigures] = Field(default_factory=list)
     lead_in_s: float = Field(0.0, description="idle from each step's start to its first GPU work, summed")
     syncs: int | None = Field(None, description="host synchronisations inside the profiled steps")
-    sync_s: float | None = Field(None, description="host time blocked in those synchronisations")
+    sync_s: float | None = Field(None, description="host time blocked in those synchronisations, except each "
+                                 "step's last (the one that ends the step)")
     communication_s: float = 0.0
     exposed_communication_s: float = Field(0.0, description="communication with no other GPU work beside it")
 

@@ -244,8 +244,8 @@ def is_communication(name: str) -> bool:
 
 
 def _communication(events: list[GpuEvent], span_start: int, span_end: int) -> tuple[int, int]:
-    """(communication busy ns, exposed ns): busy segments made only of communication kernels are
-    communication nobody overlapped with compute."""
+    """(communication busy ns, exposed ns) summed over devices: exposed is the time covered by
+    communication kernels and by nothing else, union(all) − union(all but communication)."""
     if not any(is_communication(e.name) for e in events if e.kind == "kernel"):
         return 0, 0
     total = exposed = 0
@@ -254,18 +254,9 @@ def _communication(events: list[GpuEvent], span_start: int, span_end: int) -> tu
         per_device[event.device].append(event)
     for members in per_device.values():
         comm = [e for e in members if e.kind == "kernel" and is_communication(e.name)]
+        others = [e for e in members if not (e.kind == "kernel" and is_communication(e.name))]
         total += _account(comm, span_start, span_end)[0]
-        segments: list[Segment] = []
-        _account(members, span_start, span_end, segments)
-        for segment in segments:
-            if segment.kind != "busy":
-                continue
-            # Inside a busy segment, time covered by communication only = segment − union(others).
-            others = [e for e in segment.members if not (e.kind == "kernel" and is_communication(e.name))]
-            if len(others) == len(segment.members):
-                continue
-            covered = _account(others, segment.start_ns, segment.end_ns)[0] if others else 0
-            exposed += segment.dur_ns - covered
+        exposed += _account(members, span_start, span_end)[0] - _account(others, span_start, span_end)[0]
     return total, exposed
 
 

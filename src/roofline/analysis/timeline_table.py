@@ -175,8 +175,8 @@ def _steps(table: EventTable, steps: list[tuple[int, int, int]], kernel: np.ndar
 
 
 def _communication(table: EventTable, rows: np.ndarray, span_start: int, span_end: int) -> tuple[int, int]:
-    """timeline._communication: communication busy time, and the busy pieces of intervals holding
-    communication less what their other members cover."""
+    """timeline._communication: communication busy time, and the time covered by communication
+    and nothing else (union of all − union of all but communication), per device."""
     comm = (table.kind == _KERNEL) & table.name_mask(is_communication)
     if not comm[rows].any():
         return 0, 0
@@ -184,23 +184,8 @@ def _communication(table: EventTable, rows: np.ndarray, span_start: int, span_en
     for device in np.unique(table.device[rows]).tolist():
         members = rows[table.device[rows] == device]
         total += account(table, members[comm[members]], span_start, span_end)[0]
-        if span_end <= span_start:
-            continue
-        iv = _Intervals(table, members)
-        order, busy, _, _, _ = _sweep(iv, span_start, span_end)
-        cursor_end = iv.end[order].clip(max=span_end)
-        for index, piece, piece_end in zip(order.tolist(), busy.tolist(), cursor_end.tolist()):
-            if piece <= 0:
-                continue
-            interval_rows = (iv.eager_rows[index : index + 1] if index < iv.graph_from
-                             else iv.member_rows[index - iv.graph_from])
-            has_comm = comm[interval_rows]
-            if not has_comm.any():
-                continue
-            others = interval_rows[~has_comm]
-            piece_start = piece_end - piece
-            covered = account(table, others, piece_start, piece_end)[0] if len(others) else 0
-            exposed += piece - covered
+        exposed += (account(table, members, span_start, span_end)[0]
+                    - account(table, members[~comm[members]], span_start, span_end)[0])
     return total, exposed
 
 

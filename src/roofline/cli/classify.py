@@ -103,7 +103,7 @@ def classify_loaded(
     syncs = _syncs_in_steps(loaded, steps)
     summary = summarize_trace(verdicts, timeline, _sync_findings(syncs, steps) + extra)
     if steps:
-        summary = summary.model_copy(update={"syncs": len(syncs), "sync_s": sum(s[2] for s in syncs) * 1e-9})
+        summary = summary.model_copy(update={"syncs": len(syncs), "sync_s": _blocked_s(syncs, steps)})
     return build_result(
         inputs=[str(loaded.path)],
         source_format=loaded.format,
@@ -182,6 +182,16 @@ def _select(loaded: LoadedInput, step: int | None, device_index: int | None) -> 
         steps = [s for s in steps if s[0] == step]
         events = rows_where(events, "step", step)
     return events, steps
+
+
+def _blocked_s(syncs: list[tuple[str, int, int]], steps: list) -> float:
+    """Host time blocked in the synchronisations inside the steps, except each step's last one
+    (the loop's own, which ends the step and waits for all its work)."""
+    blocked = 0
+    for _, start, end in steps:
+        inside = sorted((s[1], s[2]) for s in syncs if start <= s[1] <= end)
+        blocked += sum(duration for _, duration in inside[:-1])
+    return blocked * 1e-9
 
 
 def _syncs_in_steps(loaded: LoadedInput, steps: list) -> list[tuple[str, int, int]]:

@@ -198,6 +198,9 @@ def op_cost(call: OpCall) -> Result:
                 f"no formula for the Triton kernel {name} (only Inductor's "
                 "triton_poi/red/per/tem/for kernels are parsed)"
             )
+        if name in ("record_param_comms", "nccl:all_reduce") or name.startswith(("c10d::", "nccl:")):
+            return NoCost(f"a collective ({name}): bound by the interconnect, not by a roofline; see the "
+                          "exposed-communication figures")
         return NoCost(f"no formula for {name}")
     # Views need no shapes; but shapes that are there must be sound, for every formula alike.
     if entry.needs_shapes or call.input_dims is not None:

@@ -178,7 +178,7 @@ def trace_model(result: ClassifyResult) -> TraceModel:
     # when a change shrinks the GPU work far enough the host becomes the critical path again.
     hidden_host = min(busy, eager * floor)
     extra_syncs = max((s.syncs or 0) - len(s.steps), 0)
-    sync_s = (s.sync_s or 0.0) * extra_syncs / s.syncs if s.syncs else 0.0
+    sync_s = (s.sync_s or 0.0) if extra_syncs else 0.0
     return TraceModel(
         steps=steps,
         groups=groups,

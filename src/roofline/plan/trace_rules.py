@@ -373,29 +373,50 @@ def remove_syncs(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
 
 @register_rule(DOMAIN, "overlap_communication")
 def overlap_communication(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
-    """Collectives alone on the timeline (the seed's exposed-communication test): overlapped with
-    compute (bucketing, async collectives), only what exceeds the compute beside it stays exposed."""
+    """Collectives alone on the timeline (the seed's exposed-communication test). Overlapped with
+    compute (bucketing, async collectives), what stays exposed is what exceeds the compute beside
+    it, and at least the last collective of the step (nothing is left to compute after the final
+    bucket); the compute it overlaps runs on the SMs the collective leaves free."""
     m = d.model
     exposed = m.per_step(m.exposed_communication_s)
-    if exposed <= 0 or not d.worth(_share(d, exposed), 0.05):
-        return None
     comm = [g for g in m.groups if g.communication]
+    if exposed <= 0 or not comm or not d.worth(_share(d, exposed), 0.05):
+        return None
     compute = _per_step_busy(m, [g for g in m.groups if not g.communication])
     comm_s = _per_step_busy(m, comm)
-    hidden = exposed - max(comm_s - compute, 0.0)
-    if not comm or hidden <= 0:
+    collectives = sum(g.count for g in comm) / max(m.steps, 1)
+    last = comm_s / max(collectives, 1.0)
+    hidden = exposed - min(exposed, max(comm_s - compute, last))
+    if hidden <= 0:
         return None
-    factor = max(1.0 - hidden / comm_s, 0.0) if comm_s > 0 else 1.0
+    sms = d.result.hardware.sm_count
+    weights = [(g.blocks_per_call or 0.0) * g.time_s for g in comm]
+    blocks = sum(weights) / sum(g.time_s for g in comm) if sum(g.time_s for g in comm) > 0 else 0.0
+    contention = blocks / (sms - blocks) if sms and 0 < blocks < sms else 0.0
+    slowed = hidden * contention  # the overlapped compute on SMs − collective blocks
 
     def apply(m: TraceModel) -> TraceModel:
-        return m.with_groups(_scale_groups(m, comm, "overlap", time=factor), exposed_communication_s=0.0)
+        comm_total = sum(g.time_s for g in m.groups if g.communication)
+        other_total = sum(g.time_s for g in m.groups if not g.communication)
+        hide = hidden * max(m.steps, 1) / m.overlap
+        slow = slowed * max(m.steps, 1) / m.overlap
+        groups = []
+        for g in m.groups:
+            if g.communication and comm_total > 0:
+                g = replace(g, time_s=g.time_s * (1 - hide / comm_total), changed_by=g.changed_by + ("overlap",))
+            elif other_total > 0 and slow > 0:
+                g = replace(g, time_s=g.time_s * (1 + slow / other_total))
+            groups.append(g)
+        return m.with_groups(groups, exposed_communication_s=m.exposed_communication_s - hidden * max(m.steps, 1))
 
     return Candidate(
         technique="overlap communication with compute (DDP/FSDP bucketing, async collectives, a separate stream)",
         targets="communication",
         rationale=(f"collectives ({_names(comm)}) run with no compute beside them for {fmt_seconds(exposed)} per step "
-                   f"({fmt_percent(_share(d, exposed))}); {fmt_seconds(compute)} of compute per step can hide "
-                   f"{fmt_seconds(hidden)} of it"),
+                   f"({fmt_percent(_share(d, exposed))}); overlapped with the {fmt_seconds(compute)} of compute, "
+                   f"{fmt_seconds(hidden)} can hide (the last of {collectives:.0f} collectives stays exposed), and "
+                   f"the compute beside them slows by {fmt_percent(contention)} on the SMs their {blocks:.0f} "
+                   "blocks leave free"),
         risks=("engineering: medium (bucket sizes, stream priorities); memory for in-flight buffers",),
         effort="medium",
         tier=2,

@@ -42,8 +42,10 @@ KERNEL_LAUNCH_APIS = {
     "hipExtLaunchKernel", "hipExtModuleLaunchKernel", "hipModuleLaunchKernel", "hipLaunchCooperativeKernel",
     *GRAPH_LAUNCH_APIS,
 }
+# Calls that block the host until the GPU catches up. (cudaStreamWaitEvent is not one: it orders
+# two streams on the device and returns at once.)
 SYNC_APIS = {"cudaDeviceSynchronize", "cudaStreamSynchronize", "cudaEventSynchronize", "hipDeviceSynchronize",
-             "hipStreamSynchronize", "hipEventSynchronize", "cudaStreamWaitEvent"}
+             "hipStreamSynchronize", "hipEventSynchronize"}
 
 
 # A timestamp or duration beyond this many µs (about three centuries) is no clock reading: the
