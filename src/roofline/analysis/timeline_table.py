@@ -33,8 +33,6 @@ class _Intervals:
         graph = table.in_graph[rows] & (table.correlation[rows] != MISSING)
         eager = ~graph
         starts, ends, launches = [start[eager]], [end[eager]], [launch[eager]]
-        self.member_rows: list[np.ndarray] = []
-        self.graph_from = int(eager.sum())
         if graph.any():
             g_rows = np.flatnonzero(graph)
             device = table.device[rows][g_rows]
@@ -53,12 +51,9 @@ class _Intervals:
             starts.append(r_start)
             ends.append(r_end)
             launches.append(r_launch)
-            pieces = np.split(rows[g_rows], bounds[1:])
-            self.member_rows = [pieces[i] for i in replay_order]
         self.start = np.concatenate(starts)
         self.end = np.concatenate(ends)
         self.launch = np.concatenate(launches)
-        self.eager_rows = rows[eager]
         self.order = np.lexsort((np.arange(len(self.start)), self.end, self.start))
 
 
@@ -197,9 +192,14 @@ def group_events(table: EventTable) -> list[KernelWork]:
     op = table.op.copy()
     if "" in table.ops.codes:
         op[op == table.ops.codes[""]] = 0  # no op and an empty op name are one group
-    keys = np.stack([op.astype(np.int64), table.name.astype(np.int64), table.in_graph.astype(np.int64),
-                     table.kind.astype(np.int64)], axis=1)
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    if len(table.ops) * len(table.names) * 2 * len(KINDS) < 2**62:
+        # One int64 per row (op, name, launch mode, kind): a 1-D unique, ~5x faster than rows.
+        keys = ((op.astype(np.int64) * len(table.names) + table.name) * 2 + table.in_graph) * len(KINDS) + table.kind
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    else:
+        keys = np.stack([op.astype(np.int64), table.name.astype(np.int64), table.in_graph.astype(np.int64),
+                         table.kind.astype(np.int64)], axis=1)
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.reshape(-1)
     # Renumber groups by first appearance; order the rows group by group, in trace order within.
     rank = np.empty(len(first), np.int64)
