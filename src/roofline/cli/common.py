@@ -67,7 +67,14 @@ def _paths(value: Any) -> list[Path]:
 def _same_file(left: Path, right: Path) -> bool:
     try:
         return left.resolve() == right.resolve() or (left.exists() and os.path.samefile(left, right))
-    except OSError:
+    except (OSError, RuntimeError):  # a symlink loop: RuntimeError up to Python 3.12
+        return False
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    try:
+        return directory.is_dir() and path.is_file() and path.resolve().is_relative_to(directory.resolve())
+    except (OSError, RuntimeError):
         return False
 
 
@@ -81,8 +88,7 @@ def refuse_overwriting_inputs(kwargs: dict[str, Any]) -> None:
     inputs = [path for name, value in kwargs.items() if name not in OUTPUT_OPTIONS for path in _paths(value)]
     for option, output in outputs:
         for path in inputs:
-            inside = path.is_dir() and output.is_file() and output.resolve().is_relative_to(path.resolve())
-            if _same_file(output, path) or inside:
+            if _same_file(output, path) or _inside(output, path):
                 what = "refusing to overwrite the input trace" if option == "--annotate" else "would overwrite an input"
                 raise InputError(what, file=output, place=option,
                                  fix="write the output to another file; roofline never modifies its inputs")

@@ -88,7 +88,7 @@ def _same_file(left: Path, right: Path | None) -> bool:
         return False
     try:
         return left.resolve() == right.resolve()
-    except OSError:
+    except (OSError, RuntimeError):  # a symlink loop: RuntimeError up to Python 3.12
         return False
 
 

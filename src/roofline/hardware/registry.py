@@ -118,7 +118,10 @@ def _yaml_files(directory: Path) -> list[Path]:
     root = directory.resolve()
     files = sorted(p for p in directory.rglob("*.y*ml") if p.suffix in (".yaml", ".yml"))
     for path in files:
-        target = path.resolve()
+        try:
+            target = path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: RuntimeError up to Python 3.12
+            raise InputError("is a symlink loop", file=path, place="--hw-dir", fix="remove the link") from None
         if not target.is_relative_to(root):
             raise InputError(f"is a symlink to {target}, outside the spec directory {directory}", file=path,
                              place="--hw-dir", fix="copy the file into the directory, or pass it with --hw-file")

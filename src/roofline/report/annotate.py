@@ -78,11 +78,9 @@ def check_annotate_target(target: Path, inputs: list[Path]) -> None:
 
 
 def _same_file(a: Path, b: Path) -> bool:
-    if Path(a).resolve() == Path(b).resolve():
-        return True
     try:
-        return os.path.samefile(a, b)
-    except OSError:
+        return Path(a).resolve() == Path(b).resolve() or os.path.samefile(a, b)
+    except (OSError, RuntimeError):  # a missing file, or a symlink loop (RuntimeError up to 3.12)
         return False
 
 

@@ -214,8 +214,13 @@ def _inside(base: Path, path: Path, ref: str) -> Path:
     """A model path from a config file is read only inside that file's directory: a serving
     config (from a pull request, say) cannot make the tool open /etc/passwd or ../../secret,
     directly or through a symlink (docs/robustness.md)."""
-    resolved = (base / path).resolve()
-    if path.is_absolute() or not resolved.is_relative_to(base.resolve()):
+    try:
+        resolved = (base / path).resolve()
+        outside = path.is_absolute() or not resolved.is_relative_to(base.resolve())
+    except (OSError, RuntimeError):  # a symlink loop: RuntimeError up to Python 3.12
+        raise InputError(f"model path '{ref}' cannot be resolved (a symlink loop?)", file=base / path,
+                         place="model", fix="give the path of a config.json file") from None
+    if outside:
         raise InputError(
             f"model path '{ref}' leads outside the config's directory ({base})",
             place="model",
