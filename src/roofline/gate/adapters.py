@@ -91,6 +91,8 @@ def snapshot_input(path: Path, options: SnapshotOptions) -> Snapshot:
         raise InputError("file not found", file=path, fix="check the path")
     if path.is_dir():
         raise InputError("is a directory", file=path, fix="give a snapshot, trace, export or benchmark file")
+    if not path.is_file():  # a FIFO or device: opening it could block
+        raise InputError("is not a regular file", file=path, fix="give a snapshot, trace, export or benchmark file")
     if path.stat().st_size == 0:
         raise InputError("file is empty", file=path, fix="re-create it; an empty run cannot be gated")
     try:

@@ -24,6 +24,8 @@ def looks_like_classify_json(path: Path) -> bool:
     """True for a JSON file whose opening holds the result's first keys. The kineto sniffer
     claims every JSON document, so this check has to run first.
     """
+    if not Path(path).is_file():  # opening a FIFO would block: the reader gives the error
+        return False
     try:
         with Path(path).open("rb") as handle:
             head = handle.read(_HEAD_BYTES)

@@ -99,6 +99,8 @@ def read_input(path: Path, on_progress: Callable[[int], None] | None = None) -> 
         raise InputError("file not found", file=path, fix="check the path")
     if path.is_dir():
         raise InputError("is a directory", file=path, fix="give a trace, export or workload file")
+    if not path.is_file():  # a FIFO or device: opening it could block, reading it never end
+        raise InputError("is not a regular file", file=path, fix="give a trace, export or workload file")
     if path.stat().st_size == 0:
         raise InputError("file is empty", file=path, fix="re-export the trace or write the workload")
     readers = registered_readers()
