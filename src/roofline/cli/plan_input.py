@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from roofline.analysis.result import HardwareUsed, hardware_used
 from roofline.cli.plan import parse_sweep, run_plan_config, sweep_rows
 from roofline.plan.result import PlanResult
@@ -20,7 +18,9 @@ from roofline.report.plan_figures import (
     plan_roofline_figure,
     plan_steps_figure,
 )
+from roofline.errors import InputError
 from roofline.workload.serving import ServingConfig
+from roofline.yamlio import load_yaml
 
 PLAN_CHARTS = ("roofline", "steps", "frontier")
 
@@ -30,8 +30,10 @@ def is_serving_config(path: Path) -> bool:
     if Path(path).suffix.lower() not in (".yaml", ".yml") or not Path(path).is_file():
         return False
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError, OSError):
+        # The capped loader: a 500-deep '[[[…' was a RecursionError here (exit 3), and a
+        # multi-GB YAML was read whole just to sniff it.
+        data, _ = load_yaml(Path(path), what="serving config")
+    except InputError:
         return False  # the declared-kernel reader gives the precise error
     return isinstance(data, dict) and "model" in data and "kernels" not in data
 
