@@ -46,15 +46,27 @@ def run_plan_config(path: Path, *, hw: str | None, ceilings: str | None, hw_file
     if hw:
         cfg = cfg.model_copy(update={"hardware": hw})
     registry = registry_from_options(hw_file, hw_dir)
-    spec, roofs, overlay = resolve_roofs(registry, cfg.hardware, ceilings=ceilings)
-    arch, ignored = load_model(cfg.model, base=path.parent)
-    context = build_context(cfg, arch, spec, roofs, base=path.parent)
+    try:
+        spec, roofs, overlay = resolve_roofs(registry, cfg.hardware, ceilings=ceilings)
+        arch, ignored = load_model(cfg.model, base=path.parent)
+        context = build_context(cfg, arch, spec, roofs, base=path.parent)
+        outcome = plan_serving(cfg, context, max_steps=max_steps)
+    except InputError as exc:
+        raise _in_config(exc, path, hw_given=bool(hw)) from None
     notes = [f"{arch.name}: config keys ignored: {', '.join(ignored)}"] if ignored else []
-    outcome = plan_serving(cfg, context, max_steps=max_steps)
     origin = "measured" if roofs.uses_measured else "datasheet"
     result = build_plan_result(outcome, config_file=str(path), hardware=spec.name,
                                ceilings=f"{origin}" + (f" ({overlay})" if overlay else ""), notes=notes)
     return result, cfg, context
+
+
+def _in_config(exc: InputError, path: Path, *, hw_given: bool) -> InputError:
+    """An error about a value the serving config gave (its model, hardware, sizes) names the
+    config file and the key; one about another file (a config.json) keeps its own."""
+    if exc.file is not None:
+        return exc
+    place = "hardware" if exc.place == "--hw" and not hw_given else exc.place
+    return InputError(exc.message, file=path, place=place, fix=exc.fix)
 
 
 def sweep_rows(cfg: ServingConfig, context, batches: list[int]) -> list[dict[str, object]]:
