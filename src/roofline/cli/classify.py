@@ -16,6 +16,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from collections import Counter
 from dataclasses import replace
 
+from roofline import jsonout
 from roofline.analysis.classify import KernelWork, classify_kernel
 from roofline.analysis.event_table import distinct, rows_where
 from roofline.analysis.result import ClassifyResult, build_result, hardware_used, summarize_trace
@@ -229,7 +230,7 @@ def render(results: list[ClassifyResult], fmt: OutputFormat, top: int | None, pl
         payload = [r.model_dump(mode="json") for r in results]
         for item, plan in zip(payload, plans or []):
             item["plan"] = plan.model_dump(mode="json")
-        return json.dumps(payload[0] if len(payload) == 1 else payload, indent=2) + "\n"
+        return jsonout.dumps(payload[0] if len(payload) == 1 else payload, indent=2) + "\n"
     if fmt is OutputFormat.md:
         if plans is None:
             return "\n".join(classify_markdown(r, top=top) for r in results)

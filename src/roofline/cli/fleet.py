@@ -3,7 +3,6 @@ fleet summary (stragglers, spread, MFU/MBU, scaling tax against ``--reference``)
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from roofline import jsonout
 from roofline.analysis.fleet import FleetResult, RankFailure, reduce_fleet
 from roofline.cli.common import HW_PATH_ENV, write_output
 from roofline.errors import InputError
@@ -76,7 +76,7 @@ def classify_directory(
     result = reduce_fleet(ranks, directory=str(directory), reference=ref_outcome.figures if ref_outcome else None,
                           failed=failed, warnings=warnings)
     if fmt == "json":
-        write_output(json.dumps(result.model_dump(mode="json"), indent=2) + "\n", output)
+        write_output(jsonout.dumps(result.model_dump(mode="json"), indent=2) + "\n", output)
     elif fmt == "md":
         write_output(fleet_markdown(result), output)
     else:

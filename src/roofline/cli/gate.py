@@ -5,7 +5,6 @@ formats, and the result object holds the exit code.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from enum import Enum
@@ -15,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from roofline import jsonout
 from roofline.cli.common import CeilingsOption, HwDirOption, HwFileOption, handle_errors, registry_from_options, \
     stderr_console, write_atomic, write_output, append_atomic
 from roofline.errors import InputError
@@ -153,7 +153,7 @@ def gate(
         fail_on_improvement=fail_on_improvement, baseline_path=str(baseline), current_path=str(current),
         thresholds_path=str(thresholds) if thresholds is not None else None))
     if format is GateFormat.json:
-        write_output(json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n", output)
+        write_output(jsonout.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n", output)
     else:
         probe = Console()
         # CI logs are not terminals and rich would wrap them at 80 columns; they scroll sideways fine.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import sys
 from enum import Enum
 from pathlib import Path
@@ -14,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from roofline import jsonout
 from roofline import __version__
 from roofline.cli.common import (
     HwDirOption,
@@ -72,7 +72,7 @@ def list_devices(
         for spec in specs:
             _, roofs, _ = resolve_roofs(registry, spec.name)
             rows.append(spec_json(spec, roofs, str(registry.spec_files[spec.name]), []))
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(jsonout.dumps(rows, indent=2))
         return
     Console().print(hw_list_table(specs))
 
@@ -94,7 +94,7 @@ def show(
     overlays = [str(path) for path, _ in registry.overlays.get(spec.name, [])]
     source = str(registry.spec_files[spec.name])
     if format is HwFormat.json:
-        typer.echo(json.dumps(spec_json(spec, roofs, source, overlays), indent=2))
+        typer.echo(jsonout.dumps(spec_json(spec, roofs, source, overlays), indent=2))
         return
     Console().print(hw_show_renderable(spec, roofs, source, overlays))
 
@@ -125,7 +125,7 @@ def detect(
                                f"pass it with --hw-file {write_spec}")
     if format is HwFormat.json:
         rows = [dict(gpu.__dict__, starter_spec=starters.get(gpu.index)) for gpu in gpus]
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(jsonout.dumps(rows, indent=2))
         return
     console = Console(highlight=False)
     for gpu in gpus:

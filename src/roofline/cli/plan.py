@@ -4,7 +4,6 @@ and ``roofline plan TRACE...`` — the ordered steps for what a profiled run sho
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from roofline import jsonout
 from roofline.cli.common import CeilingsOption, HwDirOption, HwFileOption, handle_errors, registry_from_options, write_output
 from roofline.errors import InputError
 from roofline.hardware.registry import resolve_roofs
@@ -136,7 +136,7 @@ def render_plan(result: PlanResult, rows: list[dict[str, object]] | None, fmt: P
         payload = result.model_dump(mode="json")
         if rows is not None:
             payload["sweep"] = rows
-        write_output(json.dumps(payload, indent=2) + "\n", output)
+        write_output(jsonout.dumps(payload, indent=2) + "\n", output)
         return
     if fmt is PlanFormat.md:
         write_output(plan_markdown(result), output)

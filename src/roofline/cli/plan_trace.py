@@ -3,11 +3,11 @@ optionally verify the plan against a second trace, and render."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from rich.console import Console
 
+from roofline import jsonout
 from roofline.analysis.result import ClassifyResult
 from roofline.cli.common import registry_from_options, write_output
 from roofline.errors import InputError
@@ -71,7 +71,7 @@ def plan_traces(inputs: list[Path], *, hw: str, ceilings: str | None, hw_file, h
 def render_trace_plans(plans: list[TracePlanResult], fmt: str, output: Path | None) -> None:
     if fmt == "json":
         payload = [p.model_dump(mode="json") for p in plans]
-        write_output(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2) + "\n", output)
+        write_output(jsonout.dumps(payload[0] if len(payload) == 1 else payload, indent=2) + "\n", output)
         return
     if fmt == "md":
         parts = []
