@@ -16,6 +16,10 @@ from roofline.precision import Precision, Unit, parse_precision
 SCHEMA_VERSION = 1
 
 RoofOrigin = Literal["datasheet", "measured", "user"]
+# Every figure of a spec is in human units (TFLOP/s, TB/s, GB, µs, MHz, W) where real devices are
+# below 1e5; a larger one is a typo or damage, and 1.8e308 TFLOP/s became an infinite roof (the
+# fuzzers found it). Values up to this pass; beyond it the file is refused, naming the key.
+PLAUSIBLE = 1e6
 
 
 class _Strict(BaseModel):
@@ -32,8 +36,8 @@ def _precision_table(value: object) -> dict[Precision, float]:
         precision = parse_precision(str(key))
         if isinstance(number, bool) or not isinstance(number, (int, float)):
             raise ValueError(f"{key}: expected a number of TFLOP/s, got {number!r}")
-        if number <= 0:
-            raise ValueError(f"{key}: a peak must be positive, got {number}")
+        if not 0 < number <= PLAUSIBLE:
+            raise ValueError(f"{key}: a peak must be positive and at most {PLAUSIBLE:g} TFLOP/s, got {number}")
         table[precision] = float(number)
     return table
 
@@ -56,26 +60,28 @@ class PeakTable(_Strict):
 
 class MemorySpec(_Strict):
     type: str | None = None
-    capacity_gb: float = Field(gt=0, description="HBM/GDDR capacity, 1 GB = 1e9 bytes")
-    bandwidth_tb_s: float = Field(gt=0, description="peak DRAM bandwidth, 1 TB/s = 1e12 B/s")
-    l2_mb: float | None = Field(default=None, gt=0)
-    l2_bandwidth_tb_s: float | None = Field(default=None, gt=0)
-    shared_memory_per_sm_kb: float | None = Field(default=None, gt=0)
-    infinity_cache_mb: float | None = Field(default=None, gt=0)
+    capacity_gb: float = Field(gt=0, le=PLAUSIBLE, description="HBM/GDDR capacity, 1 GB = 1e9 bytes")
+    bandwidth_tb_s: float = Field(gt=0, le=PLAUSIBLE, description="peak DRAM bandwidth, 1 TB/s = 1e12 B/s")
+    l2_mb: float | None = Field(default=None, gt=0, le=PLAUSIBLE)
+    l2_bandwidth_tb_s: float | None = Field(default=None, gt=0, le=PLAUSIBLE)
+    shared_memory_per_sm_kb: float | None = Field(default=None, gt=0, le=PLAUSIBLE)
+    infinity_cache_mb: float | None = Field(default=None, gt=0, le=PLAUSIBLE)
 
 
 class InterconnectSpec(_Strict):
     name: str | None = None
-    bandwidth_gb_s: float | None = Field(default=None, ge=0, description="GPU-GPU, per GPU, bidirectional")
+    bandwidth_gb_s: float | None = Field(default=None, ge=0, le=PLAUSIBLE,
+                                         description="GPU-GPU, per GPU, bidirectional")
     host: str | None = None
-    host_bandwidth_gb_s: float | None = Field(default=None, ge=0, description="host link, bidirectional")
+    host_bandwidth_gb_s: float | None = Field(default=None, ge=0, le=PLAUSIBLE,
+                                              description="host link, bidirectional")
 
 
 class LaunchOverhead(_Strict):
     """Per-kernel launch cost floor in microseconds: eager launches vs CUDA-graph replay."""
 
-    eager: float = Field(gt=0)
-    graph: float = Field(gt=0)
+    eager: float = Field(gt=0, le=PLAUSIBLE)
+    graph: float = Field(gt=0, le=PLAUSIBLE)
 
 
 class HardwareSpec(_Strict):
@@ -90,10 +96,10 @@ class HardwareSpec(_Strict):
     peak_tflops: PeakTable
     sparse_peak_tflops: PeakTable | None = None
     memory: MemorySpec
-    sm_count: int | None = Field(default=None, gt=0)
-    boost_clock_mhz: float | None = Field(default=None, gt=0)
+    sm_count: int | None = Field(default=None, gt=0, le=PLAUSIBLE)
+    boost_clock_mhz: float | None = Field(default=None, gt=0, le=PLAUSIBLE)
     interconnect: InterconnectSpec = Field(default_factory=InterconnectSpec)
-    tdp_w: float | None = Field(default=None, gt=0)
+    tdp_w: float | None = Field(default=None, gt=0, le=PLAUSIBLE)
     launch_overhead_us: LaunchOverhead
     notes: str | None = None
 
@@ -105,15 +111,15 @@ class HardwareSpec(_Strict):
 
 
 class PartialMemory(_Strict):
-    bandwidth_tb_s: float | None = Field(default=None, gt=0)
-    read_bandwidth_tb_s: float | None = Field(default=None, gt=0)
-    write_bandwidth_tb_s: float | None = Field(default=None, gt=0)
-    l2_bandwidth_tb_s: float | None = Field(default=None, gt=0)
+    bandwidth_tb_s: float | None = Field(default=None, gt=0, le=PLAUSIBLE)
+    read_bandwidth_tb_s: float | None = Field(default=None, gt=0, le=PLAUSIBLE)
+    write_bandwidth_tb_s: float | None = Field(default=None, gt=0, le=PLAUSIBLE)
+    l2_bandwidth_tb_s: float | None = Field(default=None, gt=0, le=PLAUSIBLE)
 
 
 class PartialLaunch(_Strict):
-    eager: float | None = Field(default=None, gt=0)
-    graph: float | None = Field(default=None, gt=0)
+    eager: float | None = Field(default=None, gt=0, le=PLAUSIBLE)
+    graph: float | None = Field(default=None, gt=0, le=PLAUSIBLE)
 
 
 class CeilingsOverlay(_Strict):
