@@ -89,3 +89,54 @@ def test_hf_config_non_counts_are_errors(tmp_path: Path, value: str) -> None:
     with pytest.raises(InputError) as caught:
         load_model(str(path))
     assert str(path) in caught.value.one_line()
+
+
+def test_spec_peak_past_plausible_is_refused(tmp_path: Path) -> None:
+    # peak_tflops 1.8e308 (or a bandwidth of 1e300 TB/s) became an infinite roof: inf reached
+    # the output of classify and hw show.
+    text = (REPO / "hwspecs" / "h200-sxm.yaml").read_text()
+    for old, new in (("bf16: 989.4", "bf16: 1.7976931348623157e+308"), ("bandwidth_tb_s: 4.8", "bandwidth_tb_s: 1e+300")):
+        assert old in text
+        path = tmp_path / "spec.yaml"
+        path.write_text(text.replace(old, new, 1))
+        from roofline.hardware.registry import load_hw_file
+
+        with pytest.raises(InputError) as caught:
+            load_hw_file(path)
+        assert str(path) in caught.value.one_line() and "line" in caught.value.one_line()
+
+
+def test_classify_json_output_is_strict_json_and_reads_back(tmp_path: Path) -> None:
+    # A kernel that moves no DRAM bytes has an infinite AI; --format json wrote 'Infinity', which
+    # jq, orjson and roofline's own classify-JSON reader refuse.
+    import orjson
+    from typer.testing import CliRunner
+
+    from roofline.cli import app
+    from roofline.report.classify_json import load_classify_json
+
+    kernels = tmp_path / "k.yaml"
+    kernels.write_text("schema_version: 1\nkind: kernels\nkernels:\n"
+                       "  - {name: regs_only, flops: 1e9, bytes: 0, precision: fp16, unit: matrix}\n")
+    out = tmp_path / "k.json"
+    result = CliRunner().invoke(app, ["classify", str(kernels), "--hw", "h100", "-f", "json", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(out.read_bytes())["kernels"][0]["ai"] is None
+    assert load_classify_json(out)[0].kernels[0].name == "regs_only"
+
+
+@pytest.mark.parametrize("edit", [('"total_s": ', '"total_s": "1e400", "x": '), ('"total_s": ', '"total_s": -5, "x": ')])
+def test_classify_json_with_infinite_or_negative_numbers_is_refused(tmp_path: Path, edit: tuple[str, str]) -> None:
+    # Pydantic reads the string "1e400" as an infinite float: a hand-edited result reached the
+    # plot with an infinite time (found by fuzzing classify JSON).
+    from typer.testing import CliRunner
+
+    from roofline.cli import app
+    from roofline.report.classify_json import load_classify_json
+
+    trace = REPO / "tests" / "data" / "h200" / "kineto" / "gemm_bf16_8192.json.gz"
+    result = CliRunner().invoke(app, ["classify", str(trace), "--hw", "h200", "-f", "json"])
+    path = tmp_path / "result.json"
+    path.write_text(result.stdout.replace(*edit, 1))
+    with pytest.raises(InputError, match="not a roofline classify result"):
+        load_classify_json(path)

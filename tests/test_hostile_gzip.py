@@ -49,7 +49,7 @@ def test_kineto_bomb_of_spaces_is_refused_in_bounded_memory(tmp_path: Path) -> N
     code, stderr, rss_mb = _run_cli("classify", str(bomb), "--hw", "h200")
     assert code == 2 and len(stderr.splitlines()) == 1, stderr
     assert "a gzip bomb?" in stderr and str(bomb) in stderr and "gunzip" in stderr
-    assert rss_mb < 600 and time.perf_counter() - started < 30
+    assert rss_mb < 600 and time.perf_counter() - started < 90  # seconds alone; generous for a loaded CI box
 
 
 def test_compressible_trace_of_valid_events_stays_in_bounded_memory(tmp_path: Path) -> None:

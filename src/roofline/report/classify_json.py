@@ -7,6 +7,7 @@ same field names (docs/json-schema.md), so it is refused rather than half-read.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import orjson
@@ -69,7 +70,7 @@ def _validate(item: object, path: Path, index: int | None) -> ClassifyResult:
             fix="re-run roofline classify --format json with this version of roofline",
         )
     try:
-        return ClassifyResult.model_validate(item)
+        result = ClassifyResult.model_validate(item)
     except ValidationError as exc:
         first = exc.errors()[0]
         location = ".".join(str(part) for part in first["loc"])
@@ -79,6 +80,35 @@ def _validate(item: object, path: Path, index: int | None) -> ClassifyResult:
             place=_join(where, location),
             fix="pass the output of roofline classify --format json",
         ) from None
+    bad = _bad_number(result.model_dump(mode="json"))
+    if bad:
+        # Pydantic reads "1e400" or "inf" as an infinite float and takes any sign: a result that
+        # roofline wrote has neither, so this file was edited or damaged.
+        raise InputError(f"not a roofline classify result: {bad[1]}", file=path, place=_join(where, bad[0]),
+                         fix="regenerate it with roofline classify --format json")
+    return result
+
+
+# Amounts and times: never negative in a result roofline wrote.
+_NON_NEGATIVE = {"span_s", "gpu_busy_s", "idle_s", "total_s", "count", "flops", "bytes", "hardware_flops", "ai",
+                 "pct_of_roof", "l2_bytes", "l1_bytes", "peak_flops_per_s", "bandwidth_bytes_per_s", "value",
+                 "datasheet_value", "achieved_flops_per_s", "achieved_bytes_per_s", "attainable_flops_per_s",
+                 "compute_s", "memory_s", "launch_s", "ridge_point", "longest_run", "blocks_per_call"}
+
+
+def _bad_number(data: object, where: str = "") -> tuple[str, str] | None:
+    """(place, problem) of the first non-finite number, or negative amount, in a dumped result."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return where, f"{where} is {data}"
+    if isinstance(data, (int, float)) and not isinstance(data, bool) and data < 0 \
+            and where.rsplit(".", 1)[-1] in _NON_NEGATIVE:
+        return where, f"{where} is negative ({data})"
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        found = _bad_number(value, f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}" if where else key)
+        if found:
+            return found
+    return None
 
 
 def _join(prefix: str | None, location: str) -> str:
