@@ -140,3 +140,18 @@ def test_classify_json_with_infinite_or_negative_numbers_is_refused(tmp_path: Pa
     path.write_text(result.stdout.replace(*edit, 1))
     with pytest.raises(InputError, match="not a roofline classify result"):
         load_classify_json(path)
+
+
+@pytest.mark.parametrize("extra", ["speculative: {draft_params_b: 2.35e298, k: 8, acceptance: 0.5}",
+                                   "slo: {itl_ms: 5.0e-324, throughput_tok_s: 5.0e-324}"])
+def test_serving_config_extremes_are_refused_not_crashes(tmp_path: Path, extra: str) -> None:
+    # Valid-looking but extreme values found by fuzzing: a 1e298 B-parameter draft overflowed
+    # int() in the synthetic draft; a subnormal SLO made the planner take log(inf).
+    from typer.testing import CliRunner
+
+    from roofline.cli import app
+
+    path = tmp_path / "serve.yaml"
+    path.write_text(f"model: llama-3-8b\nhardware: h200\n{extra}\n")
+    result = CliRunner().invoke(app, ["plan", str(path)])
+    assert result.exit_code == 2 and str(path) in result.output, result.output

@@ -65,9 +65,11 @@ class Serving(_Section):
 
 
 class SLO(_Section):
-    ttft_ms: float | None = Field(default=None, gt=0)
-    itl_ms: float | None = Field(default=None, gt=0)
-    throughput_tok_s: float | None = Field(default=None, gt=0)
+    # Bounded so that ratios to predictions stay finite: an SLO of 5e-324 ms made the planner's
+    # score log(inf) (math domain error, exit 3). A nanosecond to a thousand years covers any goal.
+    ttft_ms: float | None = Field(default=None, ge=1e-6, le=1e12)
+    itl_ms: float | None = Field(default=None, ge=1e-6, le=1e12)
+    throughput_tok_s: float | None = Field(default=None, ge=1e-6, le=1e15)
 
 
 class Runtime(_Section):
@@ -81,7 +83,9 @@ class Runtime(_Section):
 
 class Speculative(_Section):
     draft_model: str | None = None
-    draft_params_b: float | None = Field(default=None, gt=0, description="draft size in billions of parameters")
+    # Up to 100,000 B (100 T) parameters: 1e298 overflowed the synthetic draft's sizing (exit 3).
+    draft_params_b: float | None = Field(default=None, gt=0, le=1e5,
+                                         description="draft size in billions of parameters")
     k: int = Field(default=4, ge=1, le=16, description="draft tokens per round")
     acceptance: float = Field(gt=0, lt=1, description="per-token acceptance probability p")
 
