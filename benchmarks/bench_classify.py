@@ -1,12 +1,26 @@
-"""Benchmark: classify a large kineto trace, against orjson.loads of the same file, in one run.
+"""Benchmark: ``roofline classify`` of large kineto traces against the raw parse and two peers,
+in one run.
 
-Builds a trace of the requested size by replicating a real H200 decode trace
-(tests/data/h200/kineto/mini_decode_eager.json.gz) with shifted timestamps, correlation ids and
-External ids, then measures, each in a fresh process: wall time and peak RSS of
-(a) ``orjson.loads`` of the file (the raw-parse reference) and (b) ``roofline classify --format json``.
-Results are reported as ratios to the reference measured in the same run.
+Builds traces of the requested sizes by replicating a real H200 decode trace
+(tests/data/h200/kineto/mini_decode_eager.json.gz) with shifted timestamps, step numbers,
+correlation ids and External ids (optionally also gzipped), then measures, one fresh process at a
+time, wall time and peak RSS of:
 
-    python benchmarks/bench_classify.py --size-gb 1.0 [--keep /tmp/big.json] [--peers]
+* ``orjson.loads`` of the whole file — the raw-parse reference (skipped, with the reason, where it
+  cannot fit in memory: it needs ~9x the decompressed size);
+* the raw parse streamed: roofline's chunked reader with ``orjson`` and no analysis at all;
+* ``roofline classify FILE --format json`` (read, link, cost, classify, report);
+* the peers, with ``--peers``: Holistic Trace Analysis (``pip install traceinsight``;
+  ``TraceAnalysis`` of the file, with HTA_DISABLE_NS_ROUNDING=1) and AMD TraceLens
+  (github.com/AMD-AGI/TraceLens; ``TreePerfAnalyzer.from_file``), run from a separate virtual
+  environment (``--peer-python``), never imported here.
+
+Each child runs under a resident-memory cap (``--mem-cap-gb``, its process group is killed past
+it) and a wall-time limit (``--timeout``): a child that exceeds them is recorded as "out of
+memory" or "did not finish", not retried.
+
+    python benchmarks/bench_classify.py --sizes 0.2 1 5 --gzip 0.2 --peers \\
+        --peer-python /tmp/peers-venv/bin/python --workdir /tmp/bench --json results.json
 """
 
 from __future__ import annotations
@@ -15,13 +29,19 @@ import argparse
 import gzip
 import json
 import os
+import platform
+import resource
+import shutil
+import signal
 import subprocess
 import sys
-import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 SEED = Path(__file__).resolve().parent.parent / "tests" / "data" / "h200" / "kineto" / "mini_decode_eager.json.gz"
+# orjson.loads of a kineto trace holds ~8.5x the file in Python objects (8.86 GB for 1.05 GB).
+ORJSON_BYTES_PER_BYTE = 9.0
 
 
 def build_trace(target_bytes: int, out: Path) -> int:
@@ -62,40 +82,212 @@ def build_trace(target_bytes: int, out: Path) -> int:
     return count
 
 
-def measure(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GB) of one fresh process."""
+def gzip_copy(path: Path) -> Path:
+    target = path.with_name(path.name + ".gz")
+    if not target.exists():
+        with path.open("rb") as source, gzip.open(target, "wb", compresslevel=6) as sink:
+            shutil.copyfileobj(source, sink, 16 << 20)
+    return target
+
+
+@dataclass
+class Measurement:
+    file: str
+    file_gb: float
+    decompressed_gb: float
+    tool: str
+    outcome: str  # ok | out of memory | did not finish | failed | not run
+    wall_s: float | None = None
+    peak_rss_gb: float | None = None
+    note: str = ""
+
+
+def group_rss_bytes(pgid: int) -> int:
+    """Resident bytes of every process in a process group (the child and anything it spawned)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+            if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, …, rss is the 22nd
+                total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+_OOM_TEXT = ("MemoryError", "bad_alloc", "Not enough memory", "Cannot allocate memory", "out of memory")
+
+
+def run_child(cmd: list[str], *, timeout_s: float, mem_cap_gb: float, env: dict[str, str] | None = None
+              ) -> tuple[str, float, float, str]:
+    """(outcome, wall seconds, peak RSS GB, note) of one fresh process.
+
+    Memory is capped on resident memory, as a person watching ``top`` would: the process group is
+    killed when its RSS passes ``mem_cap_gb``. The address-space limit is only a backstop near the
+    machine's RAM (an address-space cap at the RSS cap kills allocators that reserve more than
+    they touch — TraceLens segfaulted at 4.6 GB resident under a 14 GB address-space cap).
+    """
+    cap = int(mem_cap_gb * 1e9)
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    backstop = max(cap, int(0.92 * ram))
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (backstop, backstop))
+
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=limit,
+                            start_new_session=True, env={**os.environ, **(env or {})})
+    assert proc.stderr is not None
+    os.set_blocking(proc.stderr.fileno(), False)
+    errors = bytearray()
+    killed = None
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        chunk = proc.stderr.read()
+        if chunk:
+            errors += chunk[-65536:]
+            del errors[:-65536]
+        if pid:
+            break
+        if time.perf_counter() - start > timeout_s:
+            killed = "time"
+        elif group_rss_bytes(proc.pid) > cap:
+            killed = "memory"
+        if killed:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pid, status, usage = os.wait4(proc.pid, 0)
+            break
+        time.sleep(0.1)
     wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(cmd)}: {proc.stderr.read().decode()[-500:] if proc.stderr else ''}")
-    return wall, usage.ru_maxrss * 1024 / 1e9
+    peak = usage.ru_maxrss * 1024 / 1e9
+    text = errors.decode(errors="replace")
+    lines = text.strip().splitlines()
+    last = lines[-1][:200] if lines else ""
+    code = os.waitstatus_to_exitcode(status)
+    if killed == "time":
+        return "did not finish", wall, peak, f"killed after {timeout_s:.0f} s"
+    if killed == "memory":
+        return "out of memory", wall, peak, f"resident memory passed the {mem_cap_gb:.0f} GB cap"
+    if code == 0:
+        return "ok", wall, peak, ""
+    if any(marker in text for marker in _OOM_TEXT):
+        return "out of memory", wall, peak, f"allocation failed: {last}"
+    return "failed", wall, peak, f"exit {code}: {last}"
+
+
+ORJSON = ("import gzip, sys, orjson; p = sys.argv[1]; raw = open(p, 'rb').read(); "
+          "orjson.loads(gzip.decompress(raw) if p.endswith('.gz') else raw)")
+# The collector off, as roofline's reader runs it: otherwise its collections of the young
+# decoded events, not the parse, dominate (3x slower).
+STREAM = ("import gc, sys; from pathlib import Path; from roofline.sources.jsonstream import StreamState, "
+          "iter_event_batches; gc.disable()\nfor batch in iter_event_batches(Path(sys.argv[1]), StreamState()): pass")
+HTA = ("import os, sys; from hta.trace_analysis import TraceAnalysis; p = sys.argv[1]; "
+       "TraceAnalysis(trace_files={0: p}, trace_dir=os.path.dirname(p))")
+TRACELENS = "import sys; from TraceLens import TreePerfAnalyzer; TreePerfAnalyzer.from_file(sys.argv[1])"
+TOOL_KEYS = {"orjson.loads": "orjson", "raw parse, streamed": "stream", "roofline classify": "roofline",
+             "HTA TraceAnalysis": "hta", "TraceLens from_file": "tracelens"}
+
+
+def bench_file(path: Path, decompressed: float, args: argparse.Namespace) -> list[Measurement]:
+    size = path.stat().st_size / 1e9
+    rows: list[Measurement] = []
+
+    def record(tool: str, cmd: list[str], *, cap: float, env: dict[str, str] | None = None) -> None:
+        if args.tools and TOOL_KEYS[tool] not in args.tools:
+            return
+        outcome, wall, peak, note = run_child(cmd, timeout_s=args.timeout, mem_cap_gb=cap, env=env)
+        rows.append(Measurement(path.name, size, decompressed, tool, outcome, wall, peak, note))
+        print(f"  {tool:<28} {outcome:<15} {wall:8.1f} s {peak:7.2f} GB  {note}", flush=True)
+
+    available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    need = ORJSON_BYTES_PER_BYTE * decompressed
+    if args.tools and "orjson" not in args.tools:
+        pass
+    elif need > 0.9 * available:
+        rows.append(Measurement(path.name, size, decompressed, "orjson.loads", "not run",
+                                note=f"needs ~{need:.0f} GB (~{ORJSON_BYTES_PER_BYTE:.0f}x the JSON) on a "
+                                     f"{available:.0f} GB machine"))
+        print(f"  {'orjson.loads':<28} not run: {rows[-1].note}", flush=True)
+    else:
+        record("orjson.loads", [sys.executable, "-c", ORJSON, str(path)], cap=0.95 * available)
+    record("raw parse, streamed", [sys.executable, "-c", STREAM, str(path)], cap=args.mem_cap_gb)
+    record("roofline classify", [sys.executable, "-m", "roofline", "classify", str(path), "--format", "json"],
+           cap=args.mem_cap_gb)
+    if args.peers:
+        record("HTA TraceAnalysis", [args.peer_python, "-c", HTA, str(path)], cap=args.mem_cap_gb,
+               env={"HTA_DISABLE_NS_ROUNDING": "1"})
+        record("TraceLens from_file", [args.peer_python, "-c", TRACELENS, str(path)], cap=args.mem_cap_gb)
+    return rows
+
+
+def table(rows: list[Measurement]) -> str:
+    lines = ["| file | tool | outcome | time (s) | peak RSS (GB) | time / orjson | RSS / orjson | "
+             "time / streamed parse |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    by_file: dict[str, dict[str, Measurement]] = {}
+    for row in rows:
+        by_file.setdefault(row.file, {})[row.tool] = row
+    for file, tools in by_file.items():
+        ref = tools.get("orjson.loads")
+        stream = tools.get("raw parse, streamed")
+        for row in tools.values():
+            ok = row.outcome == "ok"
+            t = f"{row.wall_s:.1f}" if row.wall_s is not None else "–"
+            m = f"{row.peak_rss_gb:.2f}" if row.peak_rss_gb is not None else "–"
+            rt = f"{row.wall_s / ref.wall_s:.2f}" if ok and ref and ref.outcome == "ok" else "–"
+            rm = f"{row.peak_rss_gb / ref.peak_rss_gb:.2f}" if ok and ref and ref.outcome == "ok" else "–"
+            rs = f"{row.wall_s / stream.wall_s:.2f}" if ok and stream and stream.outcome == "ok" else "–"
+            outcome = row.outcome + (f" ({row.note})" if row.note and not ok else "")
+            lines.append(f"| {file} ({row.file_gb:.2f} GB) | {row.tool} | {outcome} | {t} | {m} | {rt} | {rm} | {rs} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size-gb", type=float, default=1.0)
-    parser.add_argument("--keep", type=Path, help="write the trace here and keep it")
+    parser.add_argument("--sizes", type=float, nargs="+", default=[1.0], help="plain JSON sizes, GB")
+    parser.add_argument("--gzip", type=float, nargs="*", default=[], help="of those sizes, also bench a .json.gz")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/roofline-bench"))
+    parser.add_argument("--keep", action="store_true", help="keep the generated traces")
+    parser.add_argument("--peers", action="store_true", help="also run HTA and TraceLens")
+    parser.add_argument("--peer-python", default=str(Path("/tmp/peers-venv/bin/python")))
+    parser.add_argument("--timeout", type=float, default=600.0, help="per process, seconds")
+    parser.add_argument("--mem-cap-gb", type=float, default=14.0, help="resident-memory cap per process")
+    parser.add_argument("--only", nargs="*", help="run only these files (names in workdir), after building")
+    parser.add_argument("--tools", nargs="*", choices=sorted(TOOL_KEYS.values()),
+                        help="run only these (default: all; the peers only with --peers)")
+    parser.add_argument("--json", type=Path, help="also write the measurements here")
     args = parser.parse_args()
-    path = args.keep or Path(tempfile.mkdtemp()) / "big_trace.json"
-    if not path.exists():
-        events = build_trace(int(args.size_gb * 1e9), path)
-        print(f"built {path} ({path.stat().st_size / 1e9:.2f} GB, {events:,} events)")
-    size_gb = path.stat().st_size / 1e9
-    ref_t, ref_m = measure([sys.executable, "-c", f"import orjson; orjson.loads(open({str(path)!r},'rb').read())"])
-    ours_t, ours_m = measure([sys.executable, "-m", "roofline", "classify", str(path), "--format", "json"])
-    rows = [
-        ("orjson.loads (reference)", ref_t, ref_m),
-        ("roofline classify", ours_t, ours_m),
-    ]
-    print(f"\nfile: {size_gb:.2f} GB\n")
-    print("| tool | time (s) | peak RSS (GB) | time / orjson | RSS / orjson | RSS / file size |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, t, m in rows:
-        print(f"| {name} | {t:.1f} | {m:.2f} | {t / ref_t:.2f} | {m / ref_m:.2f} | {m / size_gb:.2f} |")
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    rows: list[Measurement] = []
+    files: list[tuple[Path, float]] = []
+    for size in args.sizes:
+        path = args.workdir / f"trace_{size:g}gb.json"
+        if not path.exists():
+            started = time.perf_counter()
+            events = build_trace(int(size * 1e9), path)
+            print(f"built {path} ({path.stat().st_size / 1e9:.2f} GB, {events:,} events, "
+                  f"{time.perf_counter() - started:.0f} s)", flush=True)
+        decompressed = path.stat().st_size / 1e9
+        files.append((path, decompressed))
+        if size in args.gzip:
+            files.append((gzip_copy(path), decompressed))
+    for path, decompressed in files:
+        if args.only and path.name not in args.only:
+            continue
+        print(f"\n{path} ({path.stat().st_size / 1e9:.2f} GB on disk, {decompressed:.2f} GB of JSON)", flush=True)
+        rows.extend(bench_file(path, decompressed, args))
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, " \
+              f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM, Python {platform.python_version()}"
+    print(f"\nmachine: {machine}\n")
+    print(table(rows))
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine, "timeout_s": args.timeout, "mem_cap_gb": args.mem_cap_gb,
+                                         "measurements": [asdict(r) for r in rows]}, indent=2) + "\n")
     if not args.keep:
-        path.unlink()
+        for path, _ in files:
+            path.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
