@@ -150,3 +150,16 @@ def test_control_characters_in_names_are_escaped(tmp_path: Path) -> None:
     assert "\\x1b[2J\\x1b[31mred" in names and "abc\\u202edef" in names
     assert not any("\x1b" in name or "\u202e" in name for name in names)
     assert any("2 name(s) hold control characters" in w for w in loaded.warnings)
+
+
+def test_cpu_only_trace_with_hostile_events_snapshots_with_warnings(tmp_path: Path) -> None:
+    # The gate's CPU-only path converted ts 1.5e308 with round() (OverflowError, exit 3) and
+    # skipped malformed events without a word.
+    from roofline.gate.adapters import SnapshotOptions, snapshot_input
+
+    doc = json.loads(gzip.decompress((SEED.parent / "gemm_bf16_8192.json.gz").read_bytes()))
+    doc["traceEvents"] = [e for e in doc["traceEvents"] if e.get("cat") not in ("kernel", "gpu_memcpy", "gpu_memset")]
+    ops = [e for e in doc["traceEvents"] if e.get("cat") == "cpu_op"]
+    ops[0]["ts"], ops[1]["name"] = 1.5e308, 12345
+    snapshot = snapshot_input(_write(tmp_path, doc), SnapshotOptions())
+    assert "2 malformed events were skipped" in snapshot.warnings

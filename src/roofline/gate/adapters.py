@@ -28,6 +28,7 @@ import orjson
 
 from roofline import __version__
 from roofline.errors import InputError
+from roofline.safetext import escape_controls
 from roofline.gate.from_plan import looks_like_plan_json
 from roofline.gate.snapshot import SnapshotKind, Snapshot, SourceRef, looks_like_snapshot, read_snapshot
 from roofline.hardware.registry import Registry
@@ -266,15 +267,20 @@ def host_trace_snapshot(path: Path) -> Snapshot:
     state = StreamState()
     ops: list[HostOp] = []
     steps: list[tuple[int, int, int]] = []
+    malformed = 0
     for batch in iter_event_batches(path, state):
         for event in batch:
             if not isinstance(event, dict) or event.get("ph") != "X":
                 continue
             try:
                 start, dur = round(float(event["ts"]) * 1000.0), max(round(float(event.get("dur", 0)) * 1000.0), 0)
-            except (KeyError, TypeError, ValueError):
+                name = event.get("name", "")
+                if not isinstance(name, str):
+                    raise TypeError(name)
+            except (KeyError, TypeError, ValueError, OverflowError):  # 1.5e308 µs overflowed (exit 3)
+                malformed += 1
                 continue
-            name = str(event.get("name", ""))
+            name = escape_controls(name)
             if event.get("cat") == "cpu_op":
                 ops.append(HostOp(name, start, dur))
             elif event.get("cat") == "user_annotation" and name.startswith("ProfilerStep#"):
@@ -286,7 +292,10 @@ def host_trace_snapshot(path: Path) -> Snapshot:
     return Snapshot(kind="trace", sources=[SourceRef(path=str(path), format="kineto (CPU only)")],
                     steps=len(steps) or None, fingerprint={**_base_fingerprint(), "device": HOST_DEVICE},
                     entries=host_trace_entries(ops, steps),
-                    warnings=["no GPU activity in the trace: gated on host op times and call counts"])
+                    warnings=["no GPU activity in the trace: gated on host op times and call counts"]
+                    + ([f"{malformed:,} malformed events were skipped"] if malformed else [])
+                    + (["the trace is truncated or damaged: only its readable events were used"]
+                       if state.truncated or state.skipped_regions else []))
 
 
 def trace_header_fingerprint(head: bytes) -> dict[str, str]:
