@@ -261,3 +261,26 @@ def test_ncu_damaged_bytes(workdir: Path, data: st.DataObject, seed: Path, gz: b
     path = workdir / ("ncu.csv.gz" if gz else "ncu.csv")
     path.write_bytes(gzip.compress(damaged) if gz else damaged)
     attempt("ncu: bytes", path, run_classify, what=f"{seed.name}: {how}")
+
+
+@given(data=st.data(), seed=st.sampled_from(KINETO_SEEDS))
+@fuzz_settings(60)
+def test_kineto_cpu_only_through_the_gate(workdir: Path, data: st.DataObject, seed: Path) -> None:
+    """A trace without GPU activity is gated on host ops (gate/adapters.py): the same hostile
+    fields, through snapshot and a self-comparison."""
+    from fuzzkit import run_snapshot
+
+    doc = seed_json(seed)
+    doc["traceEvents"] = [e for e in doc["traceEvents"]
+                          if not (isinstance(e, dict) and e.get("cat") in GPU_CATEGORIES)]
+    events = doc["traceEvents"]
+    described = []
+    for _ in range(data.draw(st.integers(1, 3))):
+        index = data.draw(st.integers(0, len(events) - 1))
+        field = data.draw(st.sampled_from(["ts", "dur", "name", "cat", "ph", "args"]))
+        if isinstance(events[index], dict):
+            events[index][field] = data.draw(hostile_values)
+            described.append(f"event {index} {field}")
+    path = workdir / "cpu.json"
+    path.write_text(json.dumps(doc))
+    attempt("kineto: cpu-only gate", path, run_snapshot, what=f"{seed.name}: {'; '.join(described)}")
