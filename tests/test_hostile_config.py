@@ -155,3 +155,15 @@ def test_serving_config_extremes_are_refused_not_crashes(tmp_path: Path, extra: 
     path.write_text(f"model: llama-3-8b\nhardware: h200\n{extra}\n")
     result = CliRunner().invoke(app, ["plan", str(path)])
     assert result.exit_code == 2 and str(path) in result.output, result.output
+
+
+def test_model_path_with_a_nul_byte(tmp_path: Path) -> None:
+    # model: "\0" made Path.resolve() raise ValueError (embedded null byte, exit 3).
+    from typer.testing import CliRunner
+
+    from roofline.cli import app
+
+    path = tmp_path / "serve.yaml"
+    path.write_text('model: "a\\0b"\nhardware: h100-sxm\n')
+    result = CliRunner().invoke(app, ["plan", str(path)])
+    assert result.exit_code == 2 and f"{path}:model" in result.output, result.output

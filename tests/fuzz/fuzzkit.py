@@ -219,6 +219,9 @@ def run_hwspec(path: Path) -> Outcome:
     from roofline.hardware.spec import CeilingsOverlay
     from roofline.sources import read_input
 
+    from roofline.hardware import registry as registry_module
+
+    registry_module._load.cache_clear()  # the registry is cached by path; each example is a new file
     item = load_hw_file(path)
     if isinstance(item, CeilingsOverlay):
         spec, roofs, _ = resolve_roofs(registry(), item.base, ceilings=path)

@@ -52,8 +52,9 @@ def run_declared(path: Path) -> Outcome:
 
 def run_hw_dir(path: Path) -> Outcome:
     """The registry extended by the --hw-dir holding ``path``."""
-    from roofline.hardware.registry import load_registry
+    from roofline.hardware.registry import _load, load_registry
 
+    _load.cache_clear()  # cached by path: each case is a new directory content
     return Outcome(load_registry(extra_dirs=[path.parent]), [])
 
 

@@ -217,9 +217,9 @@ def _inside(base: Path, path: Path, ref: str) -> Path:
     try:
         resolved = (base / path).resolve()
         outside = path.is_absolute() or not resolved.is_relative_to(base.resolve())
-    except (OSError, RuntimeError):  # a symlink loop: RuntimeError up to Python 3.12
-        raise InputError(f"model path '{ref}' cannot be resolved (a symlink loop?)", file=base / path,
-                         place="model", fix="give the path of a config.json file") from None
+    except (OSError, RuntimeError, ValueError):  # a symlink loop (RuntimeError up to 3.12), a NUL byte
+        raise InputError(f"model path '{ref}' cannot be resolved (a symlink loop, a NUL byte?)", place="model",
+                         fix="give the path of a config.json file, or a bundled model name") from None
     if outside:
         raise InputError(
             f"model path '{ref}' leads outside the config's directory ({base})",
