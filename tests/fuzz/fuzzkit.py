@@ -224,7 +224,8 @@ def run_hwspec(path: Path) -> Outcome:
     registry_module._load.cache_clear()  # the registry is cached by path; each example is a new file
     item = load_hw_file(path)
     if isinstance(item, CeilingsOverlay):
-        spec, roofs, _ = resolve_roofs(registry(), item.base, ceilings=path)
+        # As 'hw show h200 --ceilings FILE' does: the device named, then the overlay's base checked.
+        spec, roofs, _ = resolve_roofs(registry(), "h200-sxm", ceilings=path)
         check_json_result({"roofs": [r.value for r in roofs.compute.values()], "bw": roofs.memory_bandwidth.value})
         name, extended = spec.name, registry()
         ceilings: Path | None = path
