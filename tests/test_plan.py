@@ -273,3 +273,15 @@ def test_max_batch_fits_and_one_more_does_not(llama70b) -> None:
     over = config(serving={"batch": limit + 1})
     assert plan_memory(llama70b, at, 80e9).feasible
     assert not plan_memory(llama70b, over, 80e9).feasible
+
+
+def test_no_sequence_fits_does_not_suggest_batch_zero(tmp_path: Path) -> None:
+    # 70B with int4 weights on one H100 fits (35.3 GB), but one 262,144-token request's fp16 KV cache
+    # (2 · 80 · 8 · 128 · 2 B = 327,680 B/token → 85.9 GB) does not.
+    path = tmp_path / "big.yaml"
+    path.write_text(SPEC_EXAMPLE.replace("gpus: 8", "gpus: 1").replace("{tensor: 8}", "{tensor: 1}")
+                    .replace("weights: fp16", "weights: int4").replace("max_context_tokens: 4096",
+                                                                       "max_context_tokens: 262144"))
+    result = runner.invoke(app, ["plan", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "to 0" not in result.output and "not even one sequence fits" in result.output

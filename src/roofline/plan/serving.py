@@ -107,7 +107,10 @@ def evaluate(cfg: ServingConfig, context: ServingContext, *, check_batch: bool =
             f"{fmt_bytes(-memory.free_bytes)} more than is free; at most {memory.max_batch} sequences of "
             f"{memory.context_tokens} tokens fit",
             place="serving.batch",
-            fix=f"lower serving.batch to {memory.max_batch} or less, shorten max_context_tokens, or quantize the KV cache",
+            fix=(f"lower serving.batch to {memory.max_batch} or less, shorten max_context_tokens, or quantize the KV cache"
+                 if memory.max_batch >= 1 else
+                 "not even one sequence fits: shorten max_context_tokens, quantize the KV cache or the weights, "
+                 "or shard over more GPUs"),
         )
     draft = context.draft_arch if cfg.speculative is not None else None
     if cfg.speculative is not None and draft is None:
