@@ -55,31 +55,13 @@ def parse(html: str) -> Elements:
     return parser
 
 
-HOSTILE = f"""\
-schema_version: 1
-kind: kernels
-title: 'hostile names {SCRIPT}'
-kernels:
-  - name: '{SCRIPT}'
-    op: 'aten::mm'
-    flops: 137438953472
-    bytes: 100663296
-    precision: fp16
-    unit: matrix
-    duration_us: 200
-  - name: '{BREAKOUT}'
-    op: '{BREAKOUT}'
-    flops: 83886080
-    bytes: 67108864
-    precision: fp16
-    duration_us: 30
-"""
+HOSTILE = Path(__file__).parent / "data" / "hostile_kernels.yaml"
 
 
 @pytest.fixture
 def hostile(tmp_path: Path) -> Path:
     path = tmp_path / "hostile.yaml"
-    path.write_text(HOSTILE)
+    path.write_text(HOSTILE.read_text(encoding="utf-8"), encoding="utf-8")
     return path
 
 

@@ -29,26 +29,7 @@ BREAKOUT = '"><img src=x onerror=alert(1)>'
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 TIMEOUT_S = 60.0
 
-HOSTILE = f"""\
-schema_version: 1
-kind: kernels
-hardware: h100-sxm
-title: 'hostile names {SCRIPT}'
-kernels:
-  - name: '{SCRIPT}'
-    op: 'aten::mm'
-    flops: 137438953472
-    bytes: 100663296
-    precision: fp16
-    unit: matrix
-    duration_us: 200
-  - name: '{BREAKOUT}'
-    op: '{BREAKOUT}'
-    flops: 83886080
-    bytes: 67108864
-    precision: fp16
-    duration_us: 30
-"""
+HOSTILE = Path(__file__).parent / "data" / "hostile_kernels.yaml"
 
 
 def _browser() -> str | None:
@@ -250,7 +231,7 @@ def test_trace_and_plan_report_renders_with_every_chart_visible(browser: Chromiu
 
 def test_hostile_kernel_names_show_as_text_and_never_run(browser: Chromium, tmp_path: Path) -> None:
     hostile = tmp_path / "hostile.yaml"
-    hostile.write_text(HOSTILE)
+    hostile.write_text(HOSTILE.read_text(encoding="utf-8"), encoding="utf-8")
     page = _report(tmp_path, hostile)
     charts = _check_page(browser, page)
     assert [c["id"] for c in charts] == ["figure-roofline"]
