@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from roofline.cli import app
-from roofline.cli.classify import classify_loaded
+from roofline.app.classify import classify_loaded
 from roofline.hardware.registry import load_registry
 from roofline.report.annotate import ANNOTATION_KEY, RUNNING_COUNTER, STATE_COUNTER, annotate_trace
 from roofline.sources import read_input

@@ -247,7 +247,7 @@ def test_installed_entry_point_and_module() -> None:
 
 
 def test_internal_error_exits_3(monkeypatch: pytest.MonkeyPatch, repo: Path) -> None:
-    import roofline.cli.classify as classify_module
+    import roofline.app.classify as classify_module
 
     def boom(*args, **kwargs):
         raise ZeroDivisionError("boom")

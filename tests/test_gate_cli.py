@@ -332,7 +332,7 @@ def test_snapshot_refuses_to_overwrite_its_input(bench) -> None:
 
 
 def test_an_internal_error_exits_3(bench, monkeypatch: pytest.MonkeyPatch) -> None:
-    import roofline.cli.gate as gate_module
+    import roofline.app.gate as gate_module
 
     def boom(*args, **kwargs):
         raise ZeroDivisionError("boom")

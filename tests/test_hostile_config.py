@@ -113,7 +113,7 @@ def test_classify_json_output_is_strict_json_and_reads_back(tmp_path: Path) -> N
     from typer.testing import CliRunner
 
     from roofline.cli import app
-    from roofline.report.classify_json import load_classify_json
+    from roofline.sources.classify_json import load_classify_json
 
     kernels = tmp_path / "k.yaml"
     kernels.write_text("schema_version: 1\nkind: kernels\nkernels:\n"
@@ -132,7 +132,7 @@ def test_classify_json_with_infinite_or_negative_numbers_is_refused(tmp_path: Pa
     from typer.testing import CliRunner
 
     from roofline.cli import app
-    from roofline.report.classify_json import load_classify_json
+    from roofline.sources.classify_json import load_classify_json
 
     trace = REPO / "tests" / "data" / "h200" / "kineto" / "gemm_bf16_8192.json.gz"
     result = CliRunner().invoke(app, ["classify", str(trace), "--hw", "h200", "-f", "json"])

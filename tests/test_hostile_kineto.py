@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from roofline.cli.classify import classify_loaded
+from roofline.app.classify import classify_loaded
 from roofline.hardware.registry import load_registry
 from roofline.sources import read_input
 from roofline.sources.jsonstream import StreamState, iter_event_batches

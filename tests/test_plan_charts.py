@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from roofline.analysis.result import hardware_used
 from roofline.cli import app
-from roofline.cli.plan import run_plan_config, sweep_rows
+from roofline.app.plan import plan_config, sweep_rows
+from roofline.hardware.registry import load_registry
 from roofline.report import mpl
 from roofline.report.plan_figures import default_sweep, frontier_figure, plan_roofline_figure, plan_steps_figure
 from roofline.report.plot import draw_roofline
@@ -52,7 +53,8 @@ def markers(root: ET.Element, gid: str) -> int:
 
 @pytest.fixture(scope="module")
 def planned():
-    return run_plan_config(CONFIG, hw=None, ceilings=None, hw_file=None, hw_dir=None)
+    p = plan_config(CONFIG, load_registry())
+    return p.result, p.config, p.context
 
 
 def test_step_bars_split_each_phase_and_add_up_to_its_latency(planned) -> None:

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from roofline.cli import app
-from roofline.cli.classify import classify_loaded
+from roofline.app.classify import classify_loaded
 from roofline.hardware.registry import load_registry
 from roofline.plan.engine import rules_for
 from roofline.plan.trace import DOMAIN, TraceModel, evaluate_trace, plan_trace, trace_model

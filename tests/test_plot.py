@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from roofline.analysis.timeline import analyse_timeline, timeline_segments
 from roofline.cli import app
-from roofline.cli.classify import classify_loaded
+from roofline.app.classify import classify_loaded
 from roofline.analysis.result import hardware_used
 from roofline.hardware.registry import load_registry, resolve_roofs
 from roofline.report import mpl

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from roofline.cli.classify import classify_loaded
+from roofline.app.classify import classify_loaded
 from roofline.hardware.registry import load_registry, resolve_roofs
 from roofline.hardware.spec import Precision, Unit
 from roofline.sources import read_input

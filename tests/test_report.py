@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from roofline.cli import app
-from roofline.cli.classify import classify_loaded
+from roofline.app.classify import classify_loaded
 from roofline.hardware.registry import load_registry
 from roofline.report.document import Bullets, Chart, Paragraph, Section, Table, Cell
 from roofline.report.html import inline_svg, render_html

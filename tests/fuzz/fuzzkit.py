@@ -200,7 +200,7 @@ def registry() -> Any:
 
 def run_classify(path: Path, hw: str = "h200-sxm") -> Outcome:
     """A trace or kernel list, read and classified, the result rendered as JSON and Markdown."""
-    from roofline.cli.classify import classify_loaded
+    from roofline.app.classify import classify_loaded
     from roofline.report.markdown import classify_markdown
     from roofline.sources import read_input
 
@@ -214,7 +214,7 @@ def run_classify(path: Path, hw: str = "h200-sxm") -> Outcome:
 def run_hwspec(path: Path) -> Outcome:
     """A hardware spec (added to the registry, then used to classify the declared workload) or a
     ceilings overlay (applied to its base device)."""
-    from roofline.cli.classify import classify_loaded
+    from roofline.app.classify import classify_loaded
     from roofline.hardware.registry import load_hw_file, load_registry, resolve_roofs
     from roofline.hardware.spec import CeilingsOverlay
     from roofline.sources import read_input
@@ -239,9 +239,10 @@ def run_hwspec(path: Path) -> Outcome:
 
 
 def run_serving(path: Path) -> Outcome:
-    from roofline.cli.plan import run_plan_config
+    from roofline.app.plan import plan_config
+    from roofline.hardware.registry import load_registry
 
-    result, _, _ = run_plan_config(path, hw=None, ceilings=None, hw_file=None, hw_dir=None, max_steps=2)
+    result = plan_config(path, load_registry(), max_steps=2).result
     check_json_result(result.model_dump(mode="json"))
     return Outcome(result, [])
 
@@ -292,7 +293,7 @@ def run_snapshot(path: Path) -> Outcome:
 
 
 def run_classify_json(path: Path) -> Outcome:
-    from roofline.report.classify_json import load_classify_json
+    from roofline.sources.classify_json import load_classify_json
     from roofline.report.figures import roofline_figure
     from roofline.report.markdown import classify_markdown
 

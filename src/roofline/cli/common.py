@@ -14,14 +14,15 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from roofline.atomicio import append_atomic, start_command, write_atomic, written_outputs
 from roofline.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, InputError
-from roofline.hardware.registry import Registry, load_registry
+from roofline.sources import LoadedInput, read_input
+from roofline.app.registry import HW_PATH_ENV
+from roofline.app.registry import registry_for as registry_from_options
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-HW_PATH_ENV = "ROOFLINE_HW_PATH"
 
 HwFileOption = Annotated[
     list[Path] | None,
@@ -151,20 +152,46 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def registry_from_options(hw_files: list[Path] | None, hw_dirs: list[Path] | None) -> Registry:
-    dirs = list(hw_dirs or [])
-    env = os.environ.get(HW_PATH_ENV, "")
-    dirs += [Path(p) for p in env.split(os.pathsep) if p.strip()]
-    return load_registry(extra_dirs=dirs, extra_files=list(hw_files or []))
+PROGRESS_MIN_BYTES = 64 * 1024 * 1024
 
 
-def write_output(text: str, output: Path | None) -> None:
-    """Print to stdout, or write ``output`` atomically (temp file + rename, roofline.atomicio)."""
-    if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    write_atomic(output, text.encode("utf-8"))
+def read_with_progress(path: Path) -> LoadedInput:
+    """Read an input, with a progress bar on stderr for large files when stderr is a terminal."""
+    console = stderr_console()
+    size = path.stat().st_size if path.is_file() else 0
+    if size < PROGRESS_MIN_BYTES or not console.is_terminal:
+        return read_input(path)
+    with Progress(
+        TextColumn("reading {task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(path.name, total=size)
+        return read_input(path, on_progress=lambda done: progress.update(task, completed=done))
 
 
-__all__ = ["append_atomic", "write_atomic", "write_output"]
+
+def check_output(path: Path, allowed: tuple[str, ...] | None = None) -> str:
+    """The output format, checked before any work is done: a missing directory or an unknown
+    extension should not cost a minute of parsing first."""
+    from roofline.report import mpl
+
+    fmt = mpl.format_for(path) if allowed is None else _suffix_in(path, allowed)
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise InputError("output directory does not exist", file=path, fix="create it first")
+    return fmt
+
+
+def _suffix_in(path: Path, allowed: tuple[str, ...]) -> str:
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in allowed:
+        raise InputError(f"unsupported extension '{Path(path).suffix or '(none)'}'", file=path,
+                         fix="use " + " or ".join("." + a for a in allowed))
+    return fmt
+
+
+__all__ = ["HW_PATH_ENV", "append_atomic", "registry_from_options", "write_atomic"]

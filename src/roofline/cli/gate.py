@@ -16,13 +16,14 @@ from rich.console import Console
 
 from roofline import jsonout
 from roofline.cli.common import CeilingsOption, HwDirOption, HwFileOption, handle_errors, registry_from_options, \
-    stderr_console, write_atomic, write_output, append_atomic
+    stderr_console, write_atomic, append_atomic
+from roofline.cli.output import emit, write_output
 from roofline.errors import InputError
-from roofline.gate.adapters import SnapshotOptions, parse_env, snapshot_input
-from roofline.gate.compare import GateOptions, compare_snapshots
+from roofline.app.gate import gate_paths, snapshot_paths
+from roofline.gate.adapters import SnapshotOptions, parse_env
 from roofline.gate.render import gate_junit, gate_markdown, gate_renderable, github_annotations
-from roofline.gate.snapshot import looks_like_snapshot, merge_snapshots, snapshot_json
-from roofline.gate.thresholds import GateConfig, load_thresholds
+from roofline.gate.snapshot import looks_like_snapshot, snapshot_json
+from roofline.gate.thresholds import load_thresholds
 
 
 class GateFormat(str, Enum):
@@ -50,13 +51,6 @@ def _options(hw: str, ceilings: str | None, hw_file: list[Path] | None, hw_dir: 
                            env=parse_env(env or []))
 
 
-def _label(path: Path) -> str:
-    name = path.name
-    for suffix in (".gz", ".json", ".csv", ".yaml", ".yml"):
-        name = name.removesuffix(suffix)
-    return name
-
-
 def snapshot(
     inputs: Annotated[list[Path], typer.Argument(
         help="Traces (kineto JSON, Nsight Systems CSV), Nsight Compute CSV, declared-kernel YAML, or benchmark "
@@ -73,8 +67,7 @@ def snapshot(
     options = _options(hw, ceilings, hw_file, hw_dir, env)
     if output is not None and any(_same_file(output, path) for path in inputs):
         raise InputError("would overwrite an input", file=output, place="--output", fix="write the snapshot elsewhere")
-    parts = [(_label(path), snapshot_input(path, options)) for path in inputs]
-    merged = merge_snapshots(parts)
+    merged = snapshot_paths(inputs, options)
     data = snapshot_json(merged)
     if output is None:
         sys.stdout.write(data.decode("utf-8"))
@@ -144,24 +137,18 @@ def gate(
     hw_dir: HwDirOption = None,
 ) -> None:
     """Compare CURRENT with BASELINE: exit 0 pass (warnings allowed), 1 regression, 2 bad input."""
-    config = load_thresholds(thresholds) if thresholds is not None else GateConfig()
+    config = load_thresholds(thresholds) if thresholds is not None else None  # refused before any input is read
     target = _proposal_target(baseline, current, thresholds, update_baseline, write_baseline)
     options = _options(hw, ceilings, hw_file, hw_dir, env)
-    base_snapshot = snapshot_input(baseline, options)
-    current_snapshot = snapshot_input(current, options)
-    result = compare_snapshots(base_snapshot, current_snapshot, config, GateOptions(
-        fail_on_improvement=fail_on_improvement, baseline_path=str(baseline), current_path=str(current),
-        thresholds_path=str(thresholds) if thresholds is not None else None))
+    result, current_snapshot = gate_paths(baseline, current, options, thresholds=thresholds, config=config,
+                                          fail_on_improvement=fail_on_improvement)
     if format is GateFormat.json:
         write_output(jsonout.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n", output)
     else:
         probe = Console()
         # CI logs are not terminals and rich would wrap them at 80 columns; they scroll sideways fine.
         width = probe.width if probe.is_terminal else max(probe.width, 160)
-        console = Console(record=output is not None, highlight=False, width=width)
-        console.print(gate_renderable(result, show_all=show_all))
-        if output is not None:
-            write_output(console.export_text(), output)
+        emit([gate_renderable(result, show_all=show_all)], output, width=width)
     if markdown is not None:
         _append(markdown, gate_markdown(result))
     if junit is not None:

@@ -6,110 +6,29 @@ several devices' rooflines.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from roofline.analysis.events import GpuEvent
-from roofline.analysis.result import ClassifyResult, hardware_used
-from roofline.analysis.timeline import timeline_segments
-from roofline.cli.classify import _select, classify_loaded, read_with_progress
-from roofline.cli.plan_input import is_serving_config, plan_config
+from roofline.analysis.result import hardware_used
+from roofline.app.classify import analyse_path, classify_loaded, read_counters
+from roofline.app.plan import is_serving_config, plan_config
 from roofline.cli.common import (
     CeilingsOption,
     HwDirOption,
     HwFileOption,
+    check_output,
     handle_errors,
+    read_with_progress,
     registry_from_options,
     write_atomic,
 )
 from roofline.errors import InputError
-from roofline.hardware.registry import Registry, normalize_name, resolve_roofs
-from roofline.report import mpl
-from roofline.report.classify_json import load_classify_json, looks_like_classify_json
+from roofline.hardware.registry import Registry, resolve_roofs
 from roofline.report.figures import DEFAULT_LABELS, compare_figure, roofline_figure
-from roofline.report.timeline_figure import TimelineFigure, timeline_figure
-from roofline.sources import LoadedInput, read_input
 
 DEFAULT_COMPARE_OUTPUT = Path("roofline-compare.png")
-
-
-@dataclass
-class Analysed:
-    """A classified input and, for traces, the events and steps its result was computed from."""
-
-    result: ClassifyResult
-    events: list[GpuEvent] | None = None
-    steps: list[tuple[int, int, int]] | None = None
-    from_json: bool = False
-
-    def timeline(self) -> TimelineFigure | None:
-        if self.events is None:
-            return None
-        steps = self.steps or []
-        return timeline_figure(self.result, timeline_segments(self.events, steps), steps)
-
-
-def read_counters(path: Path | None) -> LoadedInput | None:
-    if path is None:
-        return None
-    loaded = read_input(path)
-    if loaded.format != "ncu":
-        raise InputError(f"is a {loaded.format} input, not an Nsight Compute export", file=path, place="--counters",
-                         fix="pass the CSV of 'ncu --csv --page raw --metrics ...'")
-    return loaded
-
-
-def analyse_path(
-    path: Path,
-    registry: Registry,
-    hw: str,
-    ceilings: str | None,
-    *,
-    step: int | None = None,
-    device: int | None = None,
-    counters: LoadedInput | None = None,
-) -> list[Analysed]:
-    """Classify one input, or read back the results of a ``classify --format json`` file."""
-    if looks_like_classify_json(path):
-        results = load_classify_json(path)
-        for option, given in (("--ceilings", ceilings), ("--step", step), ("--device", device), ("--counters", counters)):
-            if given is not None:
-                raise InputError(f"{option} does not apply to a classify result", file=path,
-                                 fix="pass it to roofline classify, or plot the trace itself")
-        for result in results:
-            if hw.lower() != "auto" and normalize_name(hw) not in {normalize_name(result.hardware.name),
-                                                                  normalize_name(result.hardware.display_name)}:
-                raise InputError(f"was classified on {result.hardware.name}, not {hw}", file=path, place="--hw",
-                                 fix=f"re-run roofline classify --hw {hw} --format json, or drop --hw")
-        return [Analysed(result, from_json=True) for result in results]
-    loaded = read_with_progress(path)
-    result = classify_loaded(loaded, registry, hw, ceilings, step=step, device_index=device, counters=counters)
-    if loaded.events is None:
-        return [Analysed(result)]
-    # The same selection classify_loaded made, so the timeline and the verdicts describe one span.
-    events, steps = _select(loaded, step, device)
-    return [Analysed(result, events, steps)]
-
-
-def check_output(path: Path, allowed: tuple[str, ...] | None = None) -> str:
-    """The output format, checked before any work is done: a missing directory or an unknown
-    extension should not cost a minute of parsing first."""
-    fmt = mpl.format_for(path) if allowed is None else _suffix_in(path, allowed)
-    parent = Path(path).parent
-    if not parent.is_dir():
-        raise InputError("output directory does not exist", file=path, fix="create it first")
-    return fmt
-
-
-def _suffix_in(path: Path, allowed: tuple[str, ...]) -> str:
-    fmt = Path(path).suffix.lower().lstrip(".")
-    if fmt not in allowed:
-        raise InputError(f"unsupported extension '{Path(path).suffix or '(none)'}'", file=path,
-                         fix="use " + " or ".join("." + a for a in allowed))
-    return fmt
 
 
 def _compare(names: list[str], registry: Registry, workload: Path | None, precision: str, output: Path,
@@ -132,10 +51,10 @@ def _compare(names: list[str], registry: Registry, workload: Path | None, precis
 
 
 def _plot_plan(path: Path, output: Path, fmt: str, chart: str, *, sweep: str | None, labels: int, hw: str,
-               ceilings: str | None, hw_file: Path | None, hw_dir: Path | None) -> None:
+               ceilings: str | None, registry: Registry) -> None:
     if sweep is not None and chart != "frontier":
         raise InputError("--sweep goes with --frontier", place="--sweep", fix="add --frontier")
-    planned = plan_config(path, hw=hw, ceilings=ceilings, hw_file=hw_file, hw_dir=hw_dir)
+    planned = plan_config(path, registry, hw=hw, ceilings=ceilings)
     from roofline.report.plan_chart import render_frontier, render_plan_steps
     from roofline.report.plot import render_roofline
 
@@ -211,14 +130,14 @@ def plot(
                              place="--timeline/--step/--device/--counters",
                              fix="plot the config alone, with --steps or --frontier")
         _plot_plan(path, output, fmt, "steps" if steps else "frontier" if frontier else "roofline", sweep=sweep,
-                   labels=labels, hw=hw, ceilings=ceilings, hw_file=hw_file, hw_dir=hw_dir)
+                   labels=labels, hw=hw, ceilings=ceilings, registry=registry_from_options(hw_file, hw_dir))
         return
     if steps or frontier or sweep is not None:
         raise InputError("--steps, --frontier and --sweep draw a serving plan", file=path,
                          fix="pass a serving config (docs/plan.md), or drop the option")
     registry = registry_from_options(hw_file, hw_dir)
     analysed = analyse_path(path, registry, hw, ceilings, step=step, device=device,
-                            counters=read_counters(counters))
+                            counters=read_counters(counters, read_with_progress), reader=read_with_progress)
     if len(analysed) != 1:
         raise InputError(f"holds {len(analysed)} classify results; plot draws one", file=path,
                          fix="write one JSON per input, or use roofline report for several")

@@ -24,7 +24,8 @@ from typer.core import TyperCommand
 
 import roofline
 from roofline.capture import CONFIG_ENV
-from roofline.cli.classify import OutputFormat, classify_loaded, render
+from roofline.app.classify import classify_loaded
+from roofline.cli.output import OutputFormat, classify_text
 from roofline.cli.common import CeilingsOption, HwDirOption, HwFileOption, handle_errors, registry_from_options
 from roofline.errors import InputError
 from roofline.report.console import classify_renderable
@@ -209,7 +210,7 @@ def report(status: dict | None, code: int, output: Path, steps: int, warmup: int
         return code
     result = classify_loaded(loaded, registry, hw, ceilings)
     say(f"trace written to {output} ({_steps(status, unit)})")
-    text = render([result], fmt, top)
+    text = classify_text([result], fmt, top)
     if text is None:
         console = Console()
         console.print(classify_renderable(result, top=top, width=console.width))

@@ -11,10 +11,19 @@ from typing import Annotated
 
 import typer
 
-from roofline.cli.common import CeilingsOption, HwDirOption, HwFileOption, handle_errors, registry_from_options
-from roofline.cli.common import write_atomic
-from roofline.cli.plan_input import PlannedConfig, is_serving_config, plan_config
-from roofline.cli.plot import analyse_path, check_output, read_counters
+from roofline.app.classify import analyse_path, read_counters
+from roofline.app.plan import PlannedConfig, is_serving_config, plan_config
+from roofline.app.trace_plan import trace_plan_of
+from roofline.cli.common import (
+    CeilingsOption,
+    HwDirOption,
+    HwFileOption,
+    check_output,
+    handle_errors,
+    read_with_progress,
+    registry_from_options,
+    write_atomic,
+)
 from roofline.errors import InputError
 from roofline.report.figures import DEFAULT_LABELS
 from roofline.report.sections import DEFAULT_TOP, ReportItem, build_report
@@ -41,7 +50,6 @@ def _plan_sections(planned: PlannedConfig, number: int | None, sweep: str | None
 
 def _trace_plan_sections(items: list[ReportItem]) -> list:
     """The plan of every input with a measured timeline (declared kernels have none)."""
-    from roofline.cli.plan_trace import trace_plan_of
     from roofline.report.trace_plan_sections import trace_plan_sections
 
     timed = [item.result for item in items if item.result.source_format != "declared"]
@@ -84,14 +92,15 @@ def report(
     """Write a report: verdict, findings, roofline and timeline charts, kernel table, and the plan."""
     fmt = check_output(output, FORMATS)
     registry = registry_from_options(hw_file, hw_dir)
-    counter_input = read_counters(counters)
+    counter_input = read_counters(counters, read_with_progress)
     items = []
     plans = []
     for path in inputs:
         if is_serving_config(path):
-            plans.append(plan_config(path, hw=hw, ceilings=ceilings, hw_file=hw_file, hw_dir=hw_dir))
+            plans.append(plan_config(path, registry, hw=hw, ceilings=ceilings))
             continue
-        for analysed in analyse_path(path, registry, hw, ceilings, step=step, device=device, counters=counter_input):
+        for analysed in analyse_path(path, registry, hw, ceilings, step=step, device=device, counters=counter_input,
+                                     reader=read_with_progress):
             items.append(ReportItem(analysed.result, analysed.timeline()))
     if not items and not plans:
         raise InputError("nothing to report", fix="give at least one input")

@@ -47,7 +47,7 @@ class RankOutcome:
 
 def classify_rank(task: RankTask) -> RankOutcome:
     """Read and classify one trace; return its fleet figures (or the error, one line)."""
-    from roofline.cli.classify import classify_loaded
+    from roofline.app.classify import classify_loaded
     from roofline.hardware.registry import load_registry
     from roofline.sources import read_input
 

@@ -179,23 +179,11 @@ def _serving_config(path: Path, head: bytes) -> bool:
 @register_adapter("plan-config", kind="plan", description="serving config YAML, planned on the fly (roofline plan)",
                   sniff=_serving_config)
 def plan_config_snapshot(path: Path, options: SnapshotOptions) -> Snapshot:
+    from roofline.app.plan import plan_config
     from roofline.gate.from_plan import plan_entries
-    from roofline.hardware.registry import load_registry, resolve_roofs
-    from roofline.plan.result import build_plan_result
-    from roofline.plan.serving import build_context, plan_serving
-    from roofline.workload.model import load_model
-    from roofline.workload.serving import load_serving_config
+    from roofline.hardware.registry import load_registry
 
-    config = load_serving_config(path)
-    if options.hw != "auto":
-        config = config.model_copy(update={"hardware": options.hw})
-    spec, roofs, overlay = resolve_roofs(options.registry or load_registry(), config.hardware,
-                                         ceilings=options.ceilings)
-    arch, _ = load_model(config.model, base=path.parent)
-    outcome = plan_serving(config, build_context(config, arch, spec, roofs, base=path.parent))
-    origin = "measured" if roofs.uses_measured else "datasheet"
-    result = build_plan_result(outcome, config_file=str(path), hardware=spec.name,
-                               ceilings=origin + (f" ({overlay})" if overlay else ""), notes=[])
+    result = plan_config(path, options.registry or load_registry(), hw=options.hw, ceilings=options.ceilings).result
     entries, fingerprint = plan_entries(result.model_dump(mode="json"), str(path))
     return Snapshot(kind="plan", sources=[SourceRef(path=str(path), format="serving-config")],
                     fingerprint={**_base_fingerprint(), **fingerprint}, entries=entries)
@@ -228,7 +216,7 @@ def _is_roofline_result(data: Any) -> bool:
 
 
 def roofline_input_snapshot(path: Path, options: SnapshotOptions, head: bytes) -> Snapshot:
-    from roofline.cli.classify import classify_loaded
+    from roofline.app.classify import classify_loaded
     from roofline.gate.from_trace import kernel_list_entries, trace_entries
     from roofline.hardware.registry import load_registry
     from roofline.sources import read_input

@@ -1,33 +1,24 @@
-"""``roofline plan TRACE...`` and ``classify --plan``: classify (or read back) each trace, plan it,
-optionally verify the plan against a second trace, and render."""
+"""Plan from what was profiled: classify (or read back) each trace, plan it, and optionally verify
+the plan against a second trace. What ``roofline plan TRACE``, ``classify --plan``, the report's
+plan sections and ``roofline.plan_trace()`` run."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from rich.console import Console
-
-from roofline import jsonout
 from roofline.analysis.result import ClassifyResult
-from roofline.cli.common import registry_from_options, write_output
+from roofline.app.classify import Reader, analyse_path
 from roofline.errors import InputError
 from roofline.hardware.registry import Registry
 from roofline.plan.trace import plan_trace
 from roofline.plan.trace_result import TracePlanResult, build_trace_plan
 from roofline.plan.verify import verify_plan
-from roofline.report.trace_plan_render import (
-    trace_plan_markdown,
-    trace_plan_renderable,
-    verification_markdown,
-    verification_renderable,
-)
+from roofline.sources import read_input
 
 
 def _analyse(path: Path, registry: Registry, hw: str, ceilings: str | None, step: int | None,
-             device: int | None) -> list[ClassifyResult]:
-    from roofline.cli.plot import analyse_path
-
-    results = [a.result for a in analyse_path(path, registry, hw, ceilings, step=step, device=device)]
+             device: int | None, reader: Reader) -> list[ClassifyResult]:
+    results = [a.result for a in analyse_path(path, registry, hw, ceilings, step=step, device=device, reader=reader)]
     for result in results:
         if result.source_format in ("declared",):
             raise InputError("declared kernels have no measured timeline to plan from", file=path,
@@ -36,6 +27,10 @@ def _analyse(path: Path, registry: Registry, hw: str, ceilings: str | None, step
 
 
 def trace_plan_of(result: ClassifyResult, *, max_steps: int = 8) -> TracePlanResult:
+    """The ordered plan for one classified trace."""
+    if result.source_format == "declared":
+        raise InputError("declared kernels have no measured timeline to plan from", file=result.inputs[0],
+                         place="--plan", fix="drop --plan, or plan a serving config with roofline plan CONFIG")
     notes = []
     if result.summary.steps == [] and result.source_format == "kineto":
         notes.append("no ProfilerStep markers: the whole trace is planned as one step")
@@ -48,10 +43,13 @@ def trace_plan_of(result: ClassifyResult, *, max_steps: int = 8) -> TracePlanRes
     return build_trace_plan(plan_trace(result, max_steps=max_steps), result, notes)
 
 
-def plan_traces(inputs: list[Path], *, hw: str, ceilings: str | None, hw_file, hw_dir, step: int | None,
-                device: int | None, max_steps: int, verify: Path | None, applied: str | None) -> list[TracePlanResult]:
-    registry = registry_from_options(hw_file, hw_dir)
-    results = [r for path in inputs for r in _analyse(path, registry, hw, ceilings, step, device)]
+def plan_traces(inputs: list[Path], registry: Registry, *, hw: str = "auto", ceilings: str | None = None,
+                step: int | None = None, device: int | None = None, max_steps: int = 8, verify: Path | None = None,
+                applied: list[str] | None = None, reader: Reader = read_input) -> list[TracePlanResult]:
+    """One plan per trace (or per result of a classify JSON); with ``verify``, the first plan's
+    predicted change checked against that second trace (``applied``: the rules that were made,
+    default recognised from the two traces)."""
+    results = [r for path in inputs for r in _analyse(Path(path), registry, hw, ceilings, step, device, reader)]
     plans = [trace_plan_of(r, max_steps=max_steps) for r in results]
     if applied is not None and verify is None:
         raise InputError("--applied names the steps made between two traces", place="--applied",
@@ -60,31 +58,8 @@ def plan_traces(inputs: list[Path], *, hw: str, ceilings: str | None, hw_file, h
         if len(results) != 1:
             raise InputError(f"--verify compares one trace with another; got {len(results)} inputs", place="--verify",
                              fix="pass one BEFORE trace and --verify AFTER")
-        after = _analyse(verify, registry, hw, ceilings, step, device)
+        after = _analyse(Path(verify), registry, hw, ceilings, step, device, reader)
         if len(after) != 1:
             raise InputError(f"holds {len(after)} results", file=verify, place="--verify", fix="pass one trace")
-        rules = [r.strip() for r in applied.split(",") if r.strip()] if applied is not None else None
-        plans[0] = plans[0].model_copy(update={"verification": verify_plan(results[0], after[0], rules)})
+        plans[0] = plans[0].model_copy(update={"verification": verify_plan(results[0], after[0], applied)})
     return plans
-
-
-def render_trace_plans(plans: list[TracePlanResult], fmt: str, output: Path | None) -> None:
-    if fmt == "json":
-        payload = [p.model_dump(mode="json") for p in plans]
-        write_output(jsonout.dumps(payload[0] if len(payload) == 1 else payload, indent=2) + "\n", output)
-        return
-    if fmt == "md":
-        parts = []
-        for p in plans:
-            parts.append(trace_plan_markdown(p))
-            if p.verification is not None:
-                parts.append(verification_markdown(p.verification))
-        write_output("\n".join(parts), output)
-        return
-    console = Console(record=output is not None, highlight=False)
-    for p in plans:
-        console.print(trace_plan_renderable(p))
-        if p.verification is not None:
-            console.print(verification_renderable(p.verification))
-    if output is not None:
-        write_output(console.export_text(), output)

@@ -1,0 +1,267 @@
+"""Classify an input: read it, pick the device, group and classify its kernels, account its
+timeline and host synchronisations. What ``roofline classify``, ``plot``, ``report``, the gate's
+adapters, the fleet runner and ``roofline.classify()`` all run."""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from roofline.analysis.classify import KernelWork, classify_kernel
+from roofline.analysis.event_table import distinct, rows_where
+from roofline.analysis.events import GpuEvent
+from roofline.analysis.result import ClassifyResult, build_result, hardware_used, summarize_trace
+from roofline.analysis.timeline import analyse_timeline, group_events, timeline_segments
+from roofline.errors import InputError
+from roofline.gcpause import paused_gc
+from roofline.hardware.registry import Registry, normalize_name, resolve_roofs
+from roofline.sources import LoadedInput, read_input
+from roofline.units import short_kernel_name
+
+Reader = Callable[[Path], LoadedInput]
+
+
+def pick_device(requested: str, loaded: LoadedInput, registry: Registry) -> str:
+    if requested.lower() != "auto":
+        return requested
+    if loaded.device_name:
+        if registry.lookup(loaded.device_name) is None:
+            raise InputError(
+                f"the input names device '{loaded.device_name}', which is not in the registry",
+                file=loaded.path,
+                fix="pass --hw NAME, or add a spec with --hw-file (" + registry.suggestion(loaded.device_name) + ")",
+            )
+        return loaded.device_name
+    raise InputError(
+        "the input does not say which device it ran on",
+        file=loaded.path,
+        place="--hw",
+        fix="pass --hw NAME (roofline hw list shows the registry)",
+    )
+
+
+def read_counters(path: Path | None, reader: Reader = read_input) -> LoadedInput | None:
+    """An Nsight Compute export given as ``--counters`` (None when not given)."""
+    if path is None:
+        return None
+    loaded = reader(Path(path))
+    if loaded.format != "ncu":
+        raise InputError(f"is a {loaded.format} input, not an Nsight Compute export", file=path, place="--counters",
+                         fix="pass the CSV of 'ncu --csv --page raw --metrics ...'")
+    return loaded
+
+
+def classify_loaded(
+    loaded: LoadedInput,
+    registry: Registry,
+    hw: str,
+    ceilings: str | None,
+    *,
+    step: int | None = None,
+    device_index: int | None = None,
+    counters: LoadedInput | None = None,
+) -> ClassifyResult:
+    if device_index is not None:
+        names = loaded.extra.get("devices") or {}
+        if isinstance(names, dict) and names.get(device_index):
+            loaded.device_name = names[device_index]
+    device = pick_device(hw, loaded, registry)
+    spec, roofs, overlay_path = resolve_roofs(registry, device, ceilings=ceilings)
+    hardware = hardware_used(spec, roofs, str(overlay_path) if overlay_path else None)
+    if loaded.events is None:
+        verdicts = [classify_kernel(work, roofs) for work in loaded.kernels]
+        return build_result(
+            inputs=[str(loaded.path)],
+            source_format=loaded.format,
+            title=loaded.title,
+            hardware=hardware,
+            verdicts=verdicts,
+            warnings=loaded.warnings,
+        )
+    events, steps = select_events(loaded, step, device_index)
+    with paused_gc():
+        works = group_events(events)
+        extra: list[str] = []
+        if counters is not None:
+            works, extra = attach_counters(works, counters)
+        verdicts = [classify_kernel(work, roofs) for work in works]
+        timeline = analyse_timeline(events, steps)
+    syncs = syncs_in_steps(loaded, steps)
+    summary = summarize_trace(verdicts, timeline, sync_findings(syncs, steps) + extra)
+    if steps:
+        summary = summary.model_copy(update={"syncs": len(syncs), "sync_s": blocked_s(syncs, steps)})
+    return build_result(
+        inputs=[str(loaded.path)],
+        source_format=loaded.format,
+        title=loaded.title,
+        hardware=hardware,
+        verdicts=verdicts,
+        summary=summary,
+        warnings=loaded.warnings,
+    )
+
+
+def attach_counters(works: list[KernelWork], counters: LoadedInput) -> tuple[list[KernelWork], list[str]]:
+    """Give trace kernel groups the hardware FLOPs and inner-level bytes Nsight Compute measured
+    for kernels of the same name (per call, scaled to the group's call count), so hardware FLOPs
+    (HFU) and model FLOPs (MFU) show side by side.
+    """
+    by_name: dict[str, KernelWork] = {work.name: work for work in counters.kernels}
+    # Profilers spell namespaces differently ("(anonymous namespace)" vs "<unnamed>"): fall back to
+    # the short name, but only where it names one kernel of the export.
+    shorts = Counter(short_kernel_name(work.name) for work in counters.kernels)
+    for work in counters.kernels:
+        short = short_kernel_name(work.name)
+        if shorts[short] == 1:
+            by_name.setdefault(short, work)
+    matched = 0
+    findings: list[str] = []
+    out = []
+    for work in works:
+        measured = by_name.get(work.name) or by_name.get(short_kernel_name(work.name))
+        if measured is None or work.kind != "kernel":
+            out.append(work)
+            continue
+        matched += 1
+        per_call = 1.0 / max(measured.count, 1)
+        scale = work.count * per_call
+        work = replace(
+            work,
+            hardware_flops=measured.flops * scale if measured.flops is not None else None,
+            l2_bytes=measured.l2_bytes * scale if measured.l2_bytes is not None else None,
+            l1_bytes=measured.l1_bytes * scale if measured.l1_bytes is not None else None,
+        )
+        if work.flops and work.hardware_flops and work.hardware_flops > 1.5 * work.flops:
+            findings.append(
+                f"{short_kernel_name(work.name, 60)}: the hardware executes {work.hardware_flops / work.flops:.1f}x "
+                "its model FLOPs (tile padding); counter FLOP/s overstate useful work — judge it by bytes."
+            )
+        out.append(work)
+    findings.insert(
+        0, f"Nsight Compute counters from {counters.path} matched {matched} of {len(works)} kernel groups by name."
+    )
+    return out, findings
+
+
+def select_events(loaded: LoadedInput, step: int | None, device_index: int | None) -> tuple[list, list]:
+    """The events and steps of ``loaded`` that ``--step`` and ``--device`` select."""
+    events = loaded.events or []
+    steps = list(loaded.extra.get("steps") or [])
+    if device_index is not None:
+        devices = distinct(events, "device")
+        events = rows_where(events, "device", device_index)
+        if not events:
+            raise InputError(
+                f"no GPU activity on device {device_index}",
+                file=loaded.path,
+                place="--device",
+                fix=f"devices in this trace: {', '.join(map(str, devices))}",
+            )
+    if step is not None:
+        numbers = [s[0] for s in steps]
+        if step not in numbers:
+            raise InputError(
+                f"no ProfilerStep#{step} in the trace",
+                file=loaded.path,
+                place="--step",
+                fix=f"steps in this trace: {', '.join(map(str, numbers)) or 'none (no step markers)'}",
+            )
+        steps = [s for s in steps if s[0] == step]
+        events = rows_where(events, "step", step)
+    return events, steps
+
+
+def blocked_s(syncs: list[tuple[str, int, int]], steps: list) -> float:
+    """Host time blocked in the synchronisations inside the steps, except each step's last one
+    (the loop's own, which ends the step and waits for all its work)."""
+    ordered = sorted((s[1], s[2]) for s in syncs)  # one sort and a binary search per step: long
+    starts = [start for start, _ in ordered]  # traces have tens of thousands of both
+    blocked = 0
+    for _, start, end in steps:
+        inside = ordered[bisect.bisect_left(starts, start) : bisect.bisect_right(starts, end)]
+        blocked += sum(duration for _, duration in inside[:-1])
+    return blocked * 1e-9
+
+
+def syncs_in_steps(loaded: LoadedInput, steps: list) -> list[tuple[str, int, int]]:
+    """Host synchronisation calls (name, start ns, duration ns) that start inside a profiled step."""
+    syncs = loaded.extra.get("syncs") or []
+    # Merged step spans and a binary search: a long trace has tens of thousands of both.
+    spans: list[list[int]] = []
+    for _, start, end in sorted(steps, key=lambda s: s[1]):
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    starts = [span[0] for span in spans]
+    return [s for s in syncs if (i := bisect.bisect_right(starts, s[1]) - 1) >= 0 and s[1] <= spans[i][1]]
+
+
+def sync_findings(inside: list[tuple[str, int, int]], steps: list) -> list[str]:
+    if not steps or not inside:
+        return []
+    if len(inside) <= len(steps):
+        return []  # one synchronize per step (the profiling loop's own) is expected
+    return [
+        f"{len(inside)} host synchronisations inside {len(steps)} profiled steps "
+        f"({', '.join(sorted({s[0] for s in inside}))}): each one drains the GPU queue; remove the ones "
+        "the step does not need."
+    ]
+
+
+@dataclass
+class Analysed:
+    """A classified input and, for traces, the events and steps its result was computed from."""
+
+    result: ClassifyResult
+    events: list[GpuEvent] | None = None
+    steps: list[tuple[int, int, int]] | None = None
+    from_json: bool = False
+
+    def timeline(self):  # type: ignore[no-untyped-def]
+        """The timeline chart's data (report.timeline_figure.TimelineFigure), or None without a timeline."""
+        if self.events is None:
+            return None
+        from roofline.report.timeline_figure import timeline_figure
+
+        steps = self.steps or []
+        return timeline_figure(self.result, timeline_segments(self.events, steps), steps)
+
+
+def analyse_path(
+    path: Path,
+    registry: Registry,
+    hw: str,
+    ceilings: str | None,
+    *,
+    step: int | None = None,
+    device: int | None = None,
+    counters: LoadedInput | None = None,
+    reader: Reader = read_input,
+) -> list[Analysed]:
+    """Classify one input, or read back the results of a ``classify --format json`` file."""
+    from roofline.sources.classify_json import load_classify_json, looks_like_classify_json
+
+    path = Path(path)
+    if looks_like_classify_json(path):
+        results = load_classify_json(path)
+        for option, given in (("--ceilings", ceilings), ("--step", step), ("--device", device), ("--counters", counters)):
+            if given is not None:
+                raise InputError(f"{option} does not apply to a classify result", file=path,
+                                 fix="pass it to roofline classify, or plot the trace itself")
+        for result in results:
+            if hw.lower() != "auto" and normalize_name(hw) not in {normalize_name(result.hardware.name),
+                                                                  normalize_name(result.hardware.display_name)}:
+                raise InputError(f"was classified on {result.hardware.name}, not {hw}", file=path, place="--hw",
+                                 fix=f"re-run roofline classify --hw {hw} --format json, or drop --hw")
+        return [Analysed(result, from_json=True) for result in results]
+    loaded = reader(path)
+    result = classify_loaded(loaded, registry, hw, ceilings, step=step, device_index=device, counters=counters)
+    if loaded.events is None:
+        return [Analysed(result)]
+    # The same selection classify_loaded made, so the timeline and the verdicts describe one span.
+    events, steps = select_events(loaded, step, device)
+    return [Analysed(result, events, steps)]
