@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from roofline import __version__
 from roofline.analysis.result import ClassifyResult
+from roofline.presentable import Presentable
 
 FLEET_SCHEMA_VERSION = 1
 # Straggler rule defaults: 3 σ-equivalents, and at least 5 % slower than the median rank.
@@ -110,7 +111,7 @@ class RankFailure(BaseModel):
     error: str
 
 
-class FleetResult(BaseModel):
+class FleetResult(Presentable, BaseModel):
     schema_version: int = FLEET_SCHEMA_VERSION
     tool: str = f"roofline {__version__}"
     kind: str = "fleet"

@@ -14,6 +14,7 @@ from roofline.analysis.findings import findings_for, trace_findings
 from roofline.analysis.timeline import StepFigures, StreamFigures, TimelineFigures
 from roofline.analysis.roofline import Bound
 from roofline.hardware.spec import HardwareSpec, Roofs
+from roofline.presentable import Presentable
 
 RESULT_SCHEMA_VERSION = 1
 
@@ -61,7 +62,7 @@ class Summary(BaseModel):
     exposed_communication_s: float = Field(0.0, description="communication with no other GPU work beside it")
 
 
-class ClassifyResult(BaseModel):
+class ClassifyResult(Presentable, BaseModel):
     schema_version: int = RESULT_SCHEMA_VERSION
     tool: str = f"roofline {__version__}"
     inputs: list[str]

@@ -13,6 +13,7 @@ from roofline.errors import InputError
 from roofline.hardware.registry import Registry, resolve_roofs
 from roofline.plan.result import PlanResult, build_plan_result
 from roofline.plan.serving import ServingContext, build_context, evaluate, plan_serving
+from roofline.workload.hub_cache import hub_cache_dir
 from roofline.workload.model import load_model
 from roofline.workload.serving import ServingConfig, load_serving_config
 from roofline.yamlio import load_yaml
@@ -94,10 +95,11 @@ def plan_serving_config(cfg: ServingConfig, registry: Registry, *, base: Path, c
     """Plan ``cfg`` (its relative paths resolved against ``base``); ``model`` overrides its model."""
     if model is not None:
         cfg = cfg.model_copy(update={"model": model})
+    hub_cache = hub_cache_dir()
     try:
         spec, roofs, overlay = resolve_roofs(registry, cfg.hardware, ceilings=ceilings)
-        arch, ignored = load_model(cfg.model, base=base)
-        context = build_context(cfg, arch, spec, roofs, base=base)
+        arch, ignored = load_model(cfg.model, base=base, hub_cache=hub_cache)
+        context = build_context(cfg, arch, spec, roofs, base=base, hub_cache=hub_cache)
         outcome = plan_serving(cfg, context, max_steps=max_steps)
     except InputError as exc:
         raise _in_config(exc, config_file) from None
@@ -112,8 +114,11 @@ def plan_serving_config(cfg: ServingConfig, registry: Registry, *, base: Path, c
 def plan_config(path: Path, registry: Registry, *, hw: str | None = None, ceilings: str | None = None,
                 max_steps: int = 8, model: str | None = None) -> PlannedConfig:
     """Plan the serving config file ``path``; ``hw`` (None or 'auto': the config's own) and
-    ``model`` override its keys."""
+    ``model`` override its keys (a ``model`` path is relative to the working directory, as a
+    command-line argument is; the config's own ``model:`` is relative to the config)."""
     path = Path(path)
+    if model is not None and not Path(model).is_absolute() and Path(model).exists():
+        model = str(Path(model).resolve())
     cfg = load_serving_config(path)
     hw_given = hw is not None and hw.lower() != "auto"
     if hw_given:

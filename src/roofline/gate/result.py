@@ -11,8 +11,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
+
 from roofline import __version__
 from roofline.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_REGRESSION
+from roofline.presentable import Presentable
 
 GATE_SCHEMA_VERSION = 1
 
@@ -66,7 +68,7 @@ class Side(BaseModel):
     fingerprint: dict[str, str]
 
 
-class GateResult(BaseModel):
+class GateResult(Presentable, BaseModel):
     schema_version: int = GATE_SCHEMA_VERSION
     tool: str = f"roofline {__version__}"
     baseline: Side

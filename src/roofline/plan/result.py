@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+
 from roofline import __version__
 from roofline.plan.engine import PlanOutcome
 from roofline.plan.serving import Evaluation
+from roofline.presentable import Presentable
 from roofline.workload.memory import MemoryPlan
 from roofline.workload.predict import PhasePrediction
 from roofline.workload.serving import ServingConfig
@@ -65,7 +67,7 @@ class Step(BaseModel):
     alternatives: list[Alternative]
 
 
-class PlanResult(BaseModel):
+class PlanResult(Presentable, BaseModel):
     schema_version: int = PLAN_SCHEMA_VERSION
     tool: str = f"roofline {__version__}"
     config_file: str | None

@@ -67,11 +67,11 @@ def synthetic_draft(arch: ModelArch, params_b: float) -> ModelArch:
     )
 
 
-def resolve_draft(cfg: ServingConfig, arch: ModelArch, base=None) -> ModelArch | None:
+def resolve_draft(cfg: ServingConfig, arch: ModelArch, base=None, hub_cache=None) -> ModelArch | None:
     if cfg.speculative is None:
         return None
     if cfg.speculative.draft_model:
-        draft, _ = load_model(cfg.speculative.draft_model, base=base)
+        draft, _ = load_model(cfg.speculative.draft_model, base=base, hub_cache=hub_cache)
         return draft
     return synthetic_draft(arch, cfg.speculative.draft_params_b or 1.0)
 
@@ -135,7 +135,7 @@ def satisfied(evaluation: Evaluation) -> str | None:
 
 
 def build_context(cfg: ServingConfig, arch: ModelArch, spec: HardwareSpec, roofs: Roofs,
-                  efficiency: Efficiency | None = None, base=None) -> ServingContext:
+                  efficiency: Efficiency | None = None, base=None, hub_cache=None) -> ServingContext:
     eff = calibrated(efficiency or Efficiency(), roofs)
     tp = cfg.parallelism.tensor
     if arch.num_heads % tp:
@@ -144,7 +144,7 @@ def build_context(cfg: ServingConfig, arch: ModelArch, spec: HardwareSpec, roofs
             place="parallelism.tensor",
             fix="use a divisor of the head count (1, 2, 4, 8, …)",
         )
-    return ServingContext(arch, spec, roofs, eff, resolve_draft(cfg, arch, base=base))
+    return ServingContext(arch, spec, roofs, eff, resolve_draft(cfg, arch, base=base, hub_cache=hub_cache))
 
 
 def plan_serving(cfg: ServingConfig, context: ServingContext, *, max_steps: int = 8) -> PlanOutcome:

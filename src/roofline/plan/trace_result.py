@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+
 from roofline import __version__
 from roofline.analysis.result import ClassifyResult
 from roofline.plan.engine import PlanOutcome
 from roofline.plan.trace import GroupModel, TraceEvaluation, TraceModel
 from roofline.plan.verify import Verification
+from roofline.presentable import Presentable
 
 TRACE_PLAN_SCHEMA_VERSION = 1
 EVIDENCE_LIMIT = 6
@@ -59,7 +61,7 @@ class TraceStep(BaseModel):
     alternatives: list[dict[str, object]]
 
 
-class TracePlanResult(BaseModel):
+class TracePlanResult(Presentable, BaseModel):
     schema_version: int = TRACE_PLAN_SCHEMA_VERSION
     kind: str = "trace-plan"
     tool: str = f"roofline {__version__}"

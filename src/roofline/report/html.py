@@ -130,6 +130,25 @@ def _section(section: Section) -> str:
     return f'<section id="{esc(section.id)}">\n<h{level}>{esc(section.title)}</h{level}>\n{body}\n</section>'
 
 
+def _scoped_rule(rule: str) -> str:
+    """``sel1,sel2{…}`` of the page's styles, applied inside ``.roofline-view`` only (``body`` is the div)."""
+    selectors, _, body = rule.partition("{")
+    scoped = []
+    for selector in selectors.split(","):
+        selector = selector.strip()
+        scoped.append(".roofline-view" if selector == "body" else f".roofline-view {selector}")
+    return ",".join(scoped) + "{" + body
+
+
+def render_fragment(sections: list[Section] | tuple[Section, ...], *, title: str | None = None) -> str:
+    """Sections as an HTML fragment for a notebook cell: the report's styles scoped to one
+    ``div``, no page, no scripts; the same escaping as :func:`render_html`."""
+    scoped = "\n".join(_scoped_rule(line) for line in _CSS.strip().splitlines())
+    heading = f"<h3>{esc(title)}</h3>" if title else ""
+    body = "\n".join(_section(s) for s in sections)
+    return f'<div class="roofline-view"><style>{scoped}</style>{heading}{body}</div>'
+
+
 def render_html(report: Report) -> str:
     toc = " ".join(
         f'<a href="#{esc(s.id)}">{esc(s.title)}</a>' for s in report.sections if s.level <= 2 or not s.blocks

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from roofline.data import bundled_dir
 from roofline.errors import InputError
+from roofline.workload.hub_cache import find_config, looks_like_repo_id
 
 
 class MoESpec(BaseModel):
@@ -210,23 +211,42 @@ def _count(config: dict[str, Any], key: str, value: Any, source: str) -> int:
     return value
 
 
-def _inside(base: Path, path: Path, ref: str) -> Path:
-    """A model path from a config file is read only inside that file's directory: a serving
-    config (from a pull request, say) cannot make the tool open /etc/passwd or ../../secret,
-    directly or through a symlink (docs/robustness.md)."""
+def resolve_model(ref: str, *, base: Path | None = None, hub_cache: Path | None = None) -> tuple[Path, str]:
+    """The config.json file ``ref`` names, and the model's name. Any regular file may be named;
+    what would block or never end (a FIFO, a device) is refused, as is what cannot be resolved."""
+    bundled = bundled_models()
+    key = ref.strip().lower()
+    if key in bundled:
+        return bundled[key], key
     try:
-        resolved = (base / path).resolve()
-        outside = path.is_absolute() or not resolved.is_relative_to(base.resolve())
+        path = Path(ref).expanduser()
+        if base is not None and not path.is_absolute():
+            path = base / path
+        if path.is_dir() and (path / "config.json").exists():
+            path = path / "config.json"  # a model directory (a checkpoint, a snapshot)
+        exists = path.exists()
     except (OSError, RuntimeError, ValueError):  # a symlink loop (RuntimeError up to 3.12), a NUL byte
         raise InputError(f"model path '{ref}' cannot be resolved (a symlink loop, a NUL byte?)", place="model",
                          fix="give the path of a config.json file, or a bundled model name") from None
-    if outside:
-        raise InputError(
-            f"model path '{ref}' leads outside the config's directory ({base})",
-            place="model",
-            fix="put the config.json in or below the directory of the serving config (a bundled name also works)",
-        )
-    return base / path
+    if exists:
+        if not path.is_file():
+            raise InputError(f"model path '{ref}' is not a regular file (a directory without config.json, a FIFO "
+                             "or a device would block or never end)", place="model",
+                             fix="give the path of a config.json file")
+        return path, path.parent.name if path.name == "config.json" else path.stem
+    if looks_like_repo_id(ref.strip()) and hub_cache is not None:
+        cached = find_config(ref.strip(), hub_cache)
+        if cached is not None:
+            return cached, ref.strip().split("/")[-1].lower()
+    close = difflib.get_close_matches(key, list(bundled), n=3, cutoff=0.4)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    where = f"; not in the Hugging Face cache {hub_cache}" if hub_cache is not None and looks_like_repo_id(ref) else ""
+    raise InputError(
+        f"unknown model '{ref}' (not bundled, not a file{where})",
+        place="model",
+        fix=f"{hint}bundled models: {', '.join(bundled)}; or a path to a Hugging Face config.json, or a repo id "
+        "downloaded to the local cache (huggingface-cli download ORG/NAME config.json)",
+    )
 
 
 def bundled_models() -> dict[str, Path]:
@@ -234,28 +254,11 @@ def bundled_models() -> dict[str, Path]:
     return {path.stem: path for path in sorted(directory.glob("*.json"))}
 
 
-def load_model(ref: str, *, base: Path | None = None) -> tuple[ModelArch, list[str]]:
-    """A bundled model by name (``llama-3-70b``), or a path to a ``config.json`` (relative to ``base``).
-    No network: anything else is an error that lists the bundled names.
-    """
-    bundled = bundled_models()
-    key = ref.strip().lower()
-    if key in bundled:
-        path = bundled[key]
-        name = key
-    else:
-        path = Path(ref)
-        if base is not None:
-            path = _inside(base, path, ref)
-        if not path.is_file():
-            close = difflib.get_close_matches(key, list(bundled), n=3, cutoff=0.4)
-            hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-            raise InputError(
-                f"unknown model '{ref}' (not bundled, not a file)",
-                place="model",
-                fix=f"{hint}bundled models: {', '.join(bundled)}; or give a path to a Hugging Face config.json",
-            )
-        name = path.parent.name if path.name == "config.json" else path.stem
+def load_model(ref: str, *, base: Path | None = None, hub_cache: Path | None = None) -> tuple[ModelArch, list[str]]:
+    """A model by bundled name (``llama-3-70b``), by path to a ``config.json`` (absolute, or
+    relative to ``base``: the serving config's directory), or by Hugging Face repo id found in the
+    local hub cache ``hub_cache`` (roofline.workload.hub_cache). No network."""
+    path, name = resolve_model(ref, base=base, hub_cache=hub_cache)
     if path.stat().st_size > MAX_CONFIG_BYTES:
         raise InputError(f"is {path.stat().st_size / 1e6:.0f} MB; a config.json is a few kB", file=path,
                          place="model", fix="give a Hugging Face config.json")
