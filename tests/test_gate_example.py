@@ -19,8 +19,8 @@ import yaml
 from typer.testing import CliRunner
 
 from roofline.cli import app
-from roofline.gate.snapshot import read_snapshot
-from roofline.gate.thresholds import load_thresholds
+from roofline.gating.snapshot import read_snapshot
+from roofline.gating.thresholds import load_thresholds
 
 REPO = Path(__file__).resolve().parent.parent
 CI = REPO / "examples" / "ci"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from roofline.gate.adapters import SnapshotOptions, snapshot_input
-from roofline.gate.compare import GateOptions, compare_snapshots
-from roofline.gate.result import GateResult, Row
-from roofline.gate.thresholds import GateConfig
+from roofline.gating.adapters import SnapshotOptions, snapshot_input
+from roofline.gating.compare import GateOptions, compare_snapshots
+from roofline.gating.result import GateResult, Row
+from roofline.gating.thresholds import GateConfig
 
 DATA = Path(__file__).parent / "data" / "h200"
 KINETO = DATA / "kineto"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from roofline.gate.stats import mann_whitney_u, median, midranks, min_attainable_p, separated, u_statistic
+from roofline.gating.stats import mann_whitney_u, median, midranks, min_attainable_p, separated, u_statistic
 
 
 def test_u_and_exact_p_hand_computed() -> None:

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from roofline.errors import InputError
-from roofline.gate.compare import GateOptions, compare_snapshots, exceeds
-from roofline.gate.render import fmt_rel
-from roofline.gate.result import GateResult, Row
-from roofline.gate.snapshot import Entry, Metric, Snapshot, exact, label, measured, parse_snapshot, snapshot_json
-from roofline.gate.thresholds import GateConfig, Limit, load_thresholds, resolve_rule
+from roofline.gating.compare import GateOptions, compare_snapshots, exceeds
+from roofline.gating.render import fmt_rel
+from roofline.gating.result import GateResult, Row
+from roofline.gating.snapshot import Entry, Metric, Snapshot, exact, label, measured, parse_snapshot, snapshot_json
+from roofline.gating.thresholds import GateConfig, Limit, load_thresholds, resolve_rule
 
 # --- helpers ------------------------------------------------------------------------------------
 

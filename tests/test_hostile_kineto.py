@@ -155,7 +155,7 @@ def test_control_characters_in_names_are_escaped(tmp_path: Path) -> None:
 def test_cpu_only_trace_with_hostile_events_snapshots_with_warnings(tmp_path: Path) -> None:
     # The gate's CPU-only path converted ts 1.5e308 with round() (OverflowError, exit 3) and
     # skipped malformed events without a word.
-    from roofline.gate.adapters import SnapshotOptions, snapshot_input
+    from roofline.gating.adapters import SnapshotOptions, snapshot_input
 
     doc = json.loads(gzip.decompress((SEED.parent / "gemm_bf16_8192.json.gz").read_bytes()))
     doc["traceEvents"] = [e for e in doc["traceEvents"] if e.get("cat") not in ("kernel", "gpu_memcpy", "gpu_memset")]

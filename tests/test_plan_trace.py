@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 from roofline.cli import app
 from roofline.app.classify import classify_loaded
 from roofline.hardware.registry import load_registry
-from roofline.plan.engine import rules_for
-from roofline.plan.trace import DOMAIN, TraceModel, evaluate_trace, plan_trace, trace_model
-from roofline.plan.verify import verify_plan
+from roofline.planner.engine import rules_for
+from roofline.planner.trace import DOMAIN, TraceModel, evaluate_trace, plan_trace, trace_model
+from roofline.planner.verify import verify_plan
 from roofline.sources import read_input
 
 DATA = Path(__file__).parent / "data"
@@ -113,14 +113,14 @@ def test_tensor_core_precision_delta_is_the_roof_ratio() -> None:
 
 
 def test_every_rule_is_registered_once_with_one_signature() -> None:
-    import roofline.plan.trace_rules  # noqa: F401
+    import roofline.planner.trace_rules  # noqa: F401
 
     table = rules_for(DOMAIN)
     assert {"cuda_graphs", "fuse_elementwise", "tensor_core_precision", "half_precision_memory", "fused_attention",
             "weight_quantization", "pinned_copies", "remove_syncs", "overlap_communication", "host_idle",
             "fill_the_sms", "batch_small_gemms"} <= set(table)
     # Contract: every rule answers every real diagnosis with None or a candidate, never an exception.
-    from roofline.plan.trace import TraceDiagnosis
+    from roofline.planner.trace import TraceDiagnosis
 
     for name in ("kineto/mini_decode_eager", "captured/multistream_bf16", "captured/sdpa_math_bf16"):
         result = classify(name)

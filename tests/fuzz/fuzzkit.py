@@ -263,14 +263,14 @@ def run_model(path: Path) -> Outcome:
 
 @cache
 def _baseline() -> Any:
-    from roofline.gate.snapshot import read_snapshot
+    from roofline.gating.snapshot import read_snapshot
 
     return read_snapshot(REPO / "examples" / "ci" / "baseline.json")
 
 
 def run_thresholds(path: Path) -> Outcome:
-    from roofline.gate.compare import GateOptions, compare_snapshots
-    from roofline.gate.thresholds import load_thresholds
+    from roofline.gating.compare import GateOptions, compare_snapshots
+    from roofline.gating.thresholds import load_thresholds
 
     config = load_thresholds(path)
     result = compare_snapshots(_baseline(), _baseline(), config, GateOptions())
@@ -280,10 +280,10 @@ def run_thresholds(path: Path) -> Outcome:
 
 def run_snapshot(path: Path) -> Outcome:
     """A saved snapshot (or benchmark JSON): read as a gate input, gated against itself."""
-    from roofline.gate.adapters import SnapshotOptions, snapshot_input
-    from roofline.gate.compare import GateOptions, compare_snapshots
-    from roofline.gate.snapshot import check_not_empty
-    from roofline.gate.thresholds import GateConfig
+    from roofline.gating.adapters import SnapshotOptions, snapshot_input
+    from roofline.gating.compare import GateOptions, compare_snapshots
+    from roofline.gating.snapshot import check_not_empty
+    from roofline.gating.thresholds import GateConfig
 
     snapshot = snapshot_input(path, SnapshotOptions(hw="h200-sxm", registry=registry()))
     check_not_empty(snapshot, path, "baseline")

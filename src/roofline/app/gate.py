@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from roofline.gate.adapters import SnapshotOptions, snapshot_input
-from roofline.gate.compare import GateOptions, compare_snapshots
-from roofline.gate.result import GateResult
-from roofline.gate.snapshot import Snapshot, merge_snapshots
-from roofline.gate.thresholds import GateConfig, load_thresholds
+from roofline.gating.adapters import SnapshotOptions, snapshot_input
+from roofline.gating.compare import GateOptions, compare_snapshots
+from roofline.gating.result import GateResult
+from roofline.gating.snapshot import Snapshot, merge_snapshots
+from roofline.gating.thresholds import GateConfig, load_thresholds
 
 
 def snapshot_label(path: Path) -> str:

@@ -11,8 +11,8 @@ from typing import Any
 from roofline.analysis.result import HardwareUsed, hardware_used
 from roofline.errors import InputError
 from roofline.hardware.registry import Registry, resolve_roofs
-from roofline.plan.result import PlanResult, build_plan_result
-from roofline.plan.serving import ServingContext, build_context, evaluate, plan_serving
+from roofline.planner.result import PlanResult, build_plan_result
+from roofline.planner.serving import ServingContext, build_context, evaluate, plan_serving
 from roofline.workload.hub_cache import hub_cache_dir
 from roofline.workload.model import load_model
 from roofline.workload.serving import ServingConfig, load_serving_config

@@ -20,10 +20,10 @@ from roofline.cli.common import CeilingsOption, HwDirOption, HwFileOption, handl
 from roofline.cli.output import emit, write_output
 from roofline.errors import InputError
 from roofline.app.gate import gate_paths, snapshot_paths
-from roofline.gate.adapters import SnapshotOptions, parse_env
-from roofline.gate.render import gate_junit, gate_markdown, gate_renderable, github_annotations
-from roofline.gate.snapshot import looks_like_snapshot, snapshot_json
-from roofline.gate.thresholds import load_thresholds
+from roofline.gating.adapters import SnapshotOptions, parse_env
+from roofline.gating.render import gate_junit, gate_markdown, gate_renderable, github_annotations
+from roofline.gating.snapshot import looks_like_snapshot, snapshot_json
+from roofline.gating.thresholds import load_thresholds
 
 
 class GateFormat(str, Enum):

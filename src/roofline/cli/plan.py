@@ -15,7 +15,7 @@ from roofline.app.trace_plan import plan_traces
 from roofline.cli.common import CeilingsOption, HwDirOption, HwFileOption, handle_errors, read_with_progress, registry_from_options
 from roofline.cli.output import OutputFormat, emit, render_trace_plans, write_output
 from roofline.errors import InputError
-from roofline.plan.result import PlanResult
+from roofline.planner.result import PlanResult
 
 
 @handle_errors

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from roofline.analysis.result import HardwareUsed
 from roofline.errors import InputError
-from roofline.plan.result import Metrics, PlanResult
+from roofline.planner.result import Metrics, PlanResult
 from roofline.report.figures import (
     BOUND_COLOURS,
     BOUNDS,

@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from roofline.plan.result import Metrics, PlanResult
+from roofline.planner.result import Metrics, PlanResult
 from roofline.report.markdown import md_escape
 from roofline.units import fmt_bytes, fmt_percent, fmt_seconds
 from roofline.workload.predict import PhasePrediction

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from roofline.plan.result import Metrics, PlanResult
+from roofline.planner.result import Metrics, PlanResult
 from roofline.report.document import Bullets, Cell, Chart, Paragraph, Section, Table, Verdict
 from roofline.report.figures import RooflineFigure
 from roofline.report.plan_figures import TERMS, FrontierFigure, PlanStepsFigure

@@ -7,8 +7,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from roofline.plan.trace_result import TraceMetrics, TracePlanResult, TraceStep
-from roofline.plan.verify import Verification
+from roofline.planner.trace_result import TraceMetrics, TracePlanResult, TraceStep
+from roofline.planner.verify import Verification
 from roofline.report.markdown import md_escape
 from roofline.units import fmt_percent, fmt_seconds, short_kernel_name
 

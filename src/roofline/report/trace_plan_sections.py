@@ -3,7 +3,7 @@ and per step the evidence, the reason, the risks and how to verify it."""
 
 from __future__ import annotations
 
-from roofline.plan.trace_result import TracePlanResult
+from roofline.planner.trace_result import TracePlanResult
 from roofline.report.document import Bullets, Cell, Paragraph, Section, Table
 from roofline.report.trace_plan_render import evidence_text, split_text
 from roofline.units import fmt_seconds

@@ -10,9 +10,9 @@ from typing import Any
 
 from roofline.analysis.fleet import FleetResult
 from roofline.analysis.result import ClassifyResult
-from roofline.gate.result import GateResult
-from roofline.plan.result import PlanResult
-from roofline.plan.trace_result import TracePlanResult
+from roofline.gating.result import GateResult
+from roofline.planner.result import PlanResult
+from roofline.planner.trace_result import TracePlanResult
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def _gate_rows(result: GateResult) -> list[dict[str, Any]]:
 
 
 def _gate_rich(result: GateResult) -> Any:
-    from roofline.gate.render import gate_renderable
+    from roofline.gating.render import gate_renderable
 
     return gate_renderable(result)
 

@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 from roofline.analysis.classify import KernelVerdict
 from roofline.analysis.result import ClassifyResult
 from roofline.errors import InputError
-from roofline.plan.engine import rules_for
-from roofline.plan.trace import DOMAIN, plan_trace
+from roofline.planner.engine import rules_for
+from roofline.planner.trace import DOMAIN, plan_trace
 
 
 class VerifiedStep(BaseModel):
@@ -169,7 +169,7 @@ def _spread(r: ClassifyResult) -> float:
 
 
 def verify_plan(before: ClassifyResult, after: ClassifyResult, applied: list[str] | None = None) -> Verification:
-    import roofline.plan.trace_rules  # noqa: F401  (registers the rules)
+    import roofline.planner.trace_rules  # noqa: F401  (registers the rules)
 
     if before.hardware.name != after.hardware.name:
         raise InputError(

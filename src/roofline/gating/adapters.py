@@ -29,8 +29,8 @@ import orjson
 from roofline import __version__
 from roofline.errors import InputError
 from roofline.safetext import escape_controls
-from roofline.gate.from_plan import looks_like_plan_json
-from roofline.gate.snapshot import SnapshotKind, Snapshot, SourceRef, looks_like_snapshot, read_snapshot
+from roofline.gating.from_plan import looks_like_plan_json
+from roofline.gating.snapshot import SnapshotKind, Snapshot, SourceRef, looks_like_snapshot, read_snapshot
 from roofline.hardware.registry import Registry
 
 # A JSON object this small is parsed whole to sniff it; traces are far larger and say so early.
@@ -145,7 +145,7 @@ def _load_json(path: Path) -> Any:
 @register_adapter("pytest-benchmark", kind="benchmark", description="pytest --benchmark-json output",
                   sniff=lambda path, head: _small_json_object(path, head) and b'"machine_info"' in head)
 def pytest_benchmark_snapshot(path: Path, options: SnapshotOptions) -> Snapshot:
-    from roofline.gate.from_benchmark import pytest_benchmark_entries
+    from roofline.gating.from_benchmark import pytest_benchmark_entries
 
     data = _load_json(path)
     if not isinstance(data, dict):
@@ -161,7 +161,7 @@ def pytest_benchmark_snapshot(path: Path, options: SnapshotOptions) -> Snapshot:
 @register_adapter("plan", kind="plan", description="roofline plan --format json output",
                   sniff=lambda path, head: _small_json_object(path, head) and looks_like_plan_json(head))
 def plan_json_snapshot(path: Path, options: SnapshotOptions) -> Snapshot:
-    from roofline.gate.from_plan import plan_entries
+    from roofline.gating.from_plan import plan_entries
 
     entries, fingerprint = plan_entries(_load_json(path), str(path))
     return Snapshot(kind="plan", sources=[SourceRef(path=str(path), format="plan")],
@@ -180,7 +180,7 @@ def _serving_config(path: Path, head: bytes) -> bool:
                   sniff=_serving_config)
 def plan_config_snapshot(path: Path, options: SnapshotOptions) -> Snapshot:
     from roofline.app.plan import plan_config
-    from roofline.gate.from_plan import plan_entries
+    from roofline.gating.from_plan import plan_entries
     from roofline.hardware.registry import load_registry
 
     result = plan_config(path, options.registry or load_registry(), hw=options.hw, ceilings=options.ceilings).result
@@ -193,7 +193,7 @@ def plan_config_snapshot(path: Path, options: SnapshotOptions) -> Snapshot:
                   sniff=lambda path, head: _small_json_object(path, head) and b'"deviceProperties"' not in head
                   and b'"schemaVersion"' not in head)
 def simple_benchmark_snapshot(path: Path, options: SnapshotOptions) -> Snapshot:
-    from roofline.gate.from_benchmark import simple_benchmark_entries
+    from roofline.gating.from_benchmark import simple_benchmark_entries
 
     data = _load_json(path)
     if isinstance(data, (dict, list)) and _is_roofline_result(data):
@@ -217,7 +217,7 @@ def _is_roofline_result(data: Any) -> bool:
 
 def roofline_input_snapshot(path: Path, options: SnapshotOptions, head: bytes) -> Snapshot:
     from roofline.app.classify import classify_loaded
-    from roofline.gate.from_trace import kernel_list_entries, trace_entries
+    from roofline.gating.from_trace import kernel_list_entries, trace_entries
     from roofline.hardware.registry import load_registry
     from roofline.sources import read_input
 
@@ -249,7 +249,7 @@ def roofline_input_snapshot(path: Path, options: SnapshotOptions, head: bytes) -
 
 def host_trace_snapshot(path: Path) -> Snapshot:
     """A CPU-only kineto trace: its ``cpu_op`` events and ``ProfilerStep`` spans, streamed."""
-    from roofline.gate.from_host_trace import HOST_DEVICE, HostOp, host_trace_entries
+    from roofline.gating.from_host_trace import HOST_DEVICE, HostOp, host_trace_entries
     from roofline.sources.jsonstream import StreamState, iter_event_batches
 
     state = StreamState()

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from roofline.analysis.classify import KernelVerdict
 from roofline.analysis.result import ClassifyResult
 from roofline.analysis.timeline import is_communication
-from roofline.plan.engine import PlanOutcome, run_plan
+from roofline.planner.engine import PlanOutcome, run_plan
 
 DOMAIN = "trace"
 # Host cost of a replayed CUDA graph, per kernel it holds: the H200 decode capture submits 429
@@ -222,7 +222,7 @@ def _score(evaluation: TraceEvaluation) -> float:
 def plan_trace(result: ClassifyResult, *, max_steps: int = 8, only: list[str] | None = None) -> PlanOutcome:
     """Ordered plan for a classified trace. ``only`` restricts the rules (by name) — what
     ``--verify`` uses to replay the steps a second trace shows were applied."""
-    import roofline.plan.trace_rules  # noqa: F401  (registers the rules)
+    import roofline.planner.trace_rules  # noqa: F401  (registers the rules)
 
     return run_plan(
         trace_model(result),

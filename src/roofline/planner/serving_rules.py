@@ -4,8 +4,8 @@ has to say *when* a technique is worth trying and *what* it changes."""
 
 from __future__ import annotations
 
-from roofline.plan.engine import Candidate, register_rule
-from roofline.plan.serving import DOMAIN, Diagnosis, evaluate
+from roofline.planner.engine import Candidate, register_rule
+from roofline.planner.serving import DOMAIN, Diagnosis, evaluate
 from roofline.precision import Precision, Unit
 from roofline.units import fmt_bytes, fmt_percent, fmt_seconds
 from roofline.workload.predict import PhasePrediction

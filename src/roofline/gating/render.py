@@ -14,9 +14,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from roofline.gate.result import GateResult, Row
+from roofline.gating.result import GateResult, Row
 from roofline.report.markdown import md_escape
-from roofline.gate.fmt import fmt_value
+from roofline.gating.fmt import fmt_value
 
 LEVEL_MARK = {"fail": "FAIL", "warn": "warn", "info": "", "ok": ""}
 LEVEL_EMOJI = {"fail": "❌", "warn": "⚠️", "info": "ℹ️", "ok": "✅"}

@@ -3,6 +3,6 @@ applies the best one, re-evaluates the whole model, and repeats. One engine serv
 (serving configs here, measured traces elsewhere); rules register per domain.
 """
 
-from roofline.plan.engine import Candidate, PlanOutcome, PlanStepRecord, register_rule, rules_for, run_plan
+from roofline.planner.engine import Candidate, PlanOutcome, PlanStepRecord, register_rule, rules_for, run_plan
 
 __all__ = ["Candidate", "PlanOutcome", "PlanStepRecord", "register_rule", "rules_for", "run_plan"]

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from roofline.errors import InputError
-from roofline.gate.snapshot import Direction, Entry, Metric, exact, label
+from roofline.gating.snapshot import Direction, Entry, Metric, exact, label
 
 # (key in the plan's metrics object, unit, direction): the contract fields of docs/json-schema.md.
 PREDICTIONS: tuple[tuple[str, str, Direction], ...] = (

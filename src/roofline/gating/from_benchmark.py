@@ -8,8 +8,8 @@ import math
 from typing import Any
 
 from roofline.errors import InputError
-from roofline.gate.snapshot import Entry, Metric, exact, measured
-from roofline.gate.stats import median
+from roofline.gating.snapshot import Entry, Metric, exact, measured
+from roofline.gating.stats import median
 
 
 def _number(value: Any) -> bool:

@@ -7,8 +7,8 @@ from pydantic import BaseModel, Field
 
 
 from roofline import __version__
-from roofline.plan.engine import PlanOutcome
-from roofline.plan.serving import Evaluation
+from roofline.planner.engine import PlanOutcome
+from roofline.planner.serving import Evaluation
 from roofline.presentable import Presentable
 from roofline.workload.memory import MemoryPlan
 from roofline.workload.predict import PhasePrediction

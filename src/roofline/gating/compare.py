@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from roofline.errors import InputError
-from roofline.gate.result import WHOLE_ENTRY, GateResult, Row, RowLevel, Side
-from roofline.gate.snapshot import Entry, Metric, Snapshot, check_not_empty
-from roofline.gate.stats import mann_whitney_u, min_attainable_p, separated
-from roofline.gate.thresholds import EffectiveRule, GateConfig, Limit, ignore_reason, resolve_rule
+from roofline.gating.result import WHOLE_ENTRY, GateResult, Row, RowLevel, Side
+from roofline.gating.snapshot import Entry, Metric, Snapshot, check_not_empty
+from roofline.gating.stats import mann_whitney_u, min_attainable_p, separated
+from roofline.gating.thresholds import EffectiveRule, GateConfig, Limit, ignore_reason, resolve_rule
 
 # Float rounding of per-step sums must not turn "equal" into "strictly exceeding".
 EQUAL_TOLERANCE = 1e-12

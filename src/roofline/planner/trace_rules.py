@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from roofline.plan.engine import Candidate, register_rule
-from roofline.plan.trace import DOMAIN, GRAPH_GAP_S, GRAPH_SUBMIT_S, GroupModel, TraceDiagnosis, TraceModel
+from roofline.planner.engine import Candidate, register_rule
+from roofline.planner.trace import DOMAIN, GRAPH_GAP_S, GRAPH_SUBMIT_S, GroupModel, TraceDiagnosis, TraceModel
 from roofline.units import fmt_percent, fmt_seconds, short_kernel_name
 
 # Seed 002: launch gaps above 10% of execution time make CUDA graphs the first intervention.

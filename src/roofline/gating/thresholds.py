@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from roofline.gate.fmt import fmt_value
-from roofline.gate.snapshot import Direction, Metric
+from roofline.gating.fmt import fmt_value
+from roofline.gating.snapshot import Direction, Metric
 from roofline.yamlio import load_yaml, validate
 
 THRESHOLDS_SCHEMA_VERSION = 1

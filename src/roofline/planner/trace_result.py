@@ -8,9 +8,9 @@ from pydantic import BaseModel, Field
 
 from roofline import __version__
 from roofline.analysis.result import ClassifyResult
-from roofline.plan.engine import PlanOutcome
-from roofline.plan.trace import GroupModel, TraceEvaluation, TraceModel
-from roofline.plan.verify import Verification
+from roofline.planner.engine import PlanOutcome
+from roofline.planner.trace import GroupModel, TraceEvaluation, TraceModel
+from roofline.planner.verify import Verification
 from roofline.presentable import Presentable
 
 TRACE_PLAN_SCHEMA_VERSION = 1

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from roofline.errors import InputError
 from roofline.hardware.spec import HardwareSpec, Roofs
-from roofline.plan.engine import PlanOutcome, run_plan
+from roofline.planner.engine import PlanOutcome, run_plan
 from roofline.units import fmt_bytes
 from roofline.workload.efficiency import Efficiency, calibrated
 from roofline.workload.memory import plan_memory
@@ -148,7 +148,7 @@ def build_context(cfg: ServingConfig, arch: ModelArch, spec: HardwareSpec, roofs
 
 
 def plan_serving(cfg: ServingConfig, context: ServingContext, *, max_steps: int = 8) -> PlanOutcome:
-    import roofline.plan.serving_rules  # noqa: F401  (registers the rules)
+    import roofline.planner.serving_rules  # noqa: F401  (registers the rules)
 
     return run_plan(
         cfg,

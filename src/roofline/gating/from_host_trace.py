@@ -13,7 +13,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 
-from roofline.gate.snapshot import Entry, exact, measured
+from roofline.gating.snapshot import Entry, exact, measured
 
 HOST_DEVICE = "cpu"
 

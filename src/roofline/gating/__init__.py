@@ -3,11 +3,11 @@ comparison into per-row verdicts, and renderers. ``roofline snapshot`` and ``roo
 (cli/gate.py) wire them together; docs/gate.md is the user's guide.
 """
 
-from roofline.gate.adapters import SnapshotOptions, register_adapter, registered_adapters, snapshot_input
-from roofline.gate.compare import GateOptions, compare_snapshots
-from roofline.gate.result import GateResult, Row
-from roofline.gate.snapshot import Entry, Metric, Snapshot, exact, label, measured
-from roofline.gate.thresholds import GateConfig, load_thresholds
+from roofline.gating.adapters import SnapshotOptions, register_adapter, registered_adapters, snapshot_input
+from roofline.gating.compare import GateOptions, compare_snapshots
+from roofline.gating.result import GateResult, Row
+from roofline.gating.snapshot import Entry, Metric, Snapshot, exact, label, measured
+from roofline.gating.thresholds import GateConfig, load_thresholds
 
 __all__ = [
     "Entry", "GateConfig", "GateOptions", "GateResult", "Metric", "Row", "Snapshot", "SnapshotOptions",

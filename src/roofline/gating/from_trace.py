@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from roofline.analysis.classify import KernelVerdict
 from roofline.analysis.events import GpuEvent
 from roofline.analysis.result import ClassifyResult
-from roofline.gate.snapshot import Entry, Metric, exact, label, measured
+from roofline.gating.snapshot import Entry, Metric, exact, label, measured
 from roofline.units import short_kernel_name
 
 # Wide enough that distinct kernels keep distinct names; the short form only drops the noise.
