@@ -181,7 +181,9 @@ class Roofs:
         Falls back where hardware has no dedicated path: an fp32 "matrix" GEMM on NVIDIA runs
         on CUDA cores (fp32 vector roof); vector work in a type with no listed vector peak
         computes in fp32. Matrix work in a precision the chip lacks (fp8 on A100) has no roof.
+        Names work as well as members (``compute_roof("bf16", "matrix")``).
         """
+        precision, unit = Precision(precision), Unit(unit)
         found = self.compute.get((unit, precision))
         if found is not None:
             return found
