@@ -242,10 +242,13 @@ def starter_spec(gpu: DetectedGPU, props: dict[str, Any] | None) -> tuple[str, H
         "vendor": "nvidia",
         "architecture": _ARCHITECTURES.get(gpu.compute_capability or "", None),
         "aliases": [gpu.name],
+        "compute_capability": gpu.compute_capability,
         # A placeholder vector peak keeps the draft loadable; replace every peak from the datasheet.
         "peak_tflops": {"matrix": {}, "vector": {"fp32": fp32 or 1.0}},
         "memory": {
             "capacity_gb": round(gpu.memory_gib or (props or {}).get("total_memory_bytes", 2**30) / 2**30, 1),
+            # What CUDA reports (torch total_memory) where torch is there, else NVML's total.
+            "capacity_bytes": (props or {}).get("total_memory_bytes") or gpu.memory_total_bytes,
             "bandwidth_tb_s": bandwidth or 1.0,
             "l2_mb": round(l2 / 1e6, 1) if l2 else None,
             "shared_memory_per_sm_kb": round(smem / 1024) if smem else None,
@@ -263,7 +266,8 @@ def starter_spec(gpu: DetectedGPU, props: dict[str, Any] | None) -> tuple[str, H
     header = [
         f"# STARTER SPEC for {gpu.name} - drafted by `roofline hw detect`; NEEDS DATASHEET PEAKS.",
         "# Filled from what the device reports (NVML, torch); check every number against the vendor's datasheet:",
-        f"#   memory.capacity_gb      NVML memory total {gpu.memory_gib or 0:.1f} GiB",
+        f"#   memory.capacity_gb      NVML memory total {gpu.memory_gib or 0:.1f} GiB: replace with the datasheet figure",
+        "#   memory.capacity_bytes   the device's own total (torch total_memory, else NVML): used for max batch",
         f"#   memory.bandwidth_tb_s   {'derived: ' + str(gpu.max_memory_clock_mhz) + ' MHz x ' + str(gpu.memory_bus_width_bits) + ' bit x 2 (DDR)' if bandwidth else 'UNKNOWN (placeholder 1.0): take the datasheet figure'}",
         f"#   peak_tflops.vector.fp32 {'derived: ' + str(gpu.cuda_cores) + ' CUDA cores x ' + str(gpu.max_sm_clock_mhz) + ' MHz x 2 (FMA)' if fp32 else 'UNKNOWN (placeholder 1.0)'}",
         "#   peak_tflops.matrix      EMPTY: add dense tensor-core peaks per precision (fp16, bf16, tf32, fp8, int8, fp64)",

@@ -85,7 +85,7 @@ class MemorySpec(_Strict):
 
     @property
     def capacity_source(self) -> str:
-        return "device-reported" if self.capacity_bytes else "datasheet GB x 1e9"
+        return "capacity_bytes" if self.capacity_bytes else "capacity_gb x 1e9: the spec gives no capacity_bytes"
 
 
 class InterconnectSpec(_Strict):
