@@ -139,6 +139,8 @@ def test_starter_spec_from_nvml_and_torch_loads_and_derives_what_it_can(tmp_path
     assert spec.peak_tflops.matrix == {}
     assert spec.memory.l2_mb == pytest.approx(62.9, abs=0.05) and spec.sm_count == 132
     assert spec.architecture == "hopper" and spec.tdp_w == 700.0
+    # Capacity for max batch is torch's total_memory (tests/data/h200/device.json), not NVML's larger total.
+    assert spec.memory.capacity_bytes == 150109880320 and spec.compute_capability == "9.0"
 
 
 def test_starter_spec_without_torch_or_clocks_still_loads(registry) -> None:

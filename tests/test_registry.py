@@ -28,6 +28,12 @@ REQUIRED = [
     "rtx-4090",
     "mi300x",
     "mi325x",
+    "mi210",
+    "mi250",
+    "mi250x",
+    "mi355x",
+    "b300",
+    "gb300",
 ]
 
 
@@ -200,3 +206,77 @@ def test_fp32_gemm_falls_back_to_the_vector_roof_on_nvidia() -> None:
     # No fp8 matrix on A100: no roof rather than a wrong one.
     a100 = roofs_from_spec(load_registry().resolve("a100-sxm4-80gb"))
     assert a100.compute_roof(Precision.FP8, Unit.MATRIX) is None
+
+
+@pytest.mark.parametrize(
+    ("device", "package_peak", "package_bandwidth"),
+    [
+        # ROCm mi250.md peak table (package, two GCDs): FP16 362.1, matrix FP64 90.5; 3.2 Gb/s HBM2e on
+        # 8192 bits = 3.2768 TB/s. A GCD is one PyTorch device: half of each.
+        ("mi250", {Precision.FP16: 362.1, Precision.FP64: 90.5}, 3.2768),
+        # MI250X launch table (220 CUs): FP16 383.0, matrix FP64 95.7, same memory.
+        ("mi250x", {Precision.FP16: 383.0, Precision.FP64: 95.7}, 3.2768),
+    ],
+)
+def test_mi250_specs_are_per_gcd(device: str, package_peak: dict, package_bandwidth: float) -> None:
+    spec = load_registry().resolve(device)
+    assert spec.devices_per_package == 2
+    for precision, peak in package_peak.items():
+        assert spec.peak_tflops.matrix[precision] == pytest.approx(peak / 2, abs=0.06)
+    assert spec.memory.bandwidth_tb_s == pytest.approx(package_bandwidth / 2)
+    assert spec.memory.capacity_gb == 128 / 2
+
+
+def test_mi210_is_one_mi250_gcd_with_its_own_links() -> None:
+    # AnandTech's MI210 column: 104 CUs at 1.7 GHz, FP16 181, FP64 matrix 45.3, 64 GB, 1.6 TB/s.
+    registry = load_registry()
+    mi210, gcd = registry.resolve("mi210"), registry.resolve("mi250")
+    assert mi210.peak_tflops == gcd.peak_tflops and mi210.sm_count == gcd.sm_count == 104
+    assert mi210.peak_tflops.matrix[Precision.FP16] == pytest.approx(104 * 1.7e9 * 1024 / 1e12, abs=0.1)
+    assert mi210.interconnect.bandwidth_gb_s == 300 and mi210.devices_per_package == 1
+
+
+def test_mi355x_peaks_are_cus_times_clock_times_rate() -> None:
+    # 256 CUs (ROCm gpu-specs) x 2.4 GHz x 8192 FP8 FLOPS/clk/CU (ISSCC 2026) = 5033.2 TFLOP/s.
+    spec = load_registry().resolve("mi355x")
+    fp8 = 256 * 2.4e9 * 8192 / 1e12
+    assert spec.peak_tflops.matrix[Precision.FP8] == pytest.approx(fp8, abs=0.1)
+    assert spec.peak_tflops.matrix[Precision.FP16] == pytest.approx(fp8 / 2, abs=0.1)
+    assert spec.peak_tflops.matrix[Precision.FP4] == spec.peak_tflops.matrix[Precision.FP6] == pytest.approx(2 * fp8,
+                                                                                                             abs=0.1)
+    roofs = roofs_from_spec(spec)
+    assert roofs.compute_roof(Precision.TF32, Unit.MATRIX) is None  # no CDNA 4 TF32 figure: no roof
+    assert roofs.ridge_point(Precision.FP4, Unit.MATRIX) == pytest.approx(10066.3 / 8.0, rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("device", "fp4", "bf16"),
+    [
+        ("b200", 9000, 2250),  # Blackwell datasheet, HGX B200: FP4 18 PF sparse -> 9 dense
+        ("gb200", 10000, 2500),
+        ("b300", 14000, 2250),  # Blackwell Ultra (aiconfigurator b300_sxm): FP4 14 PF dense, 18 sparse
+        ("gb300", 15000, 2500),  # GB300: FP4 15 PF dense
+    ],
+)
+def test_blackwell_parts_have_an_fp4_tensor_roof(device: str, fp4: float, bf16: float) -> None:
+    roofs = roofs_from_spec(load_registry().resolve(device))
+    assert roofs.compute_roof(Precision.FP4, Unit.MATRIX).value == pytest.approx(fp4 * 1e12)
+    assert roofs.compute_roof(Precision.BF16, Unit.MATRIX).value == pytest.approx(bf16 * 1e12)
+
+
+def test_blackwell_ultra_cuts_int8_and_fp64() -> None:
+    # The Blackwell Ultra trade (Hot Chips 2025): far less INT8 and FP64 than B200.
+    registry = load_registry()
+    b200, b300 = registry.resolve("b200"), registry.resolve("b300")
+    assert b300.peak_tflops.matrix[Precision.INT8] < b200.peak_tflops.matrix[Precision.INT8] / 25
+    assert b300.peak_tflops.matrix[Precision.FP64] < b200.peak_tflops.matrix[Precision.FP64] / 25
+    assert b300.compute_capability == registry.resolve("gb300").compute_capability == "10.3"
+
+
+def test_every_gpu_spec_can_be_identified_without_a_name() -> None:
+    # Nameless trace devices are matched by compute capability (gfx target on AMD).
+    for spec in load_registry().specs.values():
+        if spec.vendor in ("nvidia", "amd"):
+            assert spec.compute_capability, spec.name
+        if spec.vendor == "amd":
+            assert spec.gfx_arch, spec.name

@@ -14,6 +14,7 @@ class Precision(str, Enum):
     FP8 = "fp8"
     INT8 = "int8"
     INT4 = "int4"
+    FP6 = "fp6"
     FP4 = "fp4"
 
     def __str__(self) -> str:
@@ -40,6 +41,7 @@ BYTES_PER_ELEMENT: dict[Precision, float] = {
     Precision.FP8: 1,
     Precision.INT8: 1,
     Precision.INT4: 0.5,
+    Precision.FP6: 0.75,  # four elements in three bytes (OCP MXFP6)
     Precision.FP4: 0.5,
 }
 
@@ -57,6 +59,7 @@ _ALIASES: dict[str, Precision] = {
     "c10::float8_e4m3fnuz": Precision.FP8, "c10::float8_e5m2fnuz": Precision.FP8,
     "int8": Precision.INT8, "i8": Precision.INT8, "signed char": Precision.INT8, "char": Precision.INT8,
     "int4": Precision.INT4, "i4": Precision.INT4,
+    "fp6": Precision.FP6, "e2m3": Precision.FP6, "e3m2": Precision.FP6, "mxfp6": Precision.FP6,
     "fp4": Precision.FP4, "e2m1": Precision.FP4, "nvfp4": Precision.FP4, "mxfp4": Precision.FP4,
 }
 

@@ -18,6 +18,7 @@ from roofline.analysis.timeline import analyse_timeline, group_events, timeline_
 from roofline.errors import InputError
 from roofline.gcpause import paused_gc
 from roofline.hardware.registry import Registry, normalize_name, resolve_roofs
+from roofline.hardware.trace_device import identify_trace_device
 from roofline.sources import LoadedInput, read_input
 from roofline.units import short_kernel_name
 
@@ -27,14 +28,21 @@ Reader = Callable[[Path], LoadedInput]
 def pick_device(requested: str, loaded: LoadedInput, registry: Registry) -> str:
     if requested.lower() != "auto":
         return requested
-    if loaded.device_name:
-        if registry.lookup(loaded.device_name) is None:
-            raise InputError(
-                f"the input names device '{loaded.device_name}', which is not in the registry",
-                file=loaded.path,
-                fix="pass --hw NAME, or add a spec with --hw-file (" + registry.suggestion(loaded.device_name) + ")",
-            )
-        return loaded.device_name
+    properties = loaded.extra.get("device_properties")
+    found = identify_trace_device(registry, loaded.device_name, properties if isinstance(properties, list) else None,
+                                  loaded.extra.get("device_id"))
+    if found is not None:
+        if found.warning and found.warning not in loaded.warnings:
+            loaded.warnings.append(found.warning)
+        return found.name
+    if loaded.device_name or properties:
+        what = f"names device '{loaded.device_name}'" if loaded.device_name else "lists a device with no name"
+        raise InputError(
+            f"the input {what}, which matches no registry spec",
+            file=loaded.path,
+            fix="pass --hw NAME, or add a spec with --hw-file ("
+            + registry.suggestion(loaded.device_name or "") + ")",
+        )
     raise InputError(
         "the input does not say which device it ran on",
         file=loaded.path,
@@ -66,8 +74,9 @@ def classify_loaded(
 ) -> ClassifyResult:
     if device_index is not None:
         names = loaded.extra.get("devices") or {}
-        if isinstance(names, dict) and names.get(device_index):
-            loaded.device_name = names[device_index]
+        if isinstance(names, dict) and device_index in names:
+            loaded.device_name = names[device_index] or None
+            loaded.extra["device_id"] = device_index
     device = pick_device(hw, loaded, registry)
     spec, roofs, overlay_path = resolve_roofs(registry, device, ceilings=ceilings)
     hardware = hardware_used(spec, roofs, str(overlay_path) if overlay_path else None)

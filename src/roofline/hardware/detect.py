@@ -8,7 +8,6 @@ with one ("NVIDIA H100 PCIe", "NVIDIA H100 NVL"), and the memory size tells 80 G
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +16,10 @@ import yaml
 from roofline.errors import InputError, MissingDependencyError
 from roofline.hardware.registry import Registry
 from roofline.hardware.spec import HardwareSpec
+from roofline.hardware.trace_device import MEMORY_TOLERANCE, spec_variant, variant, words
 
-# NVML's memory total is a little under the marketed size (reserved pages); "80 GB" parts report
-# 79.6 GiB, the H200's "141 GB" 140.4 GiB, an L4's "24 GB" 22.5 GiB: 10% tells 80 from 94 GB.
-MEMORY_TOLERANCE = 0.10
-_VARIANTS = ("nvl", "pcie", "sxm")
+# NVML's memory total is a little over what CUDA reports (H200: 150.75e9 vs 150.11e9 B); specs
+# carry the CUDA figure, and 10% (MEMORY_TOLERANCE) tells 80 from 94 GB parts.
 # Compute capability -> architecture, for starter specs (CUDA programming guide, table of CCs).
 _ARCHITECTURES = {"7.0": "volta", "7.5": "turing", "8.0": "ampere", "8.6": "ampere", "8.7": "ampere",
                   "8.9": "ada", "9.0": "hopper", "10.0": "blackwell", "10.3": "blackwell", "12.0": "blackwell"}
@@ -58,58 +56,42 @@ class SpecMatch:
     note: str
 
 
-def _words(name: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", name.lower())
-
-
-def _variant(words: list[str]) -> str | None:
-    for word in words:
-        for variant in _VARIANTS:
-            if word.startswith(variant):  # sxm4, sxm5 -> sxm
-                return variant
-    return None
-
-
-def _spec_variant(spec: HardwareSpec) -> str | None:
-    return _variant(spec.name.split("-")) or (spec.form_factor or None)
-
-
-def _memory_fits(spec: HardwareSpec, memory_gib: float | None) -> bool:
-    if memory_gib is None:
+def _memory_fits(spec: HardwareSpec, memory_bytes: int | None) -> bool:
+    if not memory_bytes:
         return True
-    return abs(memory_gib - spec.memory.capacity_gb) <= MEMORY_TOLERANCE * spec.memory.capacity_gb
+    usable = spec.memory.usable_bytes
+    return abs(memory_bytes - usable) <= MEMORY_TOLERANCE * usable
 
 
 def match_spec(registry: Registry, name: str, memory_bytes: int | None) -> SpecMatch | None:
     """The registry spec of a GPU from its NVML name and memory size, or None."""
-    memory_gib = memory_bytes / 2**30 if memory_bytes else None
     exact = registry.lookup(name)
-    if exact is not None and _memory_fits(exact, memory_gib):
+    if exact is not None and _memory_fits(exact, memory_bytes):
         return SpecMatch(exact.name, "name", f"alias '{name}'")
-    by_family = _family_match(registry, name, memory_gib)
+    by_family = _family_match(registry, name, memory_bytes)
     if by_family is not None or exact is None:
         return by_family
     # An alias whose memory no sibling fits is a curator's decision (the V100 16 GB shares the
     # 32 GB entry): keep it, and say so.
-    return SpecMatch(exact.name, "name", f"alias '{name}'; memory {memory_gib:.1f} GiB differs from "
+    return SpecMatch(exact.name, "name", f"alias '{name}'; memory {(memory_bytes or 0) / 2**30:.1f} GiB differs from "
                      f"{exact.memory.capacity_gb:g} GB")
 
 
-def _family_match(registry: Registry, name: str, memory_gib: float | None) -> SpecMatch | None:
-    words = _words(name)
-    family = [s for s in registry.specs.values() if s.name.split("-")[0] in words]
-    wanted = _variant(words)
+def _family_match(registry: Registry, name: str, memory_bytes: int | None) -> SpecMatch | None:
+    found = words(name)
+    family = [s for s in registry.specs.values() if s.name.split("-")[0] in found]
+    wanted = variant(found)
     if wanted is not None:
-        family = [s for s in family if _spec_variant(s) == wanted]
-    fitting = [s for s in family if _memory_fits(s, memory_gib)]
+        family = [s for s in family if spec_variant(s) == wanted]
+    fitting = [s for s in family if _memory_fits(s, memory_bytes)]
     if not fitting:
         return None
     # No form-factor word in the name: NVML's SXM naming; prefer the SXM entry.
-    fitting.sort(key=lambda s: (_spec_variant(s) != (wanted or "sxm"), abs((memory_gib or 0) - s.memory.capacity_gb)))
+    fitting.sort(key=lambda s: (spec_variant(s) != (wanted or "sxm"), abs((memory_bytes or 0) - s.memory.usable_bytes)))
     best = fitting[0]
-    memory = f"{memory_gib:.1f} GiB ≈ {best.memory.capacity_gb:g} GB" if memory_gib else "memory unknown"
+    memory = (f"{memory_bytes / 2**30:.1f} GiB ≈ {best.memory.capacity_gb:g} GB" if memory_bytes else "memory unknown")
     return SpecMatch(best.name, "family+variant+memory",
-                     f"family '{best.name.split('-')[0]}', variant {_spec_variant(best) or '?'}, {memory}")
+                     f"family '{best.name.split('-')[0]}', variant {spec_variant(best) or '?'}, {memory}")
 
 
 def _import_nvml() -> Any:
@@ -230,10 +212,10 @@ def torch_properties(gpu: DetectedGPU) -> dict[str, Any] | None:
 
 def spec_slug(name: str) -> str:
     """A registry name for a device name: 'NVIDIA H200 NVL' -> 'h200-nvl'."""
-    words = _words(name)
-    while words and words[0] in ("nvidia", "tesla", "geforce"):
-        words = words[1:]
-    return "-".join(words) or "unknown-gpu"
+    parts = words(name)
+    while parts and parts[0] in ("nvidia", "tesla", "geforce"):
+        parts = parts[1:]
+    return "-".join(parts) or "unknown-gpu"
 
 
 def starter_spec(gpu: DetectedGPU, props: dict[str, Any] | None) -> tuple[str, HardwareSpec]:
@@ -260,10 +242,13 @@ def starter_spec(gpu: DetectedGPU, props: dict[str, Any] | None) -> tuple[str, H
         "vendor": "nvidia",
         "architecture": _ARCHITECTURES.get(gpu.compute_capability or "", None),
         "aliases": [gpu.name],
+        "compute_capability": gpu.compute_capability,
         # A placeholder vector peak keeps the draft loadable; replace every peak from the datasheet.
         "peak_tflops": {"matrix": {}, "vector": {"fp32": fp32 or 1.0}},
         "memory": {
             "capacity_gb": round(gpu.memory_gib or (props or {}).get("total_memory_bytes", 2**30) / 2**30, 1),
+            # What CUDA reports (torch total_memory) where torch is there, else NVML's total.
+            "capacity_bytes": (props or {}).get("total_memory_bytes") or gpu.memory_total_bytes,
             "bandwidth_tb_s": bandwidth or 1.0,
             "l2_mb": round(l2 / 1e6, 1) if l2 else None,
             "shared_memory_per_sm_kb": round(smem / 1024) if smem else None,
@@ -281,7 +266,8 @@ def starter_spec(gpu: DetectedGPU, props: dict[str, Any] | None) -> tuple[str, H
     header = [
         f"# STARTER SPEC for {gpu.name} - drafted by `roofline hw detect`; NEEDS DATASHEET PEAKS.",
         "# Filled from what the device reports (NVML, torch); check every number against the vendor's datasheet:",
-        f"#   memory.capacity_gb      NVML memory total {gpu.memory_gib or 0:.1f} GiB",
+        f"#   memory.capacity_gb      NVML memory total {gpu.memory_gib or 0:.1f} GiB: replace with the datasheet figure",
+        "#   memory.capacity_bytes   the device's own total (torch total_memory, else NVML): used for max batch",
         f"#   memory.bandwidth_tb_s   {'derived: ' + str(gpu.max_memory_clock_mhz) + ' MHz x ' + str(gpu.memory_bus_width_bits) + ' bit x 2 (DDR)' if bandwidth else 'UNKNOWN (placeholder 1.0): take the datasheet figure'}",
         f"#   peak_tflops.vector.fp32 {'derived: ' + str(gpu.cuda_cores) + ' CUDA cores x ' + str(gpu.max_sm_clock_mhz) + ' MHz x 2 (FMA)' if fp32 else 'UNKNOWN (placeholder 1.0)'}",
         "#   peak_tflops.matrix      EMPTY: add dense tensor-core peaks per precision (fp16, bf16, tf32, fp8, int8, fp64)",

@@ -20,6 +20,8 @@ RoofOrigin = Literal["datasheet", "measured", "user"]
 # below 1e5; a larger one is a typo or damage, and 1.8e308 TFLOP/s became an infinite roof (the
 # fuzzers found it). Values up to this pass; beyond it the file is refused, naming the key.
 PLAUSIBLE = 1e6
+# Memory in bytes: no device has a petabyte.
+PLAUSIBLE_BYTES = 10**15
 
 
 class _Strict(BaseModel):
@@ -59,13 +61,31 @@ class PeakTable(_Strict):
 
 
 class MemorySpec(_Strict):
+    """``capacity_gb`` is the datasheet figure, for display ("80 GB" on a part that has 80 GiB);
+    ``capacity_bytes`` is what the device reports to CUDA/HIP (``totalGlobalMem``, torch's
+    ``total_memory``), the figure memory feasibility and max batch use.
+    """
+
     type: str | None = None
-    capacity_gb: float = Field(gt=0, le=PLAUSIBLE, description="HBM/GDDR capacity, 1 GB = 1e9 bytes")
+    capacity_gb: float = Field(gt=0, le=PLAUSIBLE, description="datasheet HBM/GDDR capacity, as printed")
+    capacity_bytes: int | None = Field(default=None, gt=0, le=PLAUSIBLE_BYTES,
+                                       description="total memory as CUDA/HIP report it, in bytes")
     bandwidth_tb_s: float = Field(gt=0, le=PLAUSIBLE, description="peak DRAM bandwidth, 1 TB/s = 1e12 B/s")
     l2_mb: float | None = Field(default=None, gt=0, le=PLAUSIBLE)
     l2_bandwidth_tb_s: float | None = Field(default=None, gt=0, le=PLAUSIBLE)
     shared_memory_per_sm_kb: float | None = Field(default=None, gt=0, le=PLAUSIBLE)
     infinity_cache_mb: float | None = Field(default=None, gt=0, le=PLAUSIBLE)
+
+    @property
+    def usable_bytes(self) -> float:
+        """The capacity weights, KV cache and workspace must fit in: the device-reported bytes,
+        or, for a spec that does not give them, the datasheet figure read as decimal GB (1e9 B:
+        never more than the device has, since marketed "GB" are GiB or more)."""
+        return float(self.capacity_bytes) if self.capacity_bytes else self.capacity_gb * 1e9
+
+    @property
+    def capacity_source(self) -> str:
+        return "capacity_bytes" if self.capacity_bytes else "capacity_gb x 1e9: the spec gives no capacity_bytes"
 
 
 class InterconnectSpec(_Strict):
@@ -93,6 +113,13 @@ class HardwareSpec(_Strict):
     architecture: str | None = None
     form_factor: str | None = None
     aliases: list[str] = Field(default_factory=list)
+    # How the runtime identifies the part (kineto deviceProperties computeMajor.computeMinor; on
+    # ROCm that is the gfx IP version, gfx942 -> 9.4), and the AMD LLVM target (gcnArchName).
+    compute_capability: str | None = Field(default=None, pattern=r"^[0-9]{1,2}\.[0-9]{1,2}$")
+    gfx_arch: str | None = Field(default=None, pattern=r"^gfx[0-9a-f]{2,5}$")
+    # Devices the runtime shows per package: 2 for MI250/MI250X (one per GCD). Every figure of
+    # such a spec is per device, as PyTorch sees it.
+    devices_per_package: int = Field(default=1, ge=1, le=16)
     peak_tflops: PeakTable
     sparse_peak_tflops: PeakTable | None = None
     memory: MemorySpec

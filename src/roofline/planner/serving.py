@@ -28,7 +28,7 @@ class ServingContext:
 
     @property
     def capacity_bytes(self) -> float:
-        return self.spec.memory.capacity_gb * 1e9
+        return self.spec.memory.usable_bytes
 
 
 @dataclass(frozen=True)

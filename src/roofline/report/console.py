@@ -171,6 +171,15 @@ def hw_show_renderable(spec: HardwareSpec, roofs: Roofs, source_file: str, overl
         + (f"; L2 {mem.l2_mb:g} MB" if mem.l2_mb else "")
         + (f"; shared memory {mem.shared_memory_per_sm_kb:g} KB/SM" if mem.shared_memory_per_sm_kb else ""),
     )
+    info.add_row(
+        "capacity used",
+        f"{mem.usable_bytes:,.0f} B = {mem.usable_bytes / 2**30:.1f} GiB ({mem.capacity_source})",
+    )
+    ids = [f"compute capability {spec.compute_capability}" if spec.compute_capability else "", spec.gfx_arch or ""]
+    if any(ids):
+        info.add_row("identified by", ", ".join(i for i in ids if i))
+    if spec.devices_per_package > 1:
+        info.add_row("per device", f"figures are per GCD: {spec.devices_per_package} devices per package")
     if spec.sm_count:
         info.add_row("SMs / clock", f"{spec.sm_count} @ {spec.boost_clock_mhz or 0:g} MHz")
     link = spec.interconnect

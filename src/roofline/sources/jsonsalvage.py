@@ -124,18 +124,26 @@ def find_array_end(buffer: bytes, cut_at: re.Pattern[bytes]) -> tuple[int, dict[
     """
     position, tried = len(buffer), 0
     floor = max(0, len(buffer) - MAX_TRAILER_BYTES)
+    fallback: tuple[int, dict[str, Any]] | None = None
     while tried < MAX_END_CANDIDATES:
         position = buffer.rfind(b"]", floor, position)
         if position < 0:
-            return None
+            break
         tried += 1
         trailer = trailer_or_none(buffer[position + 1 :])
         if trailer is None:
             continue
         last, _ = parse_piece(buffer[_last_cut(buffer, cut_at, position) : position])
-        if last is not None:
+        if last is None:
+            continue
+        # A list in the trailer ("deviceProperties": [{…}]) also ends in "}\n  ]" followed by a
+        # trailer: the array's own end is the one whose last element is a trace event (Chrome
+        # trace events all carry "ph"), or that closes an empty array.
+        if not last or (isinstance(last[-1], dict) and "ph" in last[-1]):
             return position, trailer
-    return None
+        if fallback is None:
+            fallback = (position, trailer)
+    return fallback
 
 
 def _last_cut(buffer: bytes, cut_at: re.Pattern[bytes], end: int) -> int:

@@ -35,6 +35,9 @@ _INLINE_EVENT_START = re.compile(rb",[ \t\r\n]*(?=\{)")
 MAX_HEADER_BYTES = 256 * 1024 * 1024
 # Without a cut in this much of the array, the text is no event array we can stream.
 MAX_EVENT_BYTES = 256 * 1024 * 1024
+# Bytes at the end of the buffer kept unparsed until more text (or the end) comes: more than any
+# trailer a profiler writes (8 GPUs' deviceProperties are ~4 kB).
+TRAILER_HOLDBACK = 1024 * 1024
 
 
 @dataclass
@@ -183,7 +186,13 @@ def _iter_batches(reader: _CountingReader, path: Path, state: StreamState, chunk
                                      file=path, place=f"byte {state.bytes_read - len(buffer) + 1:,}",
                                      fix="the trace is damaged, or not a Chrome-trace event array")
                 continue
-            parsed = parse_robust(buffer[: cuts[-1]], cut_at, final=False)
+            # The last TRAILER_HOLDBACK bytes wait for the next read: the keys after the array
+            # ("deviceProperties": [{…}] of pretty-printed exports) must reach the final region
+            # whole, where the array's end is found, not be parsed as events.
+            usable = [c for c in cuts if c <= len(buffer) - TRAILER_HOLDBACK]
+            if len(usable) < 2:
+                continue
+            parsed = parse_robust(buffer[: usable[-1]], cut_at, final=False)
             _note_skipped(state, parsed.skipped, state.bytes_read - len(buffer) + 1)
             buffer, found, scanned = buffer[parsed.consumed :], [], 0
             state.events_seen += len(parsed.events)

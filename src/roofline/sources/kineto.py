@@ -297,9 +297,11 @@ def _read_kineto(path: Path, on_progress: Callable[[int], None] | None) -> Loade
             file=path,
             fix="profile with activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA] on a GPU run",
         )
-    device_name = _device_name(state.header)
     events = _build_events(collector, warnings)
-    record_shapes = state.header.get("record_shapes")
+    entries = device_properties(state.header, state.trailer)
+    device_id = _main_device(events, entries)
+    device_name = next((e.get("name") or None for e in entries if e["id"] == device_id), None)
+    record_shapes = state.header.get("record_shapes", state.trailer.get("record_shapes"))
     if collector.cpu_events and not collector.with_dims:
         warnings.append("no 'Input Dims' on any op: FLOPs and bytes need torch.profiler.profile(record_shapes=True)")
     elif record_shapes == 0:
@@ -313,24 +315,52 @@ def _read_kineto(path: Path, on_progress: Callable[[int], None] | None) -> Loade
         extra={
             "steps": [(s.number, s.start_ns, s.end_ns) for s in sorted(collector.steps, key=lambda s: s.start_ns)],
             "syncs": collector.syncs,
-            "devices": _devices(state.header),
+            "devices": {e["id"]: e.get("name", "") for e in entries},
+            "device_properties": entries,
+            "device_id": device_id,
         },
     )
 
 
-def _device_name(header: dict[str, Any]) -> str | None:
-    props = header.get("deviceProperties")
-    if isinstance(props, list) and props and isinstance(props[0], dict):
-        name = props[0].get("name")
-        return str(name) if name else None
-    return None
+# The deviceProperties fields device identification uses (hardware/trace_device.py), kept as the
+# trace has them: integers must be integers, text is escaped.
+_DEVICE_INT_KEYS = ("id", "totalGlobalMem", "computeMajor", "computeMinor", "numSms", "warpSize")
+_DEVICE_TEXT_KEYS = ("name", "gcnArchName")
 
 
-def _devices(header: dict[str, Any]) -> dict[int, str]:
+def device_properties(header: dict[str, Any], trailer: dict[str, Any]) -> list[dict[str, Any]]:
+    """The trace's ``deviceProperties`` entries, from the keys before ``traceEvents`` or, as
+    some exporters write them, after it; only the fields identification reads, validated."""
     props = header.get("deviceProperties")
     if not isinstance(props, list):
-        return {}
-    return {_int(p.get("id", i)): str(p.get("name", "")) for i, p in enumerate(props) if isinstance(p, dict)}
+        props = trailer.get("deviceProperties")
+    if not isinstance(props, list):
+        return []
+    entries = []
+    for index, raw in enumerate(props):
+        if not isinstance(raw, dict):
+            continue
+        entry: dict[str, Any] = {"id": index}
+        for key in _DEVICE_INT_KEYS:
+            value = raw.get(key)
+            if type(value) is int and 0 <= value < 2**62:
+                entry[key] = value
+        for key in _DEVICE_TEXT_KEYS:
+            value = raw.get(key)
+            if isinstance(value, str):
+                entry[key] = escape_controls(value[:256])
+        entries.append(entry)
+    return entries
+
+
+def _main_device(events: EventTable, entries: list[dict[str, Any]]) -> int | None:
+    """The id of the device most GPU events ran on, when the trace lists it; else the first."""
+    if len(events.device):
+        ids, counts = np.unique(events.device, return_counts=True)
+        busiest = int(ids[int(np.argmax(counts))])
+        if any(e["id"] == busiest for e in entries):
+            return busiest
+    return entries[0]["id"] if entries else None
 
 
 def _build_events(collector: _Collector, warnings: list[str]) -> EventTable:
