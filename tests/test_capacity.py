@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from roofline.cli import app
 from roofline.hardware.registry import load_registry
 from roofline.hardware.spec import roofs_from_spec
-from roofline.plan.serving import build_context
+from roofline.planner.serving import build_context
 from roofline.workload.memory import max_batch_that_fits, plan_memory
 from roofline.workload.model import load_model
 from roofline.workload.serving import ServingConfig
