@@ -102,7 +102,7 @@ def classify_loaded(
         verdicts = [classify_kernel(work, roofs) for work in works]
         timeline = analyse_timeline(events, steps)
     syncs = _syncs_in_steps(loaded, steps)
-    summary = summarize_trace(verdicts, timeline, _sync_findings(syncs, steps) + extra)
+    summary = summarize_trace(verdicts, timeline, _sync_findings(syncs, steps) + extra, hardware)
     if steps:
         summary = summary.model_copy(update={"syncs": len(syncs), "sync_s": _blocked_s(syncs, steps)})
     return build_result(
