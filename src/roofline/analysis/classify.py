@@ -29,6 +29,9 @@ Source = Literal["declared", "shapes", "counters", "trace", "none"]
 
 # A point this far above its roof is reported (timer jitter and rounded peaks stay below it).
 ABOVE_ROOF_TOLERANCE = 1.05
+# A collective under this share of its link roof is slower than any NCCL protocol is modelled to be
+# (tuning.cc gives the slowest, LL, a quarter of the link bandwidth): waiting on peers is likelier.
+SKEW_SHARE = 0.25
 
 _MATRIX_OPS = ("mm", "matmul", "gemm", "gemv", "linear", "bmm", "conv", "attention", "sdpa", "einsum")
 
@@ -274,6 +277,10 @@ def classify_collective(work: KernelWork, collective: CollectiveWork, roofs: Roo
         if pct > ABOVE_ROOF_TOLERANCE:
             notes.append(f"above the interconnect roof ({100 * pct:.0f}%): the link bandwidth in the registry is "
                          "too low for this system, or the message sizes are overstated")
+        elif pct < SKEW_SHARE:
+            notes.append(f"under {100 * SKEW_SHARE:.0f}% of the link roof: a collective kernel also waits for the "
+                         "other ranks to arrive, so skew between ranks (a straggler, uneven work) looks like a slow "
+                         "link — compare the ranks (roofline classify DIR/) before tuning NCCL")
     link = figures.roof
     if link is not None and link.note:
         notes.append(link.note)
