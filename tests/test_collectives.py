@@ -186,3 +186,36 @@ def test_overlapped_all_reduce_counts_only_its_exposed_part() -> None:
     assert summary.exposed_communication_s / steps == pytest.approx(1.15e-3, rel=0.1)
     assert summary.communication_s / steps == pytest.approx(4.01e-3, rel=0.05)
     assert summary.time_by_bound.communication > 3 * summary.exposed_communication_s
+
+
+def _trace(tmp_path: Path, kernel_args: dict) -> Path:
+    """A minimal kineto trace: one record_param_comms op and the NCCL kernel it launched."""
+    import json
+
+    op_args = {"External id": 5, "Collective name": "_allgather_base", "In msg nelems": 1048576,
+               "Out msg nelems": 8388608, "Group size": 8, "dtype": "BFloat16"}
+    events = [
+        {"ph": "X", "cat": "cpu_op", "name": "record_param_comms", "pid": 1, "tid": 1, "ts": 10.0, "dur": 20.0,
+         "args": op_args},
+        {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "pid": 1, "tid": 1, "ts": 12.0, "dur": 5.0,
+         "args": {"correlation": 7, "External id": 5}},
+        {"ph": "X", "cat": "kernel", "name": "ncclDevKernel_Generic(ncclDevKernelArgsStorage<4096ul>)", "pid": 0,
+         "tid": 7, "ts": 30.0, "dur": 100.0, "args": {"correlation": 7, "External id": 5, "device": 0, "stream": 7,
+                                                       **kernel_args}},
+    ]
+    path = tmp_path / "trace.json"
+    path.write_text(json.dumps({"traceEvents": events}))
+    return path
+
+
+@pytest.mark.parametrize("kernel_args", [{}, {"Collective name": "_allgather_base", "In msg nelems": 1048576,
+                                               "Out msg nelems": 8388608, "Group size": 8, "dtype": "BFloat16"}])
+def test_a_kernel_takes_its_collective_from_its_own_args_or_its_record_param_comms_op(tmp_path: Path,
+                                                                                      kernel_args: dict) -> None:
+    result = classify_loaded(read_input(_trace(tmp_path, kernel_args)), load_registry(), "mi300x", None)
+    [v] = result.kernels
+    c = v.collective
+    # RCCL's Generic kernel names no collective: the recorded one is used. S = the gathered 8 Mi bf16.
+    assert (c.type, c.group_size, c.sized_calls, c.message_bytes) == ("all_gather", 8, 1, 8388608 * 2)
+    assert c.busbw_bytes_per_s == pytest.approx(8388608 * 2 / 100e-6 * 7 / 8)
+    assert c.link_bandwidth_bytes_per_s == pytest.approx(448e9)  # 7 of MI300X's 7 xGMI links

@@ -279,10 +279,10 @@ def collective_figures(work: CollectiveWork, roofs: Roofs) -> CollectiveFigures:
                                  "the collective's type is recorded neither in its name nor in its args")
     sized = [p for p in work.parts if p.group_size and p.message_bytes is not None]
     if not sized:
-        missing = ("message size not recorded (PyTorch records 'In msg nelems' on record_param_comms since 2.1; "
-                   "profile with record_shapes=True)"
+        missing = ("message size not recorded (no 'In msg nelems' / 'dtype' in the record_param_comms args)"
                    if any(p.group_size for p in work.parts) or not work.parts
-                   else "group size and message size not recorded (record_param_comms args missing)")
+                   else "group and message size not recorded: kineto traces of recent PyTorch carry them in the "
+                        "record_param_comms args, older ones and Nsight exports do not")
         return CollectiveFigures(None, None, None, None, 0.0, None, missing)
     roof_s = latency = message = bus = sized_s = 0.0
     chosen: LinkRoof | None = None  # the link of the part with the most calls, for the report

@@ -101,7 +101,7 @@ class Step:
 
 _OP_ARG_KEYS = ("Input Dims", "Input type", "Input Strides", "Concrete Inputs", "kernel_backend", "kernel_file",
                 "kernel_hash", "grid")
-# What PyTorch records about a collective, on record_param_comms and (since 2.2) on the NCCL kernel.
+# What PyTorch records about a collective, on record_param_comms and (recent versions) on the NCCL kernel.
 _COMM_ARG_KEYS = ("Collective name", "In msg nelems", "Out msg nelems", "Group size", "dtype")
 _GPU = "gpu"
 _RUNTIME = "runtime"
@@ -361,7 +361,7 @@ def _build_events(collector: _Collector, warnings: list[str]) -> EventTable:
 
 def _collectives_from_ops(table: EventTable, op_row: np.ndarray, row_signature: np.ndarray,
                           signatures: list[tuple[str, dict[str, Any]]]) -> None:
-    """A collective kernel whose own args record nothing (PyTorch before 2.2) takes the call its
+    """A collective kernel whose own args record nothing (older PyTorch) takes the call its
     launching record_param_comms op recorded."""
     if not len(table):
         return
