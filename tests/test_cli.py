@@ -80,7 +80,9 @@ def test_classify_example_labels(repo: Path) -> None:
     assert bounds["small_add_4096"] == "launch"
     # SPEC §3 minimal fields.
     assert {"span_s", "gpu_busy_s", "idle_s", "time_by_bound", "verdict"} <= set(data["summary"])
-    assert set(data["summary"]["time_by_bound"]) == {"compute", "memory", "launch", "unknown"}
+    # SPEC §3's four, plus the latency and communication bounds of SPEC §2.
+    assert set(data["summary"]["time_by_bound"]) == {"compute", "memory", "launch", "latency", "communication",
+                                                     "unknown"}
     for kernel in data["kernels"]:
         assert {"name", "op", "count", "total_s", "flops", "bytes", "precision", "ai", "bound", "pct_of_roof",
                 "source"} <= set(kernel)

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from roofline.analysis.collectives import CollectiveWork, collective_figures
 from roofline.analysis.roofline import (
     Bound,
     IronLawTerms,
@@ -19,6 +20,7 @@ from roofline.analysis.roofline import (
     attainable_flops_per_s,
     fraction_of_roof,
     iron_law_terms,
+    measured_bound,
 )
 from roofline.hardware.spec import Roof, Roofs
 from roofline.precision import Precision, Unit
@@ -27,6 +29,9 @@ Source = Literal["declared", "shapes", "counters", "trace", "none"]
 
 # A point this far above its roof is reported (timer jitter and rounded peaks stay below it).
 ABOVE_ROOF_TOLERANCE = 1.05
+# A collective under this share of its link roof is slower than any NCCL protocol is modelled to be
+# (tuning.cc gives the slowest, LL, a quarter of the link bandwidth): waiting on peers is likelier.
+SKEW_SHARE = 0.25
 
 _MATRIX_OPS = ("mm", "matmul", "gemm", "gemv", "linear", "bmm", "conv", "attention", "sdpa", "einsum")
 
@@ -69,6 +74,29 @@ class KernelWork:
     blocks_per_call: float | None = None
     # Most calls issued back to back with no other kernel between (a loop over independent items).
     longest_run: int = 1
+    # NCCL/RCCL kernels: the collective, its calls and their recorded sizes.
+    collective: CollectiveWork | None = None
+
+
+class CollectiveVerdict(BaseModel):
+    """A collective group against the interconnect roof (nccl-tests doc/PERFORMANCE.md)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str | None = Field(description="all_reduce, all_gather, reduce_scatter, all_to_all, broadcast, reduce, "
+                             "send_recv, gather, scatter, barrier")
+    algorithm: str | None = Field(None, description="NCCL algorithm from the kernel name (RING, TREE, NVLS …)")
+    protocol: str | None = Field(None, description="NCCL protocol from the kernel name (LL, LL128, SIMPLE)")
+    dtype: str | None = None
+    group_size: int | None = Field(description="ranks in the process group (most calls)")
+    sized_calls: int = Field(0, description="calls whose message size and group size are recorded")
+    message_bytes: float | None = Field(description="S, the whole array, summed over the sized calls")
+    bus_bytes: float | None = Field(description="S × the bus factor, summed: what one GPU's link carries")
+    algbw_bytes_per_s: float | None = Field(description="S / t over the sized calls")
+    busbw_bytes_per_s: float | None = Field(description="algbw × bus factor")
+    latency_s: float | None = Field(description="per call: NCCL's ring/LL latency model")
+    link: str | None = Field(description="the interconnect roof used")
+    link_bandwidth_bytes_per_s: float | None = Field(description="one direction")
 
 
 class KernelVerdict(BaseModel):
@@ -108,9 +136,12 @@ class KernelVerdict(BaseModel):
     pct_of_roof: float | None = Field(description="achieved / attainable, as a fraction (1.0 = at the roof)")
     source: str
     notes: list[str] = Field(default_factory=list)
+    collective: CollectiveVerdict | None = None
 
 
 def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
+    if work.collective is not None:
+        return classify_collective(work, work.collective, roofs)
     count = max(work.count, 1)
     launch_floor = roofs.launch_floor(work.in_graph).value
     memory_roof = roofs.link_roof(work.link)
@@ -209,7 +240,8 @@ def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
         precision=precision.value if precision else None,
         unit=work.unit.value,
         ai=ai,
-        bound=terms.bound,
+        bound=measured_bound(terms, total / count if work.measured_s else None,
+                             blocks_per_call=work.blocks_per_call, sm_count=roofs.sm_count),
         roof=roof.label,
         roof_origin=roof.origin,
         peak_flops_per_s=None if data_only else roof.value,
@@ -224,6 +256,86 @@ def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
         pct_of_roof=pct,
         source=work.source,
         notes=notes,
+    )
+
+
+def classify_collective(work: KernelWork, collective: CollectiveWork, roofs: Roofs) -> KernelVerdict:
+    """A collective is communication-bound: its roof is latency + S × factor / B_link per call,
+    over the calls whose sizes the trace records; % of roof = that time / the measured time."""
+    count = max(work.count, 1)
+    figures = collective_figures(collective, roofs)
+    launch_floor = roofs.launch_floor(work.in_graph).value
+    total = work.measured_s if work.measured_s is not None else 0.0
+    notes: list[str] = []
+    pct = algbw = busbw = None
+    if figures.missing:
+        notes.append(figures.missing)
+    elif figures.sized_s > 0 and figures.roof_s is not None:
+        pct = figures.roof_s / figures.sized_s
+        algbw = (figures.message_bytes or 0.0) / figures.sized_s
+        busbw = (figures.bus_bytes or 0.0) / figures.sized_s
+        if pct > ABOVE_ROOF_TOLERANCE:
+            notes.append(f"above the interconnect roof ({100 * pct:.0f}%): the link bandwidth in the registry is "
+                         "too low for this system, or the message sizes are overstated")
+        elif pct < SKEW_SHARE:
+            notes.append(f"under {100 * SKEW_SHARE:.0f}% of the link roof: a collective kernel also waits for the "
+                         "other ranks to arrive, so skew between ranks (a straggler, uneven work) looks like a slow "
+                         "link — compare the ranks (roofline classify DIR/) before tuning NCCL")
+    link = figures.roof
+    if link is not None and link.note:
+        notes.append(link.note)
+    sized_calls = sum(p.calls for p in collective.parts if p.group_size and p.message_bytes is not None)
+    if figures.latency_s is not None and figures.roof_s and figures.latency_s > figures.roof_s / 2:
+        notes.append("latency-dominated: per-call latency is most of its roof time — fewer, larger collectives "
+                     "(bucketing, coalescing) cost less")
+    verdict = CollectiveVerdict(
+        type=collective.collective,
+        algorithm=collective.algorithm,
+        protocol=collective.protocol,
+        dtype=collective.dtype,
+        group_size=collective.group_size,
+        sized_calls=sized_calls,
+        message_bytes=figures.message_bytes,
+        bus_bytes=figures.bus_bytes,
+        algbw_bytes_per_s=algbw,
+        busbw_bytes_per_s=busbw,
+        latency_s=figures.latency_s / sized_calls if figures.latency_s is not None and sized_calls else None,
+        link=link.bandwidth.label if link else None,
+        link_bandwidth_bytes_per_s=link.bandwidth.value if link else None,
+    )
+    return KernelVerdict(
+        name=work.name,
+        op=work.op,
+        count=work.count,
+        total_s=total,
+        time_basis="measured",
+        flops=None,
+        bytes=None,
+        launch_call_s=work.launch_call_s,
+        launch_delay_s=work.launch_delay_s,
+        kind=work.kind,
+        in_graph=work.in_graph,
+        blocks_per_call=work.blocks_per_call,
+        longest_run=work.longest_run,
+        precision=None,
+        unit=work.unit.value,
+        ai=None,
+        bound=Bound.COMMUNICATION,
+        roof=link.bandwidth.label if link else None,
+        roof_origin=link.bandwidth.origin if link else None,
+        peak_flops_per_s=None,
+        bandwidth_bytes_per_s=link.bandwidth.value if link else roofs.memory_bandwidth.value,
+        ridge_point=None,
+        compute_s=None,
+        memory_s=None,
+        launch_s=launch_floor,
+        attainable_flops_per_s=None,
+        achieved_flops_per_s=None,
+        achieved_bytes_per_s=busbw,
+        pct_of_roof=pct,
+        source="trace" if figures.missing is None else "none",
+        notes=notes,
+        collective=verdict,
     )
 
 
@@ -257,6 +369,8 @@ class TimeByBound(BaseModel):
     compute: float = 0.0
     memory: float = 0.0
     launch: float = 0.0
+    latency: float = 0.0
+    communication: float = 0.0
     unknown: float = 0.0
 
     def add(self, bound: Bound, seconds: float) -> None:

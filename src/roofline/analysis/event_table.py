@@ -28,7 +28,7 @@ PRECISIONS: tuple[Precision, ...] = tuple(Precision)
 UNITS: tuple[Unit, ...] = tuple(Unit)
 
 _INT_COLUMNS = ("device", "stream", "start_ns", "dur_ns", "correlation", "launch_start_ns", "launch_dur_ns", "step")
-_CODE_COLUMNS = ("kind", "name", "op", "api", "precision", "unit", "source", "reason", "grid", "block", "link")
+_CODE_COLUMNS = ("kind", "name", "op", "api", "precision", "unit", "source", "reason", "grid", "block", "link", "comm")
 
 
 class StringTable:
@@ -80,12 +80,14 @@ class EventTable(Sequence[GpuEvent]):
     block: np.ndarray  # int32, index into blocks (0: none)
     step: np.ndarray  # int64 or MISSING
     link: np.ndarray  # int8, index into LINKS
+    comm: np.ndarray  # int32, index into comms: a collective's recorded call (0: none)
     names: StringTable = field(default_factory=lambda: StringTable(with_none=False))
     ops: StringTable = field(default_factory=StringTable)
     apis: StringTable = field(default_factory=StringTable)
     reasons: StringTable = field(default_factory=StringTable)
     grids: StringTable = field(default_factory=StringTable)
     blocks: StringTable = field(default_factory=StringTable)
+    comms: StringTable = field(default_factory=StringTable)
     _objects: list[GpuEvent] | None = field(default=None, repr=False, compare=False)
 
     # --- construction ---------------------------------------------------------------------------
@@ -101,7 +103,7 @@ class EventTable(Sequence[GpuEvent]):
             flops=np.full(size, np.nan), bytes=np.full(size, np.nan), precision=np.full(size, -1, np.int8),
             unit=np.full(size, UNITS.index(Unit.VECTOR), np.int8), source=np.zeros(size, np.int8),
             reason=np.zeros(size, np.int32), grid=np.zeros(size, np.int32), block=np.zeros(size, np.int32),
-            link=np.zeros(size, np.int8), **ints,
+            link=np.zeros(size, np.int8), comm=np.zeros(size, np.int32), **ints,
         )
 
     @classmethod
@@ -134,6 +136,7 @@ class EventTable(Sequence[GpuEvent]):
             table.block[i] = table.blocks.code(e.block)
             table.step[i] = opt(e.step)
             table.link[i] = LINKS.index(e.link)
+            table.comm[i] = table.comms.code(e.collective)
         return table
 
     def take(self, index: np.ndarray) -> EventTable:
@@ -141,7 +144,7 @@ class EventTable(Sequence[GpuEvent]):
         columns = {name: getattr(self, name)[index] for name in (*_INT_COLUMNS, *_CODE_COLUMNS,
                                                                   "in_graph", "flops", "bytes")}
         return EventTable(**columns, names=self.names, ops=self.ops, apis=self.apis, reasons=self.reasons,
-                          grids=self.grids, blocks=self.blocks)
+                          grids=self.grids, blocks=self.blocks, comms=self.comms)
 
     def reorder(self, order: np.ndarray) -> EventTable:
         """Permute the rows in place, one column at a time (no second copy of the table)."""
@@ -215,6 +218,7 @@ class EventTable(Sequence[GpuEvent]):
             block=self.blocks.values[self.block[i]],
             step=opt(self.step),
             link=LINKS[self.link[i]],
+            collective=self.comms.values[self.comm[i]],
         )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from roofline.analysis.collectives import CollectiveCall
 from roofline.precision import Precision, Unit
 
 
@@ -37,6 +38,8 @@ class GpuEvent:
     step: int | None = None  # ProfilerStep number, when inside one
     # Which link bounds a copy: "dram" (device memory), "host" (PCIe / C2C) or "peer" (NVLink).
     link: str = "dram"
+    # A collective kernel's call as PyTorch recorded it (type, message size, group size), if it did.
+    collective: CollectiveCall | None = None
 
     @property
     def end_ns(self) -> int:

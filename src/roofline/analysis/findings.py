@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from roofline.analysis.classify import KernelVerdict, TimeByBound
 from roofline.analysis.roofline import Bound
-from roofline.units import fmt_intensity, fmt_percent, fmt_seconds, short_kernel_name
+from roofline.units import fmt_bytes, fmt_bytes_per_s, fmt_intensity, fmt_percent, fmt_seconds, short_kernel_name
 
 if TYPE_CHECKING:
     from roofline.analysis.timeline import TimelineFigures
@@ -17,15 +17,39 @@ MAX_KERNEL_FINDINGS = 5
 LAUNCH_GAP_SHARE = 0.10
 
 _REMEDY = {
-    Bound.COMPUTE: "only more FLOP/s helps: lower precision on the matrix units (fp8), or less work",
     Bound.MEMORY: "cut bytes moved: fuse with neighbouring ops, lower the precision of what is read, "
     "or raise reuse (batch more)",
     Bound.LAUNCH: "too little work per launch: fuse it with its neighbours, batch the calls, or capture the "
     "sequence in a CUDA graph / torch.compile(mode='reduce-overhead')",
+    # The GPU time itself is long: graphs would remove only the launch, a third of the cost or less.
+    Bound.LATENCY: "too little parallel work for the GPU: give each launch more work — batch the calls, fuse "
+    "with neighbours, use larger tiles or split-K for small GEMMs; CUDA graphs will not help, the time is "
+    "spent on the GPU, not in the launch",
+    Bound.COMMUNICATION: "overlap it with compute (DDP/FSDP bucketing, async collectives), send fewer bytes "
+    "(lower-precision gradients), or fewer, larger collectives where latency dominates",
+}
+# The next lower precision with a faster matrix path, in the order a model would move down.
+_LOWER_PRECISION = {
+    "fp64": ("fp32", "tf32"), "fp32": ("tf32", "bf16", "fp16"), "tf32": ("bf16", "fp16"),
+    "bf16": ("fp8", "int8"), "fp16": ("fp8", "int8"), "fp8": ("fp4", "int4"), "int8": ("int4", "fp4"),
 }
 
 
-def _kernel_finding(v: KernelVerdict) -> str:
+def compute_remedy(precision: str | None, matrix_precisions: frozenset[str] | None) -> str:
+    """Advice for compute-bound work, naming only a lower precision the device has matrix units for
+    (fp8 on Hopper, not on an A100; fp4 on Blackwell, not on Hopper)."""
+    if matrix_precisions is None or precision is None:
+        return "only more FLOP/s helps: a lower precision on the matrix units where the device has one, or less work"
+    lower = [p for p in _LOWER_PRECISION.get(precision, ()) if p in matrix_precisions]
+    if not lower:
+        return f"only less work helps: this device has no matrix path faster than {precision}"
+    quantize = " (quantize weights and activations)" if lower[0].startswith("int") else ""
+    return f"only more FLOP/s helps: {lower[0]} on the matrix units{quantize}, or less work"
+
+
+def _kernel_finding(v: KernelVerdict, matrix_precisions: frozenset[str] | None = None) -> str:
+    if v.bound is Bound.COMMUNICATION:
+        return _collective_finding(v)
     if v.bound is Bound.UNKNOWN:
         reason = v.notes[0] if v.notes else "FLOPs or bytes unknown"
         return f"{_label(v)}: bound unknown — {reason}; its {fmt_seconds(v.total_s)} still counts."
@@ -43,10 +67,33 @@ def _kernel_finding(v: KernelVerdict) -> str:
         )
         if v.time_basis == "measured":
             where += f"; measured {fmt_seconds(v.total_s / max(v.count, 1))} per call"
+    if v.bound is Bound.LATENCY:
+        at_roof = max(v.compute_s or 0.0, v.memory_s or 0.0)
+        where = (f"measured {fmt_seconds(v.total_s / max(v.count, 1))} per call, over twice the "
+                 f"{fmt_seconds(v.launch_s)} launch floor, for {fmt_seconds(at_roof)} of work at the roof")
+        if v.blocks_per_call is not None:
+            where += f"; {v.blocks_per_call:.0f} blocks per launch"
     if not where and v.memory_s is not None:
         where = f"{fmt_seconds(v.memory_s)} of data movement per call against the {v.roof or 'memory'} roof"
     roof = f", at {fmt_percent(v.pct_of_roof)} of its roof" if v.pct_of_roof is not None else ""
-    return f"{_label(v)}: {v.bound.value}-bound ({where}{roof}) — {_remedy(v)}."
+    return f"{_label(v)}: {v.bound.value}-bound ({where}{roof}) — {_remedy(v, matrix_precisions)}."
+
+
+def _collective_finding(v: KernelVerdict) -> str:
+    c = v.collective
+    if c is None:
+        return f"{_label(v)}: communication-bound — {_REMEDY[Bound.COMMUNICATION]}."
+    what = c.type.replace("_", "-") if c.type else "collective"
+    group = f" over {c.group_size} ranks" if c.group_size else ""
+    if c.busbw_bytes_per_s is None or v.pct_of_roof is None:
+        reason = v.notes[0] if v.notes else "sizes not recorded"
+        return (f"{_label(v)}: communication-bound ({what}{group}; bus bandwidth unknown — {reason}); "
+                f"its {fmt_seconds(v.total_s)} counts where it is exposed.")
+    size = (c.message_bytes or 0.0) / max(c.sized_calls, 1)
+    return (f"{_label(v)}: communication-bound ({what}{group}, {fmt_bytes(size)} per call: bus bandwidth "
+            f"{fmt_bytes_per_s(c.busbw_bytes_per_s)}, algorithm bandwidth {fmt_bytes_per_s(c.algbw_bytes_per_s)}, "
+            f"at {fmt_percent(v.pct_of_roof)} of the {c.link or 'interconnect'} roof with "
+            f"{fmt_seconds(c.latency_s or 0.0)} latency per call) — {_REMEDY[Bound.COMMUNICATION]}.")
 
 
 def _label(v: KernelVerdict) -> str:
@@ -54,14 +101,19 @@ def _label(v: KernelVerdict) -> str:
     return f"{name} ({v.op})" if v.op and v.op != v.name else name
 
 
-def _remedy(v: KernelVerdict) -> str:
+def _remedy(v: KernelVerdict, matrix_precisions: frozenset[str] | None = None) -> str:
     if v.kind == "memcpy" and v.bound is Bound.MEMORY and v.roof and not v.roof.startswith("DRAM"):
         return "copy less, from pinned memory, overlapped with compute (non_blocking=True), or keep data on the GPU"
+    if v.bound is Bound.COMPUTE:
+        if v.unit != "matrix":
+            return "only more FLOP/s helps: move the work onto the matrix units (a GEMM formulation), or do less"
+        return compute_remedy(v.precision, matrix_precisions)
     return _REMEDY[v.bound]
 
 
 def findings_for(
-    verdicts: list[KernelVerdict], totals: TimeByBound, span_s: float, verdict: Bound
+    verdicts: list[KernelVerdict], totals: TimeByBound, span_s: float, verdict: Bound,
+    matrix_precisions: frozenset[str] | None = None,
 ) -> list[str]:
     findings: list[str] = []
     if span_s > 0:
@@ -72,10 +124,10 @@ def findings_for(
         )
     ordered = sorted(verdicts, key=lambda v: -v.total_s)
     for v in ordered[:MAX_KERNEL_FINDINGS]:
-        findings.append(_kernel_finding(v))
+        findings.append(_kernel_finding(v, matrix_precisions))
     for v in ordered:
         for note in v.notes:
-            if note.startswith("above the roof"):
+            if note.startswith("above the"):
                 findings.append(f"{_label(v)}: {note}.")
     if totals.unknown > 0 and span_s > 0:
         findings.append(
@@ -86,7 +138,8 @@ def findings_for(
 
 
 def trace_findings(
-    verdicts: list[KernelVerdict], timeline: TimelineFigures, candidates: dict[str, float], verdict: str
+    verdicts: list[KernelVerdict], timeline: TimelineFigures, candidates: dict[str, float], verdict: str,
+    matrix_precisions: frozenset[str] | None = None,
 ) -> list[str]:
     span = timeline.span_s
     findings: list[str] = []
@@ -128,9 +181,16 @@ def trace_findings(
             f"{fmt_percent(launch_kernels / kernel_total)} of kernel time is in kernels shorter than the launch "
             "floor: fuse them (torch.compile) so fewer, larger kernels run."
         )
+    latency_kernels = sum(v.total_s for v in verdicts if v.bound is Bound.LATENCY)
+    if latency_kernels / kernel_total >= LAUNCH_GAP_SHARE:
+        findings.append(
+            f"{fmt_percent(latency_kernels / kernel_total)} of kernel time is in latency-bound kernels (each runs "
+            "over twice the launch floor yet far below its roof): give each launch more parallel work — batch, "
+            "fuse, larger tiles; CUDA graphs would not shorten them."
+        )
     ordered = sorted(verdicts, key=lambda v: -v.total_s)
     for v in ordered[:MAX_KERNEL_FINDINGS]:
-        findings.append(_kernel_finding(v))
+        findings.append(_kernel_finding(v, matrix_precisions))
     unknown = sum(v.total_s for v in verdicts if v.bound is Bound.UNKNOWN)
     if unknown > 0:
         findings.append(
@@ -139,6 +199,6 @@ def trace_findings(
         )
     for v in ordered:
         for note in v.notes:
-            if note.startswith("above the roof"):
+            if note.startswith("above the"):
                 findings.append(f"{_label(v)}: {note}.")
     return findings

@@ -39,6 +39,26 @@ class HardwareUsed(BaseModel):
     sm_count: int | None = None
 
 
+# MFU/MBU rest on the costed kernels; under this share of the (non-collective) kernel time they
+# would describe a minority of the work, and are withheld with the reason.
+UTILISATION_MIN_COVERAGE = 0.5
+
+
+class Utilisation(BaseModel):
+    """Model FLOP and memory-bandwidth utilisation of one trace (seed 002, "Measurement at Scale")."""
+
+    mfu: float | None = Field(description="costed FLOPs / (span × the peak of the roof carrying most FLOPs)")
+    mbu: float | None = Field(description="costed DRAM bytes / (span × DRAM bandwidth)")
+    flops: float | None = Field(description="model FLOPs of the kernels with a cost")
+    bytes: float | None = Field(description="minimum DRAM bytes of the kernels and copies with a cost")
+    peak_label: str | None = Field(description="the compute roof MFU is taken against, e.g. 'bf16 matrix'")
+    peak_flops_per_s: float | None
+    bandwidth_bytes_per_s: float
+    flops_coverage: float = Field(description="share of kernel time (collectives aside) whose FLOPs are known")
+    bytes_coverage: float = Field(description="share of kernel and copy time (collectives aside) whose bytes are known")
+    notes: list[str] = Field(default_factory=list, description="why a figure is withheld, or what it rests on")
+
+
 class Summary(BaseModel):
     span_s: float = Field(description="wall span analysed (declared: sum of kernel times)")
     gpu_busy_s: float
@@ -46,7 +66,7 @@ class Summary(BaseModel):
     launch_wait_s: float = 0.0
     other_idle_s: float = 0.0
     time_by_bound: TimeByBound
-    verdict: str = Field(description="compute | memory | launch | unknown | idle")
+    verdict: str = Field(description="compute | memory | launch | latency | communication | unknown | idle")
     verdict_share: float = Field(description="share of the span behind the verdict")
     findings: list[str] = Field(default_factory=list)
     launch_gaps: int | None = None
@@ -60,6 +80,7 @@ class Summary(BaseModel):
                                  "step's last (the one that ends the step)")
     communication_s: float = 0.0
     exposed_communication_s: float = Field(0.0, description="communication with no other GPU work beside it")
+    utilisation: Utilisation | None = Field(None, description="MFU/MBU of a trace (None for declared kernels)")
 
 
 class ClassifyResult(Presentable, BaseModel):
@@ -117,7 +138,15 @@ def hardware_used(spec: HardwareSpec, roofs: Roofs, ceilings_file: str | None) -
     )
 
 
-def summarize_kernels(verdicts: list[KernelVerdict]) -> Summary:
+def matrix_precisions(hardware: HardwareUsed | None) -> frozenset[str] | None:
+    """Precisions the device has matrix (tensor core / MFMA) roofs for, from its roof labels; None
+    when the device is not known (advice then names no precision)."""
+    if hardware is None:
+        return None
+    return frozenset(r.label.split()[0] for r in hardware.roofs if r.label.endswith(" matrix"))
+
+
+def summarize_kernels(verdicts: list[KernelVerdict], hardware: HardwareUsed | None = None) -> Summary:
     """Summary of a set of kernels with no timeline (declared kernels, ncu exports): the span is
     the sum of kernel times and there is no idle time to account.
     """
@@ -132,27 +161,80 @@ def summarize_kernels(verdicts: list[KernelVerdict]) -> Summary:
         time_by_bound=totals,
         verdict=verdict.value,
         verdict_share=share,
-        findings=findings_for(verdicts, totals, span, verdict),
+        findings=findings_for(verdicts, totals, span, verdict, matrix_precisions(hardware)),
     )
 
 
-def summarize_trace(verdicts: list[KernelVerdict], timeline: TimelineFigures, extra_findings: list[str]) -> Summary:
-    """Account the whole span: busy time apportioned to the bounds of the kernels that ran, plus
-    idle time split into launch wait and other. Launch wait counts toward the launch verdict (SPEC
-    §2: a GPU idle because the host cannot launch fast enough is launch-bound).
+def verdict_candidates(kernel_time: TimeByBound, timeline: TimelineFigures) -> dict[str, float]:
+    """Seconds of the span behind each possible verdict.
+
+    Communication costs the step only where it is exposed (no other GPU work beside it), so the
+    communication candidate is the timeline's exposed communication; the rest of the busy time is
+    shared among the other bounds by their kernel time (streams overlap: kernel seconds can exceed
+    busy seconds). Launch wait counts toward launch (SPEC §2: a GPU idle because the host cannot
+    launch fast enough is launch-bound).
     """
-    kernel_time = time_by_bound(verdicts)
-    total = sum(kernel_time.model_dump().values())
-    # Overlapping streams: kernel seconds can exceed busy seconds; share busy time by kernel time.
-    scale = timeline.gpu_busy_s / total if total > 0 else 0.0
-    busy_by_bound = {bound: seconds * scale for bound, seconds in kernel_time.model_dump().items()}
-    candidates = {
-        "compute": busy_by_bound["compute"],
-        "memory": busy_by_bound["memory"],
-        "launch": busy_by_bound["launch"] + timeline.launch_wait_s,
-        "unknown": busy_by_bound["unknown"],
+    times = kernel_time.model_dump()
+    exposed = min(timeline.exposed_communication_s, timeline.gpu_busy_s)
+    others = {bound: seconds for bound, seconds in times.items() if bound != Bound.COMMUNICATION.value}
+    total = sum(others.values())
+    scale = max(timeline.gpu_busy_s - exposed, 0.0) / total if total > 0 else 0.0
+    busy = {bound: seconds * scale for bound, seconds in others.items()}
+    return {
+        "compute": busy["compute"],
+        "memory": busy["memory"],
+        "launch": busy["launch"] + timeline.launch_wait_s,
+        "latency": busy["latency"],
+        "communication": exposed,
+        "unknown": busy["unknown"],
         "idle": timeline.other_idle_s,
     }
+
+
+def utilisation(verdicts: list[KernelVerdict], span_s: float, bandwidth_bytes_per_s: float) -> Utilisation:
+    """MFU and MBU over the span, withheld when the costed kernels are a minority of the time."""
+    measured = [v for v in verdicts if v.time_basis == "measured" and v.bound is not Bound.COMMUNICATION]
+    kernels = [v for v in measured if v.kind == "kernel"]
+    kernel_time = sum(v.total_s for v in kernels)
+    known = [v for v in kernels if v.flops is not None]
+    flops = sum(v.flops or 0.0 for v in known) if known else None
+    dram = [v for v in measured if v.kind == "kernel" or v.bandwidth_bytes_per_s == bandwidth_bytes_per_s]
+    dram_time = sum(v.total_s for v in dram)
+    moved = [v for v in dram if v.bytes is not None]
+    nbytes = sum(v.bytes or 0.0 for v in moved) if moved else None
+    by_roof: dict[tuple[str, float], float] = {}
+    for v in known:
+        if v.roof and v.peak_flops_per_s and v.flops:
+            key = (v.roof, v.peak_flops_per_s)
+            by_roof[key] = by_roof.get(key, 0.0) + v.flops
+    label, peak = max(by_roof, key=lambda k: by_roof[k]) if by_roof else (None, None)
+    flops_coverage = sum(v.total_s for v in known) / kernel_time if kernel_time > 0 else 0.0
+    bytes_coverage = sum(v.total_s for v in moved) / dram_time if dram_time > 0 else 0.0
+    notes = []
+    mfu = flops / (span_s * peak) if flops and peak and span_s > 0 else None
+    mbu = nbytes / (span_s * bandwidth_bytes_per_s) if nbytes and span_s > 0 else None
+    if mfu is not None and flops_coverage < UTILISATION_MIN_COVERAGE:
+        notes.append(f"MFU withheld: only {100 * flops_coverage:.0f}% of kernel time has a FLOPs model, so it would "
+                     "describe a minority of the work")
+        mfu = None
+    if mbu is not None and bytes_coverage < UTILISATION_MIN_COVERAGE:
+        notes.append(f"MBU withheld: only {100 * bytes_coverage:.0f}% of kernel and copy time has a bytes model")
+        mbu = None
+    if not known:
+        notes.append("MFU unknown: no kernel has a FLOPs model (record_shapes=True?)")
+    elif flops_coverage < 1.0 and mfu is not None:
+        notes.append(f"MFU and MBU count the costed {100 * flops_coverage:.0f}% of kernel time: lower bounds")
+    return Utilisation(mfu=mfu, mbu=mbu, flops=flops, bytes=nbytes, peak_label=label, peak_flops_per_s=peak,
+                       bandwidth_bytes_per_s=bandwidth_bytes_per_s, flops_coverage=flops_coverage,
+                       bytes_coverage=bytes_coverage, notes=notes)
+
+
+def summarize_trace(verdicts: list[KernelVerdict], timeline: TimelineFigures, extra_findings: list[str],
+                    hardware: HardwareUsed | None = None) -> Summary:
+    """Account the whole span: busy time apportioned to the bounds of the kernels that ran (exposed
+    communication to communication), plus idle time split into launch wait and other."""
+    kernel_time = time_by_bound(verdicts)
+    candidates = verdict_candidates(kernel_time, timeline)
     verdict = max(candidates, key=lambda k: (candidates[k], k != "unknown"))
     share = candidates[verdict] / timeline.span_s if timeline.span_s > 0 else 0.0
     return Summary(
@@ -164,7 +246,8 @@ def summarize_trace(verdicts: list[KernelVerdict], timeline: TimelineFigures, ex
         time_by_bound=kernel_time,
         verdict=verdict,
         verdict_share=share,
-        findings=trace_findings(verdicts, timeline, candidates, verdict) + extra_findings,
+        findings=trace_findings(verdicts, timeline, candidates, verdict, matrix_precisions(hardware))
+        + extra_findings,
         launch_gaps=timeline.launch_gaps,
         kernels=timeline.kernels,
         graph_kernels=timeline.graph_kernels,
@@ -173,6 +256,8 @@ def summarize_trace(verdicts: list[KernelVerdict], timeline: TimelineFigures, ex
         lead_in_s=sum(s.lead_in_s for s in timeline.steps),
         communication_s=timeline.communication_s,
         exposed_communication_s=timeline.exposed_communication_s,
+        utilisation=(utilisation(verdicts, timeline.span_s, hardware.memory_bandwidth_bytes_per_s)
+                     if hardware is not None else None),
     )
 
 
@@ -192,10 +277,10 @@ def build_result(
         source_format=source_format,
         title=title,
         hardware=hardware,
-        summary=summary if summary is not None else summarize_kernels(ordered),
+        summary=summary if summary is not None else summarize_kernels(ordered, hardware),
         kernels=ordered,
         warnings=warnings or [],
     )
 
 
-__all__ = ["Bound", "ClassifyResult", "HardwareUsed", "Summary", "build_result", "hardware_used"]
+__all__ = ["Bound", "ClassifyResult", "HardwareUsed", "Summary", "Utilisation", "build_result", "hardware_used"]

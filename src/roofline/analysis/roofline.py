@@ -15,6 +15,10 @@ class Bound(str, Enum):
     COMPUTE = "compute"
     MEMORY = "memory"
     LAUNCH = "launch"
+    # Measured far longer than its launch yet far below its roof: too little parallel work.
+    LATENCY = "latency"
+    # A collective (NCCL/RCCL), judged against the interconnect roof.
+    COMMUNICATION = "communication"
     UNKNOWN = "unknown"
 
     def __str__(self) -> str:
@@ -94,6 +98,39 @@ def iron_law_terms(
         memory_s=num_bytes / bandwidth_bytes_per_s,
         launch_s=launch_floor_s,
     )
+
+
+# Launch-bound only while a call lasts at most this many launch floors. Eager, the host's launch
+# and the kernel run one after the other when the GPU waits on the host: the launch is then at
+# least t_launch / (t + t_launch) of each call's cost, a third at t = 2 t_launch. Beyond that the
+# kernel's own duration dominates and removing launches (CUDA graphs) recovers under a third, while
+# the GPU time itself is what is long: latency-bound. (GPU idle caused by a slow host is counted
+# apart, as launch wait on the timeline, whatever the kernels' bounds.)
+LATENCY_FACTOR = 2.0
+# A kernel whose grid has fewer blocks than the GPU has SMs and that runs under this share of its
+# roof is under-occupied (the fill_the_sms trace rule uses the same two tests).
+UNDER_OCCUPIED_SHARE = 0.5
+
+
+def measured_bound(terms: IronLawTerms, measured_per_call_s: float | None, *, blocks_per_call: float | None = None,
+                   sm_count: int | None = None) -> Bound:
+    """The iron-law bound, corrected by the measured time of one call.
+
+    * A ``launch`` kernel (its work at the roof is under the launch floor) that lasts more than
+      LATENCY_FACTOR launch floors on the GPU is ``latency``-bound: the launch is not what it costs.
+    * A ``compute``/``memory`` kernel with fewer blocks than SMs, measured under UNDER_OCCUPIED_SHARE
+      of its roof and longer than LATENCY_FACTOR launch floors, is ``latency``-bound too: the SMs it
+      leaves empty, not the roof, set its time.
+    """
+    bound = terms.bound
+    if measured_per_call_s is None or measured_per_call_s <= LATENCY_FACTOR * terms.launch_s:
+        return bound
+    if bound is Bound.LAUNCH:
+        return Bound.LATENCY
+    if (blocks_per_call is not None and sm_count and blocks_per_call < sm_count
+            and terms.roof_s / measured_per_call_s < UNDER_OCCUPIED_SHARE):
+        return Bound.LATENCY
+    return bound
 
 
 def fraction_of_roof(terms: IronLawTerms, measured_s: float) -> float:

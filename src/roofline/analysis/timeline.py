@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from roofline.analysis.classify import KernelWork
+from roofline.analysis.collectives import events_collective, is_collective_kernel
 from roofline.analysis.event_table import EventTable
 from roofline.analysis.events import GpuEvent
 
@@ -239,8 +240,7 @@ def analyse_timeline(events: list[GpuEvent], steps: list[tuple[int, int, int]]) 
 
 def is_communication(name: str) -> bool:
     """NCCL/RCCL collective and point-to-point kernels (ncclKernel_AllReduce…, ncclDevKernel_…)."""
-    lowered = name.lower()
-    return "nccl" in lowered or "rccl" in lowered
+    return is_collective_kernel(name)
 
 
 def _communication(events: list[GpuEvent], span_start: int, span_end: int) -> tuple[int, int]:
@@ -312,6 +312,7 @@ def group_events(events: Iterable[GpuEvent]) -> list[KernelWork]:
                 link=members[0].link,
                 blocks_per_call=sum(blocks) / len(blocks) if blocks else None,
                 longest_run=runs.get((op, name, in_graph, kind), 1),
+                collective=events_collective(name, kind, [(e.collective, e.dur_ns) for e in members]),
             )
         )
     return works

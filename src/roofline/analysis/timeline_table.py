@@ -16,6 +16,7 @@ from collections import Counter
 import numpy as np
 
 from roofline.analysis.classify import KernelWork
+from roofline.analysis.collectives import group_collective
 from roofline.analysis.event_table import KINDS, LINKS, MISSING, PRECISIONS, SOURCES, UNITS, EventTable
 from roofline.analysis.timeline import StepFigures, StreamFigures, TimelineFigures, is_communication
 
@@ -250,6 +251,7 @@ def group_events(table: EventTable) -> list[KernelWork]:
             link=LINKS[table.link[lead]],
             blocks_per_call=float(blocks_sum[g]) / int(blocks_n[g]) if blocks_n[g] else None,
             longest_run=int(runs[g]),
+            collective=group_collective(table, members),
         ))
     return works
 

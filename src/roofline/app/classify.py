@@ -99,7 +99,7 @@ def classify_loaded(
         verdicts = [classify_kernel(work, roofs) for work in works]
         timeline = analyse_timeline(events, steps)
     syncs = syncs_in_steps(loaded, steps)
-    summary = summarize_trace(verdicts, timeline, sync_findings(syncs, steps) + extra)
+    summary = summarize_trace(verdicts, timeline, sync_findings(syncs, steps) + extra, hardware)
     if steps:
         summary = summary.model_copy(update={"syncs": len(syncs), "sync_s": blocked_s(syncs, steps)})
     return build_result(

@@ -95,6 +95,11 @@ class InterconnectSpec(_Strict):
     host: str | None = None
     host_bandwidth_gb_s: float | None = Field(default=None, ge=0, le=PLAUSIBLE,
                                               description="host link, bidirectional")
+    # How the GPU-GPU links join the GPUs of a node: through switches (NVSwitch: every GPU reaches
+    # any peer at the full bandwidth), a full mesh of point-to-point links (xGMI: one link per
+    # peer, so a group of n GPUs uses n-1 links), or a bridge joining one pair.
+    topology: Literal["switch", "mesh", "pair"] | None = None
+    links: int | None = Field(default=None, gt=0, le=PLAUSIBLE, description="GPU-GPU links per GPU")
 
 
 class LaunchOverhead(_Strict):
@@ -191,6 +196,11 @@ class Roofs:
     datasheet_memory_bandwidth: Roof | None = None
     host_bandwidth: Roof | None = None
     peer_bandwidth: Roof | None = None
+    peer_name: str | None = None
+    peer_topology: str | None = None
+    peer_links: int | None = None
+    host_link_name: str | None = None
+    sm_count: int | None = None
 
     def link_roof(self, link: str) -> Roof:
         """The bandwidth roof data moves against: DRAM, or for copies the host or peer link
@@ -297,4 +307,9 @@ def roofs_from_spec(spec: HardwareSpec, overlay: CeilingsOverlay | None = None) 
         datasheet_memory_bandwidth=datasheet_bw,
         host_bandwidth=host,
         peer_bandwidth=peer,
+        peer_name=link.name,
+        peer_topology=link.topology,
+        peer_links=link.links,
+        host_link_name=link.host,
+        sm_count=spec.sm_count,
     )

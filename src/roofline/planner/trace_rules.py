@@ -127,7 +127,7 @@ def cuda_graphs(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
 
 @register_rule(DOMAIN, "fuse_elementwise")
 def fuse_elementwise(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
-    small = [g for g in d.model.groups if _is_elementwise(g) and g.bound in ("memory", "launch")
+    small = [g for g in d.model.groups if _is_elementwise(g) and g.bound in ("memory", "launch", "latency")
              and "fusion" not in g.changed_by]
     if len(small) < 2:
         return None
@@ -143,8 +143,8 @@ def fuse_elementwise(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
             if g in small:
                 left = max(1, round(g.count * FUSION_KERNELS_LEFT))
                 removed += g.count - left
-                # Launch-bound kernels cost per launch; memory-bound ones per byte.
-                factor = FUSION_KERNELS_LEFT if g.bound == "launch" else FUSION_BYTES_LEFT
+                # Launch- and latency-bound kernels cost per kernel; memory-bound ones per byte.
+                factor = FUSION_KERNELS_LEFT if g.bound in ("launch", "latency") else FUSION_BYTES_LEFT
                 g = replace(g, time_s=g.time_s * factor, count=left,
                             bytes=g.bytes * FUSION_BYTES_LEFT if g.bytes is not None else None,
                             changed_by=g.changed_by + ("fusion",))
@@ -153,7 +153,7 @@ def fuse_elementwise(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
 
     return Candidate(
         technique="fuse elementwise chains (torch.compile, or a hand-fused kernel)",
-        targets="launch" if sum(g.bound == "launch" for g in small) >= len(small) / 2 else "memory",
+        targets="launch" if sum(g.bound in ("launch", "latency") for g in small) >= len(small) / 2 else "memory",
         rationale=(f"{calls / max(m.steps, 1):.0f} calls per step of small elementwise/norm kernels ({_names(small)}) "
                    f"take {fmt_seconds(seconds)} of GPU time per step; fused, about 1 in 3 launches and half the "
                    "traffic remain"),
@@ -206,27 +206,31 @@ def tensor_core_precision(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
 
 @register_rule(DOMAIN, "half_precision_memory")
 def half_precision_memory(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
-    """fp32 memory-bound work (GEMVs, elementwise) moves twice the bytes bf16 would."""
+    """fp32 memory-bound work (GEMVs, elementwise) moves twice the bytes bf16 would — or fp16 on a
+    device without bf16 (V100): only a 16-bit type the device computes in is proposed."""
+    half = next((p for p in ("bf16", "fp16") if _roof(d, f"{p} matrix") or _roof(d, f"{p} vector")), None)
     fp32 = [g for g in d.model.groups if g.precision == "fp32" and g.bound == "memory" and g.kind == "kernel"
-            and "bf16" not in g.changed_by]
+            and "half" not in g.changed_by]
     seconds = _per_step_busy(d.model, fp32)
-    if not fp32 or not d.worth(_share(d, seconds), 0.05):
+    if half is None or not fp32 or not d.worth(_share(d, seconds), 0.05):
         return None
 
     def apply(m: TraceModel) -> TraceModel:
-        groups = [replace(g, time_s=g.time_s * 0.5, bytes=(g.bytes or 0.0) * 0.5, precision="bf16",
-                          changed_by=g.changed_by + ("bf16",)) if g in fp32 else g for g in m.groups]
+        groups = [replace(g, time_s=g.time_s * 0.5, bytes=(g.bytes or 0.0) * 0.5, precision=half,
+                          changed_by=g.changed_by + ("half",)) if g in fp32 else g for g in m.groups]
         return m.with_groups(groups)
 
+    torch_name = {"bf16": "bfloat16", "fp16": "float16"}[half]
+    mantissa = {"bf16": "8 mantissa bits", "fp16": "11 mantissa bits and a 65504 maximum (loss scaling)"}[half]
     return Candidate(
-        technique="run the memory-bound fp32 work in bf16 (weights and activations; autocast or .to(bfloat16))",
+        technique=f"run the memory-bound fp32 work in {half} (weights and activations; autocast or .to({torch_name}))",
         targets="memory",
         rationale=(f"memory-bound fp32 kernels ({_names(fp32)}) take {fmt_seconds(seconds)} of GPU time per step "
-                   f"({fmt_percent(_share(d, seconds))}); bf16 halves their bytes"),
-        risks=("numerics: bf16 keeps 8 mantissa bits — keep reductions and norms in fp32; evaluate quality",),
+                   f"({fmt_percent(_share(d, seconds))}); {half} halves their bytes"),
+        risks=(f"numerics: {half} keeps {mantissa} — keep reductions and norms in fp32; evaluate quality",),
         effort="low",
         tier=1,
-        verify="re-profile: the same kernels in bf16 move half the bytes; compare outputs",
+        verify=f"re-profile: the same kernels in {half} move half the bytes; compare outputs",
         apply=apply,
     )
 
@@ -252,7 +256,9 @@ def fused_attention(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
     if not gemms:
         return None
     flops = sum(g.flops or 0.0 for g in gemms)
-    peak = _roof(d, "bf16 matrix") or _roof(d, "fp16 matrix")
+    # The modelled kernel runs in a 16-bit type the device has matrix units for (fp16 on a V100).
+    half = next((p for p in ("bf16", "fp16") if _roof(d, f"{p} matrix")), None)
+    peak = _roof(d, f"{half} matrix") if half else None
     if not peak:
         return None
     fused_s = flops / 2 / (peak * FUSED_ATTENTION_EFFICIENCY)  # causal masks skip half the score matrix
@@ -264,8 +270,8 @@ def fused_attention(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
     def apply(m: TraceModel) -> TraceModel:
         groups = [g for g in m.groups if g not in chain]
         groups.append(GroupModel("fused attention (modelled)", "aten::scaled_dot_product_attention", "kernel",
-                                 max(1, gemms[0].count // 2), fused_s, "compute", flops / 2, None, "bf16", "matrix",
-                                 "bf16 matrix", peak, FUSED_ATTENTION_EFFICIENCY, False,
+                                 max(1, gemms[0].count // 2), fused_s, "compute", flops / 2, None, half, "matrix",
+                                 f"{half} matrix", peak, FUSED_ATTENTION_EFFICIENCY, False,
                                  changed_by=("fused_attention",)))
         return m.with_groups(groups, **_fewer_launches(m, removed))
 
@@ -456,7 +462,8 @@ def fill_the_sms(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
     sms = d.result.hardware.sm_count
     if not sms:
         return None
-    thin = [g for g in d.model.groups if g.kind == "kernel" and g.bound in ("compute", "memory") and g.blocks_per_call
+    thin = [g for g in d.model.groups if g.kind == "kernel" and g.bound in ("compute", "memory", "latency")
+            and g.blocks_per_call
             and g.blocks_per_call < sms and g.pct_of_roof is not None and g.pct_of_roof < 0.5
             and "fill" not in g.changed_by]
     seconds = _per_step_busy(d.model, thin)
@@ -493,7 +500,7 @@ def fill_the_sms(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
 def batch_small_gemms(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
     """Many launch-bound GEMMs of one kind per step: one batched/grouped GEMM does their work."""
     m = d.model
-    many = [g for g in m.groups if g.kind == "kernel" and g.unit == "matrix" and g.bound == "launch"
+    many = [g for g in m.groups if g.kind == "kernel" and g.unit == "matrix" and g.bound in ("launch", "latency")
             and g.longest_run >= BATCH_MIN_RUN and g.flops and g.bytes and g.peak_flops_per_s
             and "batched" not in g.changed_by]
     seconds = _per_step_busy(m, many)

@@ -37,8 +37,8 @@ from roofline.units import fmt_intensity, fmt_percent
 ANNOTATION_KEY = "roofline"
 STATE_COUNTER = "roofline: GPU state"
 RUNNING_COUNTER = "roofline: running verdict (% of span so far)"
-STATES = ("compute", "memory", "launch", "unknown", "launch wait", "other idle")
-RUNNING = ("compute", "memory", "launch", "unknown", "idle")
+STATES = ("compute", "memory", "launch", "latency", "communication", "unknown", "launch wait", "other idle")
+RUNNING = ("compute", "memory", "launch", "latency", "communication", "unknown", "idle")
 # The running verdict changes slowly: this many samples per device show its course without
 # adding an event per kernel to a trace that may hold millions.
 RUNNING_SAMPLES = 2000

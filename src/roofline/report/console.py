@@ -9,6 +9,7 @@ from rich.text import Text
 
 from roofline.analysis.result import ClassifyResult
 from roofline.hardware.spec import HardwareSpec, Roofs
+from roofline.report.summary_text import time_by_bound_text, utilisation_text
 from roofline.precision import Unit
 from roofline.units import (
     fmt_bytes,
@@ -21,7 +22,8 @@ from roofline.units import (
     short_kernel_name,
 )
 
-BOUND_STYLE = {"compute": "bold magenta", "memory": "bold cyan", "launch": "bold yellow", "unknown": "dim"}
+BOUND_STYLE = {"compute": "bold magenta", "memory": "bold cyan", "launch": "bold yellow", "latency": "bold red",
+               "communication": "bold green", "unknown": "dim"}
 
 
 def classify_renderable(result: ClassifyResult, top: int | None = None, width: int = 160) -> Group:
@@ -50,11 +52,12 @@ def classify_renderable(result: ClassifyResult, top: int | None = None, width: i
         verdict.append(
             f" (launch wait {fmt_seconds(summary.launch_wait_s)}, other {fmt_seconds(summary.other_idle_s)})"
         )
-    tb = summary.time_by_bound
-    verdict.append(
-        f"\ntime by bound: compute {fmt_seconds(tb.compute)}, memory {fmt_seconds(tb.memory)}, "
-        f"launch {fmt_seconds(tb.launch)}, unknown {fmt_seconds(tb.unknown)}"
-    )
+    if summary.verdict == "communication":
+        verdict.append(f"; exposed communication {fmt_seconds(summary.exposed_communication_s)} of "
+                       f"{fmt_seconds(summary.communication_s)}")
+    verdict.append(f"\ntime by bound: {time_by_bound_text(summary)}")
+    if summary.utilisation is not None:
+        verdict.append(f"\nutilisation: {utilisation_text(summary)}")
 
     table = kernel_table(result, top=top, width=width)
     parts: list = [head, verdict, table]

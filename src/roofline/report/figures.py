@@ -14,14 +14,17 @@ from roofline.analysis.result import ClassifyResult, HardwareUsed, RoofEntry
 from roofline.errors import InputError
 from roofline.units import fmt_flops_per_s, fmt_intensity, fmt_percent, short_kernel_name
 
-BOUNDS = ("compute", "memory", "launch", "unknown")
+BOUNDS = ("compute", "memory", "launch", "latency", "communication", "unknown")
 # Okabe–Ito colours: distinguishable under the common colour-vision deficiencies, and the same
 # hue per bound in every chart of a report.
-BOUND_COLOURS = {"compute": "#CC79A7", "memory": "#0072B2", "launch": "#E69F00", "unknown": "#999999"}
+BOUND_COLOURS = {"compute": "#CC79A7", "memory": "#0072B2", "launch": "#E69F00", "latency": "#56B4E9",
+                 "communication": "#009E73", "unknown": "#999999"}
 BOUND_LABELS = {
     "compute": "compute-bound",
     "memory": "memory-bound",
     "launch": "launch-bound",
+    "latency": "latency-bound (under-occupied)",
+    "communication": "communication-bound",
     "unknown": "bound unknown",
 }
 DEFAULT_LABELS = 8
@@ -226,8 +229,15 @@ def _left_out_note(left_out: list[KernelVerdict], total_s: float) -> list[str]:
     if not left_out:
         return []
     copies = [v for v in left_out if v.flops == 0 and v.bytes]
-    unknown = [v for v in left_out if v not in copies]
+    collectives = [v for v in left_out if v.collective is not None]
+    unknown = [v for v in left_out if v not in copies and v not in collectives]
     notes = []
+    if collectives:
+        seconds = sum(v.total_s for v in collectives)
+        notes.append(
+            f"{len(collectives)} collective group(s) not placed: judged against the interconnect roof, not the "
+            f"roofline ({fmt_percent(seconds / total_s) if total_s else '—'} of kernel time)"
+        )
     if unknown:
         seconds = sum(v.total_s for v in unknown)
         notes.append(

@@ -18,6 +18,8 @@ TONE_COLOURS = {
     "compute": "#CC79A7",
     "memory": "#0072B2",
     "launch": "#E69F00",
+    "latency": "#56B4E9",
+    "communication": "#009E73",
     "unknown": "#999999",
     "idle": "#D55E00",
 }

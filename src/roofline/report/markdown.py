@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from roofline.analysis.result import ClassifyResult
+from roofline.report.summary_text import time_by_bound_text, utilisation_text
 from roofline.units import (
     fmt_bytes_per_s,
     fmt_flops_per_s,
@@ -35,9 +36,10 @@ def classify_markdown(result: ClassifyResult, top: int | None = None) -> str:
             if s.idle_s > 0
             else ""
         ),
-        f"- Time by bound: compute {fmt_seconds(s.time_by_bound.compute)}, memory "
-        f"{fmt_seconds(s.time_by_bound.memory)}, launch {fmt_seconds(s.time_by_bound.launch)}, "
-        f"unknown {fmt_seconds(s.time_by_bound.unknown)}",
+        f"- Time by bound: {time_by_bound_text(s)}",
+        *([f"- Exposed communication: {fmt_seconds(s.exposed_communication_s)} of "
+           f"{fmt_seconds(s.communication_s)} of communication"] if s.communication_s > 0 else []),
+        *([f"- Utilisation: {md_escape(utilisation_text(s))}"] if s.utilisation is not None else []),
         "",
         "| kernel | calls | time | bound | AI (FLOP/B) | FLOP/s | B/s | % of roof | roof | source |",
         "|---|---:|---:|---|---:|---:|---:|---:|---|---|",

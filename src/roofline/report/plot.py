@@ -29,7 +29,7 @@ REFERENCE_COLOUR = "#9A9A9A"
 ABOVE_ROOF_COLOUR = "#D00000"
 DEVICE_COLOURS = ("#0072B2", "#009E73", "#D55E00", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 # Not a diamond for launch-bound: the diamond marks ridge points.
-BOUND_MARKERS = {"compute": "^", "memory": "o", "launch": "s", "unknown": "X"}
+BOUND_MARKERS = {"compute": "^", "memory": "o", "launch": "s", "latency": "D", "communication": "P", "unknown": "X"}
 LEVEL_MARKERS = {"L1": "v", "L2": "s"}
 FIG_SIZE = (12.0, 7.2)
 AXES_RECT = (0.07, 0.15, 0.655, 0.72)

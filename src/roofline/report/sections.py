@@ -28,6 +28,8 @@ _VERDICT_WORDS = {
     "compute": "compute-bound",
     "memory": "memory-bound",
     "launch": "launch-bound",
+    "latency": "latency-bound (kernels too small for the GPU, not their launch)",
+    "communication": "communication-bound (exposed collectives)",
     "unknown": "bound unknown",
     "idle": "idle-bound (the GPU mostly waits on something other than launches)",
 }
@@ -78,8 +80,15 @@ def summary_blocks(result: ClassifyResult) -> tuple:
         ("in compute-bound kernels", fmt_seconds(tb.compute)),
         ("in memory-bound kernels", fmt_seconds(tb.memory)),
         ("in launch-bound kernels", fmt_seconds(tb.launch)),
+        *([("in latency-bound kernels", fmt_seconds(tb.latency))] if tb.latency > 0 else []),
+        *([("in collectives", fmt_seconds(tb.communication)),
+           ("exposed communication", fmt_seconds(s.exposed_communication_s))] if tb.communication > 0 else []),
         ("bound unknown", fmt_seconds(tb.unknown)),
     ]
+    if s.utilisation is not None:
+        u = s.utilisation
+        rows += [("MFU" + (f" ({u.peak_label})" if u.peak_label and u.mfu is not None else ""), fmt_percent(u.mfu)),
+                 ("MBU", fmt_percent(u.mbu)), ("kernel time with FLOPs known", fmt_percent(u.flops_coverage))]
     device = f"{hw.display_name} ({hw.name}), {hw.ceilings} ceilings" + (
         f" from {hw.ceilings_file}" if hw.ceilings_file else ""
     )

@@ -23,6 +23,8 @@ CATEGORY_LABELS = {
     "compute": "busy · compute-bound kernels",
     "memory": "busy · memory-bound kernels",
     "launch": "busy · launch-bound kernels",
+    "latency": "busy · latency-bound kernels",
+    "communication": "busy · collectives",
     "unknown": "busy · bound unknown",
     "launch_wait": "idle · waiting for the host to launch",
     "other_idle": "idle · other (sync, host work, tail)",

@@ -12,7 +12,7 @@ from roofline.planner.verify import Verification
 from roofline.report.markdown import md_escape
 from roofline.units import fmt_percent, fmt_seconds, short_kernel_name
 
-PARTS = ("compute", "memory", "launch", "communication", "unknown", "launch wait", "other idle")
+PARTS = ("compute", "memory", "launch", "latency", "communication", "unknown", "launch wait", "other idle")
 
 
 def split_text(m: TraceMetrics) -> str:

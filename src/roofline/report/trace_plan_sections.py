@@ -23,7 +23,7 @@ def trace_plan_sections(plan: TracePlanResult, *, number: int | None = None) -> 
     else:
         rows = [(Cell(""), Cell("measured"), Cell(""), Cell(fmt_seconds(b.step_s)), Cell(""), Cell(b.critical))]
         rows += [(Cell(str(s.index)), Cell(s.technique), Cell(s.targets, tone=s.targets if s.targets in
-                  ("compute", "memory", "launch") else None), Cell(fmt_seconds(s.after.step_s)),
+                  ("compute", "memory", "launch", "latency", "communication") else None), Cell(fmt_seconds(s.after.step_s)),
                   Cell(f"{fmt_seconds(s.delta_s)} ({s.delta_pct * 100:+.1f}%)"), Cell(s.after.critical))
                  for s in plan.steps]
         blocks.append(Table(("#", "change", "attacks", "step after", "Δ step", "critical path"), tuple(rows),

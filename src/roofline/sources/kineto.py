@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from roofline.analysis.collectives import call_from_args
 from roofline.analysis.event_table import EventTable
 from roofline.errors import InputError
 from roofline.gcpause import paused_gc
@@ -100,6 +101,8 @@ class Step:
 
 _OP_ARG_KEYS = ("Input Dims", "Input type", "Input Strides", "Concrete Inputs", "kernel_backend", "kernel_file",
                 "kernel_hash", "grid")
+# What PyTorch records about a collective, on record_param_comms and (recent versions) on the NCCL kernel.
+_COMM_ARG_KEYS = ("Collective name", "In msg nelems", "Out msg nelems", "Group size", "dtype")
 _GPU = "gpu"
 _RUNTIME = "runtime"
 
@@ -121,7 +124,7 @@ class _Collector:
         self.ops = OpColumns(ids)
         # ops without an External id (old traces): (signature, start_ns, dur_ns, tid)
         self.loose_ops = self.ops.loose
-        self.signatures: dict[tuple[str, bytes], int] = {}
+        self.signatures: dict[tuple[str, bytes, Any], int] = {}
         self.signature_table: list[tuple[str, dict[str, Any]]] = []
         # correlation -> (api name, start_ns, dur_ns, tid, external_id)
         self.runtime = RuntimeColumns(ids)
@@ -174,16 +177,17 @@ class _Collector:
                     dims = args.get("Input Dims")
                     if dims:
                         self.with_dims += 1
+                    comm = call_from_args(args) if "Collective name" in args or "In msg nelems" in args else None
                     key = (name, dumps((dims, args.get("Input type"), args.get("Input Strides"),
-                                        args.get("Concrete Inputs"), args.get("kernel_file"))))
+                                        args.get("Concrete Inputs"), args.get("kernel_file"))), comm)
                     signature = signatures.get(key)
                     if signature is None:
                         signature = len(self.signature_table)
                         signatures[key] = signature
-                        self.signature_table.append(
-                            (known_name(name) or new_name(name),
-                             {k: args[k] for k in _OP_ARG_KEYS if k in args})
-                        )
+                        op_args = {k: args[k] for k in _OP_ARG_KEYS if k in args}
+                        if comm is not None:
+                            op_args["collective"] = comm
+                        self.signature_table.append((known_name(name) or new_name(name), op_args))
                     start = _ns(event["ts"])
                     record = (signature, start, max(_ns(event.get("dur", 0)), 0), self._link(event.get("tid", 0)))
                     external = self._link(args.get("External id"))
@@ -207,6 +211,7 @@ class _Collector:
                         self._bytes(args.get("bytes")),
                         args.get("grid"),
                         args.get("block"),
+                        call_from_args(args) if "Collective name" in args or "In msg nelems" in args else None,
                     ))
                 elif category in RUNTIME_CATEGORIES:
                     args = event.get("args") or {}
@@ -380,7 +385,24 @@ def _build_events(collector: _Collector, warnings: list[str]) -> EventTable:
     linked = op_row >= 0
     table.op[linked] = op_code[row_signature[op_row[linked]]]
     attribute_costs(table, instance, op_row, row_signature, collector.signature_table, warnings)
+    _collectives_from_ops(table, op_row, row_signature, collector.signature_table)
     return table.reorder(np.lexsort((table.start_ns, table.device)))
+
+
+def _collectives_from_ops(table: EventTable, op_row: np.ndarray, row_signature: np.ndarray,
+                          signatures: list[tuple[str, dict[str, Any]]]) -> None:
+    """A collective kernel whose own args record nothing (older PyTorch) takes the call its
+    launching record_param_comms op recorded."""
+    if not len(table):
+        return
+    bare = np.flatnonzero((table.comm == 0) & (op_row >= 0))
+    if not len(bare):
+        return
+    calls = [args.get("collective") for _, args in signatures]
+    if not any(calls):
+        return
+    code = np.array([0 if call is None else table.comms.code(call) for call in calls], np.int32)
+    table.comm[bare] = code[row_signature[op_row[bare]]]
 
 
 register_reader("kineto", description="PyTorch profiler trace (.json / .json.gz)", sniff=_sniff)(read_kineto)

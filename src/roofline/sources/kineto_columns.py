@@ -65,13 +65,14 @@ def _int3(value: Any) -> tuple[int, int, int] | None:
 
 class GpuColumns:
     """GPU activities: (kind, name, start_ns, dur_ns, device, stream, correlation, external_id,
-    bytes, grid, block) per row."""
+    bytes, grid, block, collective call or None) per row."""
 
     def __init__(self, ids: LinkIds) -> None:
         self.ids = ids
         self.names = StringTable(with_none=False)
         self.grids = StringTable()
         self.blocks = StringTable()
+        self.comms = StringTable()
         self.kind = array("b")
         self.name = array("i")
         self.start = array("q")
@@ -83,12 +84,13 @@ class GpuColumns:
         self.bytes = array("d")
         self.grid = array("i")
         self.block = array("i")
+        self.comm = array("i")
         self._columns = (self.kind, self.name, self.start, self.dur, self.device, self.stream, self.correlation,
-                         self.external, self.bytes, self.grid, self.block)
+                         self.external, self.bytes, self.grid, self.block, self.comm)
         self._kinds = {kind: code for code, kind in enumerate(KINDS)}
 
     def append(self, record: tuple) -> None:
-        kind, name, start, dur, device, stream, correlation, external, nbytes, grid, block = record
+        kind, name, start, dur, device, stream, correlation, external, nbytes, grid, block, comm = record
         if not (type(correlation) is int and -_CODE_BASE < correlation < _CODE_BASE):
             correlation = self.ids.code(correlation)
         if not (type(external) is int and -_CODE_BASE < external < _CODE_BASE):
@@ -108,6 +110,7 @@ class GpuColumns:
             self.bytes.append(row[8])
             self.grid.append(row[9])
             self.block.append(row[10])
+            self.comm.append(0 if comm is None else self.comms.code(comm))
         except (OverflowError, TypeError):
             _truncate(self._columns, size)
             raise
@@ -299,6 +302,8 @@ def link_events(
     table.bytes[:] = _np(gpu.bytes, np.float64)
     table.grid[:] = _np(gpu.grid, np.int32)
     table.block[:] = _np(gpu.block, np.int32)
+    table.comms = gpu.comms
+    table.comm[:] = _np(gpu.comm, np.int32)
 
     # Kernel → launch call, by correlation id.
     call = _Index(_np(runtime.correlation, np.int64)).rows_of(correlation)
