@@ -39,10 +39,14 @@ class RunPrediction:
 def run_config(run: MeasuredRun, *, legacy: bool = False, profile_path: str | None = None) -> ServingConfig:
     data = serving_config_data(run, model=bundled_name(run.model), hardware=hardware_name(run.hardware),
                                legacy=legacy)
-    if profile_path is not None and not legacy:
+    if not legacy:
+        # The profile is chosen by engine (or given); the row's version is what it was fitted on,
+        # recorded in the profile, not a pin a validation row must match.
         runtime = dict(data["runtime"])  # type: ignore[arg-type]
         runtime.pop("engine_version", None)
-        data["runtime"] = {**runtime, "engine_profile": profile_path}
+        if profile_path is not None:
+            runtime["engine_profile"] = profile_path
+        data["runtime"] = runtime
     return ServingConfig.model_validate(data)
 
 
