@@ -19,7 +19,7 @@ from roofline.workload.engine_profile import (
     load_engine_profile,
     profile_path_inside,
 )
-from roofline.workload.memory import plan_memory
+from roofline.workload.memory import max_batch_that_fits, plan_memory, workspace_terms
 from roofline.workload.model import ModelArch, MoESpec, load_model
 from roofline.workload.predict import Prediction, predict
 from roofline.workload.serving import ServingConfig
@@ -115,6 +115,18 @@ def slo_ratios(cfg: ServingConfig, prediction: Prediction) -> dict[str, float]:
     return ratios
 
 
+def paged_fits(arch: ModelArch, cfg: ServingConfig, capacity_bytes: float, reserved_fits: int) -> int:
+    """Sequences that run at once under a paged KV cache: a request holds blocks for the tokens it has
+    (prompt + half its output on average), not for its whole context — unless the config sets
+    max_context_tokens, which then sizes every request as before."""
+    if cfg.serving.max_context_tokens is not None:
+        return reserved_fits
+    memory = plan_memory(arch, cfg, capacity_bytes)
+    base, per_sequence = workspace_terms(arch, cfg)
+    held = memory.kv_bytes_per_token * (cfg.serving.prompt_tokens + cfg.serving.output_tokens / 2)
+    return max_batch_that_fits(capacity_bytes, memory.weight_bytes + base + memory.reserve_bytes, held + per_sequence)
+
+
 def evaluate(cfg: ServingConfig, context: ServingContext, *, check_batch: bool = True) -> Evaluation:
     """Memory feasibility first (an infeasible config is an InputError naming the overflow), then the
     time model. A ``batch`` the config gives must fit (in static mode, so must the clients); clients
@@ -123,13 +135,16 @@ def evaluate(cfg: ServingConfig, context: ServingContext, *, check_batch: bool =
     mode = context.mode(cfg)
     s = cfg.serving
     fits = plan_memory(arch, cfg, context.capacity_bytes).max_batch
+    paged_ok = True
     if mode == "static" or s.concurrency is None:
         running = s.clients  # the batch that runs together: it must fit
         checked = running
     else:
         checked = s.batch if "batch" in s.model_fields_set else None  # a max_num_seqs the config sets
+        fits = paged_fits(arch, cfg, context.capacity_bytes, fits)
         cap = min(fits, context.profile.scheduler.max_running, checked or fits)
         running = min(s.concurrency, max(cap, 1))
+        paged_ok = fits >= 1
     memory = plan_memory(arch, cfg.model_copy(update={"serving": s.model_copy(update={"batch": running})}),
                          context.capacity_bytes)
     fixed = memory.weight_bytes + memory.workspace_bytes + memory.reserve_bytes
@@ -141,7 +156,7 @@ def evaluate(cfg: ServingConfig, context: ServingContext, *, check_batch: bool =
             place="parallelism/precision",
             fix="shard over more GPUs (parallelism.tensor/pipeline) or quantize the weights",
         )
-    over = checked if checked is not None else running  # continuous: 1 when nothing fits
+    over = checked if checked is not None else (0 if paged_ok else 1)  # continuous: only when nothing fits
     if check_batch and over > memory.max_batch:
         raise InputError(
             f"batch {over} does not fit: its KV cache needs {fmt_bytes(memory.kv_bytes_batch)} per GPU, "

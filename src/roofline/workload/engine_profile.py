@@ -230,3 +230,13 @@ def load_engine_profile(engine: str, version: str | None = None, *, path: Path |
                          fix=f"known {engine} versions: {known}; drop engine_version, or calibrate your own "
                              "(roofline calibrate)")
     return profile
+
+
+def profile_yaml(profile: EngineProfile, header: str) -> str:
+    """The profile as the YAML file it loads from, under a comment header (its provenance is data)."""
+    import yaml
+
+    body = yaml.safe_dump(profile.model_dump(mode="json", exclude_none=True), sort_keys=False, allow_unicode=True,
+                          width=110)
+    comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
+    return comment + body
