@@ -12,7 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from roofline.cli.common import HwDirOption, HwFileOption, handle_errors, registry_from_options, write_output
+from roofline.cli.common import HwDirOption, HwFileOption, handle_errors, registry_from_options
+from roofline.cli.output import write_output
 from roofline.errors import InputError
 from roofline.hardware.spec import roofs_from_spec
 from roofline.plan.calibrate import calibrate as fit_profile
