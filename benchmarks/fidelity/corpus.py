@@ -183,12 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     header = (f"### {args.split} split, {len(runs)} dense agg rows — {mode}; "
               f"{len(runs) / elapsed:.0f} configs/s in-process")
     text = markdown(rows, worst, header)
-    print(text)
     if args.markdown:
         args.markdown.write_text(text)
     if args.json:
         args.json.write_text(json.dumps({"split": args.split, "mode": mode, "rows": len(runs),
                                          "seconds": elapsed, "partitions": rows, "worst": worst}, indent=1) + "\n")
+    print(text)
     return 0
 
 
