@@ -35,9 +35,12 @@ def is_serving_config(path: Path) -> bool:
 
 
 def parse_sweep(text: str) -> list[int]:
+    """``batch=1,8,32`` (sequences run together, must fit) or ``concurrency=1,8,64`` (clients of a
+    continuous engine: beyond what fits they queue); sweep_key() says which."""
     key, _, values = text.partition("=")
-    if key.strip() != "batch" or not values:
-        raise InputError(f"cannot read sweep '{text}'", place="--sweep", fix="write --sweep batch=1,8,32,128")
+    if key.strip() not in ("batch", "concurrency") or not values:
+        raise InputError(f"cannot read sweep '{text}'", place="--sweep",
+                         fix="write --sweep batch=1,8,32,128 or --sweep concurrency=1,16,64")
     try:
         batches = [int(v) for v in values.split(",") if v.strip()]
     except ValueError:
@@ -58,8 +61,8 @@ class PlannedConfig:
     context: ServingContext
     hardware: HardwareUsed
 
-    def sweep(self, batches: list[int]) -> list[dict[str, object]]:
-        return sweep_rows(self.config, self.context, batches)
+    def sweep(self, batches: list[int], key: str = "batch") -> list[dict[str, object]]:
+        return sweep_rows(self.config, self.context, batches, key)
 
     def steps_figure(self):  # type: ignore[no-untyped-def]
         from roofline.report.plan_figures import plan_steps_figure
@@ -106,7 +109,8 @@ def plan_serving_config(cfg: ServingConfig, registry: Registry, *, base: Path, c
     notes = [f"{arch.name}: config keys ignored: {', '.join(ignored)}"] if ignored else []
     origin = "measured" if roofs.uses_measured else "datasheet"
     result = build_plan_result(outcome, config_file=str(config_file) if config_file else None, hardware=spec.name,
-                               ceilings=f"{origin}" + (f" ({overlay})" if overlay else ""), notes=notes)
+                               ceilings=f"{origin}" + (f" ({overlay})" if overlay else ""), notes=notes,
+                               profile=context.profile)
     return PlannedConfig(config_file, result, cfg, context,
                          hardware_used(spec, roofs, str(overlay) if overlay else None))
 
@@ -141,16 +145,22 @@ def _in_config(exc: InputError, path: Path | None) -> InputError:
     return InputError(exc.message, file=path, place=place, fix=exc.fix)
 
 
-def sweep_rows(cfg: ServingConfig, context: Any, batches: list[int]) -> list[dict[str, object]]:
+def sweep_key(text: str | None) -> str:
+    return "concurrency" if text and text.partition("=")[0].strip() == "concurrency" else "batch"
+
+
+def sweep_rows(cfg: ServingConfig, context: Any, batches: list[int], key: str = "batch") -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for batch in batches:
-        trial = cfg.model_copy(update={"serving": cfg.serving.model_copy(update={"batch": batch})})
+        trial = cfg.model_copy(update={"serving": cfg.serving.model_copy(update={key: batch})})
         try:
             p = evaluate(trial, context).prediction
         except InputError as exc:
             rows.append({"batch": batch, "error": exc.message})
             continue
-        rows.append({"batch": batch, "ttft_s": p.ttft_s, "itl_s": p.itl_s, "throughput_tok_s": p.throughput_tok_s,
+        rows.append({"batch": batch if key == "batch" else p.running, "ttft_s": p.ttft_s, "itl_s": p.itl_s,
+                     "throughput_tok_s": p.throughput_tok_s,
                      "throughput_tok_s_per_gpu": p.throughput_tok_s_per_gpu, "decode_bound": p.decode.bound,
-                     "max_batch": p.memory.max_batch})
+                     "max_batch": p.memory.max_batch,
+                     **({"concurrency": batch, "queued": p.queued} if key == "concurrency" else {})})
     return rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from roofline import __version__
+from roofline.cli import calibrate as calibrate_cmd
 from roofline.cli import classify as classify_cmd
 from roofline.cli import gate as gate_cmd
 from roofline.cli import hw as hw_cmd
@@ -28,6 +29,7 @@ app.command("report")(report_cmd.report)
 app.command("snapshot")(gate_cmd.snapshot)
 app.command("gate")(gate_cmd.gate)
 app.command("plan")(plan_cmd.plan)
+app.command("calibrate")(calibrate_cmd.calibrate)
 app.command("profile", cls=profile_cmd.ProfileCommand)(profile_cmd.profile)
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from roofline import jsonout
-from roofline.app.plan import is_serving_config, parse_sweep, plan_config
+from roofline.app.plan import is_serving_config, parse_sweep, plan_config, sweep_key
 from roofline.app.trace_plan import plan_traces
 from roofline.cli.common import CeilingsOption, HwDirOption, HwFileOption, handle_errors, read_with_progress, registry_from_options
 from roofline.cli.output import OutputFormat, emit, render_trace_plans, write_output
@@ -26,7 +26,8 @@ def plan(
                        "CSV, classify JSON (docs/plan-trace.md).", show_default=False),
     ],
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, json or md")] = OutputFormat.table,
-    sweep: Annotated[str | None, typer.Option("--sweep", help="Latency/throughput frontier, e.g. batch=1,8,32,128.")] = None,
+    sweep: Annotated[str | None, typer.Option("--sweep", help="Latency/throughput frontier, e.g. batch=1,8,32,128 "
+                                              "or concurrency=1,16,64,256.")] = None,
     hw: Annotated[str | None, typer.Option("--hw", help="Override the config's hardware; for traces the device "
                                            "(default: auto, from the trace).")] = None,
     max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="Stop after this many steps.")] = 8,
@@ -52,7 +53,7 @@ def plan(
                                  fix="drop it, or pass a trace")
         planned = plan_config(inputs[0], registry_from_options(hw_file, hw_dir), hw=hw, ceilings=ceilings,
                               max_steps=max_steps, model=model)
-        rows = planned.sweep(parse_sweep(sweep)) if sweep else None
+        rows = planned.sweep(parse_sweep(sweep), sweep_key(sweep)) if sweep else None
         render_plan(planned.result, rows, format, output)
         return
     if sweep is not None:

@@ -10,6 +10,7 @@ from roofline import __version__
 from roofline.planner.engine import PlanOutcome
 from roofline.planner.serving import Evaluation
 from roofline.presentable import Presentable
+from roofline.workload.engine_profile import EngineProfile
 from roofline.workload.memory import MemoryPlan
 from roofline.workload.predict import PhasePrediction
 from roofline.workload.serving import ServingConfig
@@ -19,6 +20,9 @@ PLAN_SCHEMA_VERSION = 1
 
 class Metrics(BaseModel):
     batch: int
+    mode: str = "continuous"
+    concurrency: int = 1
+    queued: int = 0
     ttft_s: float
     itl_s: float
     throughput_tok_s: float
@@ -67,6 +71,22 @@ class Step(BaseModel):
     alternatives: list[Alternative]
 
 
+class EngineUsed(BaseModel):
+    """The engine profile the prediction used and every constant it set, with its source."""
+
+    name: str
+    versions: list[str]
+    mode: str
+    fit: dict[str, object] | None
+    constants: list[dict[str, str]]
+
+
+def engine_used(profile: EngineProfile, mode: str) -> EngineUsed:
+    return EngineUsed(name=profile.name, versions=profile.versions, mode=mode,
+                      fit=profile.fit.model_dump() if profile.fit else None,
+                      constants=[{"name": n, "value": v, "source": s} for n, v, s in profile.constants()])
+
+
 class PlanResult(Presentable, BaseModel):
     schema_version: int = PLAN_SCHEMA_VERSION
     tool: str = f"roofline {__version__}"
@@ -76,6 +96,7 @@ class PlanResult(Presentable, BaseModel):
     gpus: int
     ceilings: str
     efficiency: str
+    engine: EngineUsed
     slo: dict[str, float | None]
     memory: MemoryPlan
     baseline: Metrics
@@ -92,7 +113,10 @@ class PlanResult(Presentable, BaseModel):
 def metrics(cfg: ServingConfig, evaluation: Evaluation) -> Metrics:
     p = evaluation.prediction
     return Metrics(
-        batch=cfg.serving.batch,
+        batch=p.running,
+        mode=p.mode,
+        concurrency=p.concurrency,
+        queued=p.queued,
         ttft_s=p.ttft_s,
         itl_s=p.itl_s,
         throughput_tok_s=p.throughput_tok_s,
@@ -101,8 +125,8 @@ def metrics(cfg: ServingConfig, evaluation: Evaluation) -> Metrics:
         memory_used_bytes=p.memory.used_bytes,
         prefill_bound=p.prefill.bound,
         decode_bound=p.decode.bound,
-        decode_breakdown_s=p.decode.breakdown,
-        prefill_breakdown_s=p.prefill.breakdown,
+        decode_breakdown_s=p.itl_breakdown_s or p.decode.breakdown,
+        prefill_breakdown_s=p.ttft_breakdown_s or p.prefill.breakdown,
         mbu_decode=p.decode.mbu,
         mfu_prefill=p.prefill.mfu,
         slo_ratios=evaluation.ratios,
@@ -127,7 +151,7 @@ def config_diff(before: ServingConfig, after: ServingConfig) -> dict[str, object
 
 
 def build_plan_result(outcome: PlanOutcome, *, config_file: str | None, hardware: str, ceilings: str,
-                      notes: list[str]) -> PlanResult:
+                      notes: list[str], profile: EngineProfile | None = None) -> PlanResult:
     base_cfg: ServingConfig = outcome.baseline_state
     base: Evaluation = outcome.baseline
     steps = []
@@ -169,6 +193,7 @@ def build_plan_result(outcome: PlanOutcome, *, config_file: str | None, hardware
         gpus=base_cfg.gpus,
         ceilings=ceilings,
         efficiency=base.prediction.efficiency_source,
+        engine=engine_used(profile or EngineProfile(name="generic"), base.prediction.mode),
         slo=base_cfg.slo.model_dump(),
         memory=base.prediction.memory,
         baseline=metrics(base_cfg, base),

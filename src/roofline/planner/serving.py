@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from roofline.errors import InputError
 from roofline.hardware.spec import HardwareSpec, Roofs
 from roofline.planner.engine import PlanOutcome, run_plan
 from roofline.units import fmt_bytes
+from roofline.precision import Precision, Unit
 from roofline.workload.efficiency import Efficiency, calibrated
-from roofline.workload.memory import plan_memory
+from roofline.workload.engine_profile import (
+    GENERIC_TOKEN_BUDGET,
+    EngineProfile,
+    Scheduler,
+    load_engine_profile,
+    profile_path_inside,
+)
+from roofline.workload.memory import max_batch_that_fits, plan_memory, workspace_terms
 from roofline.workload.model import ModelArch, MoESpec, load_model
 from roofline.workload.predict import Prediction, predict
 from roofline.workload.serving import ServingConfig
@@ -25,10 +34,29 @@ class ServingContext:
     roofs: Roofs
     efficiency: Efficiency
     draft_arch: ModelArch | None = None
+    profile: EngineProfile = field(default_factory=lambda: EngineProfile(
+        name="generic", scheduler=Scheduler(token_budget=GENERIC_TOKEN_BUDGET)))
 
     @property
     def capacity_bytes(self) -> float:
-        return self.spec.memory.usable_bytes
+        return self.spec.memory.usable_bytes * self.profile.scheduler.memory_fraction
+
+    def mode(self, cfg: ServingConfig) -> str:
+        return cfg.serving.mode or self.profile.default_mode
+
+    def effective(self, cfg: ServingConfig) -> ServingConfig:
+        """The config as the engine runs it: a named engine's kernels decide fused attention,
+        fused elementwise chains and its framework; the generic profile keeps the config's switches."""
+        kernels, updates = self.profile.kernels, {}
+        if kernels.flash_attention is not None and cfg.runtime.flash_attention != kernels.flash_attention:
+            updates["flash_attention"] = kernels.flash_attention
+        if kernels.fused_elementwise is not None and cfg.runtime.compiled != kernels.fused_elementwise:
+            updates["compiled"] = kernels.fused_elementwise
+        if self.profile.name != "generic" and cfg.runtime.framework != self.profile.framework:
+            updates["framework"] = self.profile.framework
+        if self.profile.scheduler.graph_max_batch is not None and not cfg.runtime.cuda_graphs:
+            updates["cuda_graphs"] = True
+        return cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update=updates)}) if updates else cfg
 
 
 @dataclass(frozen=True)
@@ -87,11 +115,38 @@ def slo_ratios(cfg: ServingConfig, prediction: Prediction) -> dict[str, float]:
     return ratios
 
 
+def paged_fits(arch: ModelArch, cfg: ServingConfig, capacity_bytes: float, reserved_fits: int) -> int:
+    """Sequences that run at once under a paged KV cache: a request holds blocks for the tokens it has
+    (prompt + half its output on average), not for its whole context — unless the config sets
+    max_context_tokens, which then sizes every request as before."""
+    if cfg.serving.max_context_tokens is not None:
+        return reserved_fits
+    memory = plan_memory(arch, cfg, capacity_bytes)
+    base, per_sequence = workspace_terms(arch, cfg)
+    held = memory.kv_bytes_per_token * (cfg.serving.prompt_tokens + cfg.serving.output_tokens / 2)
+    return max_batch_that_fits(capacity_bytes, memory.weight_bytes + base + memory.reserve_bytes, held + per_sequence)
+
+
 def evaluate(cfg: ServingConfig, context: ServingContext, *, check_batch: bool = True) -> Evaluation:
     """Memory feasibility first (an infeasible config is an InputError naming the overflow), then the
-    time model."""
+    time model. A ``batch`` the config gives must fit (in static mode, so must the clients); clients
+    of continuous mode beyond what fits wait in the queue."""
     arch = context.arch
-    memory = plan_memory(arch, cfg, context.capacity_bytes)
+    mode = context.mode(cfg)
+    s = cfg.serving
+    fits = plan_memory(arch, cfg, context.capacity_bytes).max_batch
+    paged_ok = True
+    if mode == "static" or s.concurrency is None:
+        running = s.clients  # the batch that runs together: it must fit
+        checked = running
+    else:
+        checked = s.batch if "batch" in s.model_fields_set else None  # a max_num_seqs the config sets
+        fits = paged_fits(arch, cfg, context.capacity_bytes, fits)
+        cap = min(fits, context.profile.scheduler.max_running, checked or fits)
+        running = min(s.concurrency, max(cap, 1))
+        paged_ok = fits >= 1
+    memory = plan_memory(arch, cfg.model_copy(update={"serving": s.model_copy(update={"batch": running})}),
+                         context.capacity_bytes)
     fixed = memory.weight_bytes + memory.workspace_bytes + memory.reserve_bytes
     if fixed > memory.capacity_bytes:
         raise InputError(
@@ -101,9 +156,10 @@ def evaluate(cfg: ServingConfig, context: ServingContext, *, check_batch: bool =
             place="parallelism/precision",
             fix="shard over more GPUs (parallelism.tensor/pipeline) or quantize the weights",
         )
-    if check_batch and cfg.serving.batch > memory.max_batch:
+    over = checked if checked is not None else (0 if paged_ok else 1)  # continuous: only when nothing fits
+    if check_batch and over > memory.max_batch:
         raise InputError(
-            f"batch {cfg.serving.batch} does not fit: its KV cache needs {fmt_bytes(memory.kv_bytes_batch)} per GPU, "
+            f"batch {over} does not fit: its KV cache needs {fmt_bytes(memory.kv_bytes_batch)} per GPU, "
             f"{fmt_bytes(-memory.free_bytes)} more than is free; at most {memory.max_batch} sequences of "
             f"{memory.context_tokens} tokens fit",
             place="serving.batch",
@@ -115,7 +171,9 @@ def evaluate(cfg: ServingConfig, context: ServingContext, *, check_batch: bool =
     draft = context.draft_arch if cfg.speculative is not None else None
     if cfg.speculative is not None and draft is None:
         draft = resolve_draft(cfg, arch)
-    prediction = predict(arch, cfg, context.roofs, context.efficiency, memory, draft=draft)
+    prediction = predict(arch, context.effective(cfg), context.roofs, context.efficiency, memory, draft=draft,
+                         scheduler=context.profile.scheduler, mode=mode, capacity=running,
+                         graph_max_batch=context.profile.scheduler.graph_max_batch)
     return Evaluation(prediction, slo_ratios(cfg, prediction))
 
 
@@ -134,9 +192,37 @@ def satisfied(evaluation: Evaluation) -> str | None:
     return None
 
 
+def resolve_profile(cfg: ServingConfig, base: Path | None = None) -> EngineProfile:
+    """The engine profile a config names: its own file (``runtime.engine_profile``, relative to the
+    config and inside its directory), or a bundled engine."""
+    runtime = cfg.runtime
+    if runtime.engine_profile:
+        path = Path(runtime.engine_profile)
+        if base is not None:
+            path = profile_path_inside(base, runtime.engine_profile)
+        return load_engine_profile(runtime.engine, path=path)
+    return load_engine_profile(runtime.engine, runtime.engine_version)
+
+
+def check_fp4_roof(cfg: ServingConfig, spec: HardwareSpec, roofs: Roofs) -> None:
+    """W4A4 runs its GEMMs on the fp4 tensor cores: a part whose spec lists no fp4 matrix peak cannot
+    be modelled (no roof is invented)."""
+    if cfg.precision.activations == Precision.FP4 and (Unit.MATRIX, Precision.FP4) not in roofs.compute:
+        raise InputError(
+            f"{spec.name} has no fp4 tensor-core peak (peak_tflops.matrix.fp4 in its spec): fp4 weights and "
+            "activations (W4A4, NVFP4/MXFP4) need one",
+            place="precision.activations",
+            fix="use bf16 activations (fp4 weight-only), or a part with fp4 tensor cores (B200, GB200), or add the "
+                "peak with --hw-file",
+        )
+
+
 def build_context(cfg: ServingConfig, arch: ModelArch, spec: HardwareSpec, roofs: Roofs,
-                  efficiency: Efficiency | None = None, base=None, hub_cache=None) -> ServingContext:
-    eff = calibrated(efficiency or Efficiency(), roofs)
+                  efficiency: Efficiency | None = None, base=None, hub_cache=None,
+                  profile: EngineProfile | None = None) -> ServingContext:
+    profile = profile or resolve_profile(cfg, base)
+    check_fp4_roof(cfg, spec, roofs)
+    eff = calibrated(profile.efficiency(efficiency or Efficiency(), spec.vendor), roofs)
     tp = cfg.parallelism.tensor
     if arch.num_heads % tp:
         raise InputError(
@@ -144,7 +230,7 @@ def build_context(cfg: ServingConfig, arch: ModelArch, spec: HardwareSpec, roofs
             place="parallelism.tensor",
             fix="use a divisor of the head count (1, 2, 4, 8, …)",
         )
-    return ServingContext(arch, spec, roofs, eff, resolve_draft(cfg, arch, base=base, hub_cache=hub_cache))
+    return ServingContext(arch, spec, roofs, eff, resolve_draft(cfg, arch, base=base, hub_cache=hub_cache), profile)
 
 
 def plan_serving(cfg: ServingConfig, context: ServingContext, *, max_steps: int = 8) -> PlanOutcome:

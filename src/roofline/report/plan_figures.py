@@ -26,13 +26,16 @@ from roofline.report.figures import (
 from roofline.units import fmt_seconds
 
 # The terms of a phase's time, in the order they stack: what the plan's breakdown dicts hold.
-TERMS = ("compute", "memory", "launch", "communication")
-TERM_COLOURS = {**{b: BOUND_COLOURS[b] for b in ("compute", "memory", "launch")}, "communication": "#009E73"}
+TERMS = ("compute", "memory", "launch", "communication", "host", "queue")
+TERM_COLOURS = {**{b: BOUND_COLOURS[b] for b in ("compute", "memory", "launch")}, "communication": "#009E73",
+                "host": "#CC79A7", "queue": "#8C8C8C"}
 TERM_LABELS = {
     "compute": "compute-bound kernels",
     "memory": "memory-bound kernels",
     "launch": "launch: floor-bound kernels, gaps, host wait",
     "communication": "communication (tensor-parallel all-reduce)",
+    "host": "engine host time (scheduler, per-request cost)",
+    "queue": "waiting for a slot (concurrency beyond capacity)",
 }
 STEP_LABEL_WIDTH = 44
 # The roof an op is judged against: GEMMs and attention run on the matrix units, the rest on vector.

@@ -62,11 +62,27 @@ def op_table(phase: PhasePrediction, top: int = 12) -> Table:
     return table
 
 
+def engine_line(result: PlanResult) -> str:
+    """The engine profile and the constants it set (all of them: `--format json` has their sources)."""
+    e = result.engine
+    b = result.baseline
+    served = (f"{e.mode}, {b.concurrency} clients, {b.batch} running" + (f", {b.queued} queued" if b.queued else "")
+              if e.mode == "continuous" else f"{e.mode} batch {b.batch}")
+    constants = "; ".join(f"{c['name']}={c['value']}" for c in e.constants)
+    fit = ""
+    if e.fit:
+        fit = (f" (fitted on {e.fit['rows_fit']} rows of {e.fit['corpus']}, validated TTFT/TPOT "
+               + "/".join("n/a" if e.fit[k] is None else f"{e.fit[k]:.0%}"
+                          for k in ("validate_ttft_error", "validate_tpot_error")) + ")")
+    return f"engine: {e.name}{' ' + ','.join(e.versions) if e.versions else ''}{fit} · {served} · {constants or 'no constants'}"
+
+
 def plan_renderable(result: PlanResult) -> Group:
     head = Text()
     head.append("roofline plan", style="bold")
     head.append(f" · {result.model} on {result.gpus}× {result.hardware} · ceilings: {result.ceilings} · "
                 f"efficiency: {result.efficiency}\n")
+    head.append(engine_line(result) + "\n")
     mem = result.memory
     head.append(
         f"memory per GPU: weights {fmt_bytes(mem.weight_bytes)} ({mem.weight_bits:g} bits), KV "
@@ -99,6 +115,8 @@ def plan_markdown(result: PlanResult) -> str:
         "",
         f"Memory per GPU: weights {fmt_bytes(mem.weight_bytes)}, KV {fmt_bytes(mem.kv_bytes_per_request)} per "
         f"{mem.context_tokens}-token request, max batch **{mem.max_batch}**.",
+        "",
+        md_escape(engine_line(result)),
         "",
         "| phase | time | ideal | bound | split | MFU | MBU |",
         "|---|---:|---:|---|---|---:|---:|",

@@ -52,7 +52,25 @@ class Efficiency(BaseModel):
     # graph. Medians in the H200 traces (tests/data): 1.12 µs eager, 0.42 µs graph.
     eager_gap_s: float = Field(1.1e-6, ge=0)
     graph_gap_s: float = Field(0.42e-6, ge=0)
+    # Engine profiles (workloads/engines/) refine the single derates above by what runs: a GEMM's
+    # compute and streaming efficiency per compute precision (an fp8 GEMM does not reach the same
+    # fraction of its doubled roof as a bf16 one), decode attention apart from prefill attention,
+    # and the all-reduce latency per call by tensor-parallel size. Empty: the single derates.
+    gemm_compute_by_precision: dict[str, float] = Field(default_factory=dict)
+    gemm_memory_by_precision: dict[str, float] = Field(default_factory=dict)
+    decode_attention_memory: float | None = Field(None, gt=0, le=1)
+    prefill_attention_compute: float | None = Field(None, gt=0, le=1)
+    comm_latency_by_tp: dict[int, float] = Field(default_factory=dict)
     source: str = "defaults (docs/plan.md)"
+
+    def gemm_compute_for(self, precision: str) -> float:
+        return self.gemm_compute_by_precision.get(precision, self.gemm_compute)
+
+    def gemm_memory_for(self, precision: str) -> float:
+        return self.gemm_memory_by_precision.get(precision, self.gemm_memory)
+
+    def comm_latency_for(self, tp: int) -> float:
+        return self.comm_latency_by_tp.get(tp, self.comm_latency_s)
 
 
 def calibrated(efficiency: Efficiency, roofs: Roofs) -> Efficiency:
@@ -63,6 +81,8 @@ def calibrated(efficiency: Efficiency, roofs: Roofs) -> Efficiency:
     updates: dict[str, object] = {"source": "measured ceilings"}
     if any(r.origin == "measured" for r in roofs.compute.values()):
         updates["gemm_compute"] = 1.0
+        updates["gemm_compute_by_precision"] = {}
     if roofs.memory_bandwidth.origin == "measured":
         updates["gemm_memory"] = 0.95
+        updates["gemm_memory_by_precision"] = {}
     return efficiency.model_copy(update=updates)

@@ -17,11 +17,13 @@ DEFAULT_RESERVE_BYTES = 1.0e9
 
 
 def weight_bits(precision: Precision, group_size: int | None) -> float:
-    """Bits stored per weight, with one fp16 scale per group for block-wise quantization.
-    int4 with groups of 64: 4 + 16/64 = 4.25 bits (seed 002, block-wise quantization)."""
+    """Bits stored per weight, with one scale per group for block-wise quantization: an fp16 scale
+    for int4/int8/fp8 (int4 with groups of 64: 4 + 16/64 = 4.25 bits, seed 002), an 8-bit one for
+    fp4 — NVFP4 keeps an e4m3 scale per 16 values (4.5 bits), MXFP4 an e8m0 scale per 32 (4.25;
+    OCP Microscaling spec v1.0, NVIDIA's NVFP4 introduction)."""
     bits = BYTES_PER_ELEMENT[precision] * 8
     if group_size and precision in (Precision.INT4, Precision.INT8, Precision.FP4, Precision.FP8):
-        bits += 16.0 / group_size
+        bits += (8.0 if precision == Precision.FP4 else 16.0) / group_size
     return bits
 
 

@@ -64,6 +64,7 @@ class PhaseOp:
     dequant: bool = False  # weights stored below the compute precision (int4/int8 weight-only)
     rows: float = 0.0  # GEMM M dimension (tokens), for the tile-fill efficiency
     copy: str | None = None  # a framework cache copy: "cat" or "repeat" (their own efficiencies)
+    group: int = 1  # GPUs in a collective (the tensor-parallel size of an all-reduce)
 
     @property
     def total_flops(self) -> float:
@@ -80,10 +81,14 @@ class PhaseShape:
     batch: int
     new_tokens: int  # per sequence: prompt length in prefill, 1 in decode (k+1 when verifying drafts)
     context: int  # tokens attended to (cache length after this step)
+    # A mixed (continuous-batching) step also carries prompt tokens of arriving requests: this many,
+    # from prompts of ``prefill_context`` tokens (chunked prefill when a prompt exceeds the budget).
+    prefill_tokens: int = 0
+    prefill_context: int = 0
 
     @property
     def tokens(self) -> int:
-        return self.batch * self.new_tokens
+        return self.batch * self.new_tokens + self.prefill_tokens
 
 
 def gemm_precision(cfg: ServingConfig) -> tuple[Precision, bool]:
@@ -94,8 +99,8 @@ def gemm_precision(cfg: ServingConfig) -> tuple[Precision, bool]:
     weights, acts = cfg.precision.weights, cfg.precision.activations
     if weights in (Precision.FP32, Precision.FP16, Precision.BF16):
         return acts, False
-    if weights == acts and weights in (Precision.FP8, Precision.INT8):
-        return weights, False
+    if weights == acts and weights in (Precision.FP8, Precision.INT8, Precision.FP4):
+        return weights, False  # W8A8, or W4A4 (NVFP4/MXFP4) on the fp4 tensor cores
     return acts, True
 
 
@@ -111,7 +116,8 @@ def build_phase_ops(arch: ModelArch, cfg: ServingConfig, shape: PhaseShape) -> l
     b_kv = BYTES_PER_ELEMENT[cfg.precision.kv_cache]
     b_w = weight_bits(cfg.precision.weights, cfg.precision.weight_group_size) / 8
     compute, dequant = gemm_precision(cfg)
-    vector = cfg.precision.activations if cfg.precision.activations != Precision.FP8 else Precision.BF16
+    vector = cfg.precision.activations if cfg.precision.activations not in (Precision.FP8, Precision.FP4) \
+        else Precision.BF16
     T = shape.tokens
     d = arch.hidden_size
     q_dim = arch.q_dim / tp
@@ -135,7 +141,7 @@ def build_phase_ops(arch: ModelArch, cfg: ServingConfig, shape: PhaseShape) -> l
         payload = T * d * b_act
         # Ring all-reduce: each GPU sends 2(t−1)/t of the payload.
         ops.append(PhaseOp("allreduce", "comm", T * d, 2 * payload, vector, Unit.VECTOR, _kernels("allreduce", cfg),
-                           count, comm_bytes=2 * (tp - 1) / tp * payload))
+                           count, comm_bytes=2 * (tp - 1) / tp * payload, group=tp))
 
     ops.append(PhaseOp("embedding", "embedding", 0.0, 2 * T * d * b_act, vector, Unit.VECTOR,
                        _kernels("embedding", cfg), 1))
@@ -172,7 +178,10 @@ def build_phase_ops(arch: ModelArch, cfg: ServingConfig, shape: PhaseShape) -> l
     if hf_static and shape.phase == "decode":
         extra = attention.kv_bytes * (group - 1)  # reads the expanded K and V
         attention = replace(attention, bytes=attention.bytes + extra, kv_bytes=attention.kv_bytes + extra)
-    ops.append(attention)
+    if shape.batch:
+        ops.append(attention)
+    if shape.prefill_tokens:
+        ops.append(chunk_attention_op(arch, cfg, shape, heads, kv_dim, b_act, layers))
     gemm("o_proj", q_dim, d, layers)
     allreduce(layers)
     if _kernels("residual_add", cfg):
@@ -190,6 +199,8 @@ def build_phase_ops(arch: ModelArch, cfg: ServingConfig, shape: PhaseShape) -> l
         pointwise("residual_add", "elementwise", 1, T * d, 3, layers)
     # Logits only for the last position of each sequence.
     rows = shape.batch * (shape.new_tokens if shape.phase == "decode" else 1)
+    if shape.prefill_tokens:  # the prompts whose last chunk is in this step sample their first token
+        rows += max(1, shape.prefill_tokens // max(shape.prefill_context, 1))
     pointwise("final_norm", "norm", 5, rows * d, norm_passes, 1)
     gemm("lm_head", d, arch.vocab_size / tp, 1, rows=rows)
     pointwise("sampling", "elementwise", 5, rows * arch.vocab_size / tp, 2, 1)
@@ -218,9 +229,28 @@ def attention_op(
     if not fused:
         num_bytes += 4 * B * heads * Sq * Sk * b_act
     name = "attention_fused" if fused else "attention_unfused"
-    precision = cfg.precision.activations if cfg.precision.activations != Precision.FP8 else Precision.BF16
+    precision = cfg.precision.activations if cfg.precision.activations not in (Precision.FP8, Precision.FP4) \
+        else Precision.BF16
     return PhaseOp(name, "attention", flops, num_bytes, precision, Unit.MATRIX, _kernels(name, cfg), layers,
                    kv_bytes=kv if shape.phase == "decode" else 0.0)
+
+
+def chunk_attention_op(
+    arch: ModelArch, cfg: ServingConfig, shape: PhaseShape, heads: float, kv_dim: float, b_act: float, layers: int,
+) -> PhaseOp:
+    """Attention of the prompt tokens a mixed step carries: causal over prompts of
+    ``prefill_context`` tokens, so on average each token attends to half its prompt
+    (4·h·p·(S/2)·d FLOPs for p tokens), reading its K and V once and writing its output."""
+    p, S = shape.prefill_tokens, max(shape.prefill_context, 1)
+    flops = 4 * heads * p * (S / 2) * arch.head_dim
+    num_bytes = 2 * p * heads * arch.head_dim * b_act + 2 * p * kv_dim * b_act
+    if not cfg.runtime.flash_attention:
+        num_bytes += 4 * heads * p * (S / 2) * b_act
+    name = "attention_fused" if cfg.runtime.flash_attention else "attention_unfused"
+    precision = cfg.precision.activations if cfg.precision.activations not in (Precision.FP8, Precision.FP4) \
+        else Precision.BF16
+    return PhaseOp("prefill_attention", "attention", flops, num_bytes, precision, Unit.MATRIX, _kernels(name, cfg),
+                   layers)
 
 
 def moe_ops(

@@ -14,9 +14,13 @@ from pydantic import BaseModel, Field
 from roofline.hardware.spec import Roofs
 from roofline.precision import Unit
 from roofline.workload.efficiency import Efficiency
+from roofline.workload.engine_profile import Scheduler
 from roofline.workload.memory import MemoryPlan
 from roofline.workload.model import ModelArch
 from roofline.workload.phases import PhaseOp, PhaseShape, build_phase_ops, gemm_precision
+from roofline.workload.scheduling import StepResult
+from roofline.workload.scheduling import continuous as serve_continuous
+from roofline.workload.scheduling import static as serve_static
 from roofline.workload.serving import ServingConfig
 
 TERMS = ("compute", "memory", "launch", "communication")
@@ -75,14 +79,19 @@ def op_time(op: PhaseOp, roofs: Roofs, eff: Efficiency) -> tuple[float, str, flo
     bandwidth = roofs.memory_bandwidth.value
     ideal_bw = roofs.datasheet_memory_bandwidth.value if roofs.datasheet_memory_bandwidth else bandwidth
     if op.kind == "comm":
-        t = eff.comm_latency_s + op.comm_bytes / (_link_bandwidth(roofs) * eff.comm_bandwidth)
+        t = eff.comm_latency_for(op.group) + op.comm_bytes / (_link_bandwidth(roofs) * eff.comm_bandwidth)
         return t, "communication", op.comm_bytes / _link_bandwidth(roofs)
     ideal = max(op.flops / _peak(roofs, op, ideal=True), op.bytes / ideal_bw)
     if op.kind == "gemm":
         fill = op.rows / (op.rows + eff.gemm_half_rows) if op.rows else 1.0
-        eta_c, eta_m = eff.gemm_compute * fill, (eff.dequant_memory if op.dequant else eff.gemm_memory)
+        precision = op.precision.value
+        eta_c = eff.gemm_compute_for(precision) * fill
+        eta_m = eff.dequant_memory if op.dequant else eff.gemm_memory_for(precision)
     elif op.kind == "attention":
-        eta_c, eta_m = eff.attention_compute, eff.attention_memory
+        decode = op.kv_bytes > 0  # a decode step reads the whole cache; prefill attention does not
+        eta_c = (eff.prefill_attention_compute if not decode and eff.prefill_attention_compute
+                 else eff.attention_compute)
+        eta_m = eff.decode_attention_memory if decode and eff.decode_attention_memory else eff.attention_memory
     else:
         copy = {"cat": eff.hf_cache_cat_memory, "repeat": eff.hf_cache_copy_memory}
         eta_c, eta_m = 1.0, copy.get(op.copy or "", eff.elementwise_memory)
@@ -143,13 +152,17 @@ def predict_phase(
                 gpu_s=t * op.count,
             )
         )
-    per_layer = {op.name for op in ops if op.count == layers and layers > 1} or {op.name for op in ops if op.count > 1}
-    sequence = _kernel_sequence(ops, per_op, per_layer, layers)
-    n = len(sequence)
     # Back-to-back kernels leave a gap on the GPU, smaller when replayed from a graph.
     gap = eff.graph_gap_s if cfg.runtime.cuda_graphs else eff.eager_gap_s
-    sequence = [(name, t + gap) for name, t in sequence]
-    gpu_busy = sum(t for _, t in sequence)
+    if cfg.runtime.cuda_graphs:  # no launch pipeline to simulate: the order of kernels does not matter
+        n = sum(op.kernels * op.count for op in ops)
+        gpu_busy = sum(per_op[op.name + str(id(op))] * op.count for op in ops) + n * gap
+    else:
+        per_layer = ({op.name for op in ops if op.count == layers and layers > 1}
+                     or {op.name for op in ops if op.count > 1})
+        sequence = [(name, t + gap) for name, t in _kernel_sequence(ops, per_op, per_layer, layers)]
+        n = len(sequence)
+        gpu_busy = sum(t for _, t in sequence)
     breakdown["launch"] += n * gap
     if cfg.runtime.cuda_graphs:
         submit = n * eff.graph_submit_s_per_kernel
@@ -230,9 +243,72 @@ class Prediction(BaseModel):
     tokens_per_pass: float = 1.0
     prefill: PhasePrediction
     decode: PhasePrediction
+    mixed: PhasePrediction | None = Field(None, description="a decode step that also carries prompt tokens")
     draft_decode: PhasePrediction | None = None
     memory: MemoryPlan
     efficiency_source: str
+    mode: str = "continuous"
+    concurrency: int = 1
+    running: int = 1
+    queued: int = 0
+    queue_s: float = 0.0
+    decode_batch: int = 1
+    prefill_share: float = 0.0
+    prefill_tokens_per_step: int = 0
+    host_s_per_step: float = 0.0
+    request_rate: float = 0.0
+    tpot_weights: dict[str, float] = Field(default_factory=dict)
+    ttft_weights: dict[str, float] = Field(default_factory=dict)
+    # Where TTFT and ITL go, summing to them: the step terms plus engine host time and queueing.
+    ttft_breakdown_s: dict[str, float] = Field(default_factory=dict)
+    itl_breakdown_s: dict[str, float] = Field(default_factory=dict)
+
+
+SERVING_TERMS = (*TERMS, "host", "queue")
+
+
+def _scaled(breakdown: dict[str, float], weight: float) -> dict[str, float]:
+    return {k: v * weight for k, v in breakdown.items()}
+
+
+def _added(*parts: dict[str, float]) -> dict[str, float]:
+    total = dict.fromkeys(SERVING_TERMS, 0.0)
+    for part in parts:
+        for k, v in part.items():
+            total[k] = total.get(k, 0.0) + v
+    return total
+
+
+def _marginal(own: dict[str, float], base: dict[str, float], total: float) -> dict[str, float]:
+    """The terms one prompt chunk adds to a decode step, scaled to sum to ``total``."""
+    diff = {k: max(own.get(k, 0.0) - base.get(k, 0.0), 0.0) for k in own}
+    s = sum(diff.values())
+    return {k: v * total / s for k, v in diff.items()} if s > 0 else {}
+
+
+def serving_breakdowns(times: object, decode_s: float) -> tuple[dict[str, float], dict[str, float]]:
+    """(TTFT, ITL) split into step terms, host time and queueing (roofline.workload.scheduling)."""
+    t = times  # ServingTimes
+    dec = t.decode.phase.breakdown  # type: ignore[attr-defined]
+    scale = decode_s / t.decode.time_s if t.decode.time_s else 1.0  # type: ignore[attr-defined]
+    if t.mode == "static":  # type: ignore[attr-defined]
+        itl = _added(_scaled(dec, scale), {"host": t.host_s_per_step})  # type: ignore[attr-defined]
+        fixed = t.ttft_s - t.prefill.time_s  # type: ignore[attr-defined]
+        return _added(t.prefill.phase.breakdown, {"host": fixed}), itl  # type: ignore[attr-defined]
+    share = t.prefill_share  # type: ignore[attr-defined]
+    itl = _added(_scaled(dec, (1 - share) * scale), _scaled(t.mixed.phase.breakdown, share) if t.mixed else {},  # type: ignore[attr-defined]
+                 {"host": t.host_s_per_step})  # type: ignore[attr-defined]
+    w = t.ttft_weights  # type: ignore[attr-defined]
+    own = t.prefill.phase.breakdown  # type: ignore[attr-defined]
+    marginal_s = max(t.prefill.time_s - t.decode.time_s, 0.0)  # type: ignore[attr-defined]
+    waiting = _scaled(_marginal(own, dec, marginal_s), w["own_minus_decode"]) if w["own_minus_decode"] else {}
+    host = w["own"] * t.host_s_per_step  # type: ignore[attr-defined]
+    accounted = (w["own"] * t.prefill.time_s + w["own_minus_decode"] * marginal_s  # type: ignore[attr-defined]
+                 + w["half_tpot"] * t.tpot_s + host + t.queue_s)  # type: ignore[attr-defined]
+    per_request = t.ttft_s - accounted  # type: ignore[attr-defined]
+    ttft = _added(_scaled(own, w["own"]), waiting, _scaled(itl, w["half_tpot"]),
+                  {"host": host + per_request, "queue": t.queue_s})  # type: ignore[attr-defined]
+    return ttft, itl
 
 
 def predict(
@@ -242,37 +318,92 @@ def predict(
     eff: Efficiency,
     memory: MemoryPlan,
     draft: ModelArch | None = None,
+    *,
+    scheduler: Scheduler | None = None,
+    mode: str = "continuous",
+    capacity: int | None = None,
+    graph_max_batch: int | None = None,
 ) -> Prediction:
+    """TTFT, TPOT and throughput of the config served in ``mode`` (roofline.workload.scheduling),
+    every step time from the op model. ``capacity``: the most sequences that can run at once."""
     s = cfg.serving
-    # Continuous batching: each request's prompt is prefilled on its own (queueing not modelled).
-    prefill = predict_phase(arch, cfg, PhaseShape("prefill", 1, s.prompt_tokens, s.prompt_tokens), roofs, eff)
-    context = s.prompt_tokens + s.output_tokens // 2  # the mean cache length over the generation
-    decode = predict_phase(arch, cfg, PhaseShape("decode", s.batch, 1, context), roofs, eff)
-    itl = decode.time_s
-    tokens_per_pass = 1.0
-    draft_decode = None
-    if cfg.speculative is not None and draft is not None:
-        spec = cfg.speculative
-        verify = predict_phase(arch, cfg, PhaseShape("decode", s.batch, spec.k + 1, context + spec.k), roofs, eff)
-        draft_cfg = cfg.model_copy(update={"speculative": None})
-        draft_decode = predict_phase(draft, draft_cfg, PhaseShape("decode", s.batch, 1, context), roofs, eff)
-        tokens_per_pass = expected_tokens_per_pass(spec.acceptance, spec.k)
-        itl = (spec.k * draft_decode.time_s + verify.time_s) / tokens_per_pass
-        decode = verify
+    sched = scheduler or Scheduler(token_budget=10**9)
+    memo: dict[tuple[int, int, int, int], StepResult] = {}
+
+    def runtime_for(tokens: int) -> ServingConfig:
+        if graph_max_batch is None:
+            return cfg
+        graphs = tokens <= graph_max_batch
+        return cfg if cfg.runtime.cuda_graphs == graphs else \
+            cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update={"cuda_graphs": graphs})})
+
+    def step(decodes: int, context: int, prompt_tokens: int, prompt: int) -> StepResult:
+        key = (decodes, context, prompt_tokens, prompt)
+        if key not in memo:
+            if decodes == 0 and prompt_tokens == prompt:
+                shape = PhaseShape("prefill", 1, prompt, prompt)
+            elif decodes == 0:
+                shape = PhaseShape("prefill", 0, 0, 0, prefill_tokens=prompt_tokens, prefill_context=prompt)
+            else:
+                shape = PhaseShape("decode", decodes, 1, context, prefill_tokens=prompt_tokens, prefill_context=prompt)
+            phase = predict_phase(arch, runtime_for(shape.tokens), shape, roofs, eff)
+            memo[key] = StepResult(phase.time_s, phase)
+        return memo[key]
+
+    speculation: dict[str, object] = {}
+
+    def decode_per_token(result: StepResult) -> float:
+        if cfg.speculative is None or draft is None:
+            return result.time_s
+        spec, batch = cfg.speculative, result.phase.batch  # type: ignore[attr-defined]
+        context = s.prompt_tokens + s.output_tokens // 2
+        run_cfg = runtime_for(batch)
+        verify = predict_phase(arch, run_cfg, PhaseShape("decode", batch, spec.k + 1, context + spec.k), roofs, eff)
+        draft_cfg = run_cfg.model_copy(update={"speculative": None})
+        draft_step = predict_phase(draft, draft_cfg, PhaseShape("decode", batch, 1, context), roofs, eff)
+        tokens = expected_tokens_per_pass(spec.acceptance, spec.k)
+        speculation.update(verify=verify, draft=draft_step, tokens=tokens)
+        return (spec.k * draft_step.time_s + verify.time_s) / tokens
+
+    if mode == "static":
+        times = serve_static(batch=s.clients, prompt=s.prompt_tokens, output=s.output_tokens, scheduler=sched,
+                             step_prefill=lambda b: StepResult(
+                                 (ph := predict_phase(arch, runtime_for(b * s.prompt_tokens),
+                                                      PhaseShape("prefill", b, s.prompt_tokens, s.prompt_tokens),
+                                                      roofs, eff)).time_s, ph),
+                             step=step, decode_per_token=decode_per_token)
+    else:
+        times = serve_continuous(clients=s.clients, capacity=capacity or s.clients, prompt=s.prompt_tokens,
+                                 output=s.output_tokens, scheduler=sched, step=step, decode_per_token=decode_per_token)
     replicas = max(cfg.gpus // (cfg.parallelism.tensor * cfg.parallelism.pipeline), 1)
-    # Serving B sequences of `output_tokens` each takes B prefills plus `output_tokens` decode steps.
-    busy_s = s.batch * prefill.time_s + s.output_tokens * itl
-    throughput = replicas * s.batch * s.output_tokens / busy_s
+    throughput = replicas * times.request_rate * s.output_tokens
+    decode = speculation.get("verify", times.decode.phase)
+    ttft_breakdown, itl_breakdown = serving_breakdowns(times, decode_per_token(times.decode))
     return Prediction(
-        ttft_s=prefill.time_s,
-        itl_s=itl,
+        ttft_s=times.ttft_s,
+        itl_s=times.tpot_s,
         throughput_tok_s=throughput,
         throughput_tok_s_per_gpu=throughput / cfg.gpus,
         replicas=replicas,
-        tokens_per_pass=tokens_per_pass,
-        prefill=prefill,
-        decode=decode,
-        draft_decode=draft_decode,
+        tokens_per_pass=float(speculation.get("tokens", 1.0)),  # type: ignore[arg-type]
+        prefill=times.prefill.phase,  # type: ignore[arg-type]
+        decode=decode,  # type: ignore[arg-type]
+        mixed=times.mixed.phase if times.mixed else None,  # type: ignore[arg-type]
+        draft_decode=speculation.get("draft"),  # type: ignore[arg-type]
         memory=memory,
         efficiency_source=eff.source,
+        mode=times.mode,
+        concurrency=times.clients,
+        running=times.running,
+        queued=times.queued,
+        queue_s=times.queue_s,
+        decode_batch=times.decode_batch,
+        prefill_share=times.prefill_share,
+        prefill_tokens_per_step=times.prefill_tokens_per_step,
+        host_s_per_step=times.host_s_per_step,
+        request_rate=times.request_rate,
+        tpot_weights=times.tpot_weights,
+        ttft_weights=times.ttft_weights,
+        ttft_breakdown_s=ttft_breakdown,
+        itl_breakdown_s=itl_breakdown,
     )

@@ -37,18 +37,34 @@ class PrecisionConfig(_Section):
 
     @model_validator(mode="after")
     def _supported(self) -> PrecisionConfig:
-        if self.activations not in (Precision.FP32, Precision.FP16, Precision.BF16, Precision.FP8, Precision.INT8):
-            raise ValueError(f"activations in {self.activations.value} are not supported (fp16, bf16, fp8, int8, fp32)")
+        if self.activations == Precision.FP4 and self.weights != Precision.FP4:
+            raise ValueError("fp4 activations need fp4 weights (W4A4: NVFP4 or MXFP4)")
+        if self.activations not in (Precision.FP32, Precision.FP16, Precision.BF16, Precision.FP8, Precision.INT8,
+                                    Precision.FP4):
+            raise ValueError(f"activations in {self.activations.value} are not supported (fp16, bf16, fp8, int8, fp4, fp32)")
         if self.kv_cache not in (Precision.FP32, Precision.FP16, Precision.BF16, Precision.FP8, Precision.INT8, Precision.INT4):
             raise ValueError(f"a {self.kv_cache.value} KV cache is not supported")
         return self
 
 
 class Serving(_Section):
+    # continuous: an engine that admits requests every iteration and interleaves their prefill with
+    # the running decodes (vLLM, TensorRT-LLM in-flight batching, SGLang); static: the whole batch is
+    # prefilled, then decoded together (offline jobs, TensorRT-LLM session benchmarks, HF generate).
+    mode: Literal["continuous", "static"] | None = None
+    # Sequences the engine runs together. Given, it must fit in memory (an error says by how much);
+    # with ``concurrency`` it caps the running batch (an engine's max_num_seqs).
     batch: int = Field(default=1, ge=1, description="concurrent sequences")
+    # Closed-loop clients, each sending its next request when the last one finished. Beyond what
+    # fits (or beyond ``batch``) the excess waits in the engine's queue: a longer TTFT, not an error.
+    concurrency: int | None = Field(default=None, ge=1, le=10_000_000)
     prompt_tokens: int = Field(default=1024, ge=1)
     output_tokens: int = Field(default=256, ge=1)
     max_context_tokens: int | None = Field(default=None, ge=1)
+
+    @property
+    def clients(self) -> int:
+        return self.concurrency if self.concurrency is not None else self.batch
 
     @model_validator(mode="after")
     def _context(self) -> Serving:
@@ -79,6 +95,17 @@ class Runtime(_Section):
     # Whose kernels run: an inference engine's fused kernels, or Hugging Face transformers eager code
     # (many more, smaller kernels and ~25 µs of Python per kernel): see docs/plan.md.
     framework: Literal["engine", "huggingface"] = "engine"
+    # Whose scheduler and kernels: a bundled engine profile (workloads/engines/: vllm, trtllm,
+    # sglang, huggingface, generic), optionally pinned to a version it was fitted on, or a profile
+    # YAML of your own (``roofline calibrate``), relative to this config.
+    engine: str = "generic"
+    engine_version: str | None = None
+    engine_profile: str | None = None
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _engine(cls, value: object) -> str:
+        return str(value).strip().lower()
 
 
 class Speculative(_Section):

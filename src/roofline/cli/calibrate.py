@@ -1,0 +1,128 @@
+"""``roofline calibrate MEASUREMENTS.csv -o my-engine.yaml`` — fit an engine profile to measured
+runs (docs/plan.md, "Calibration"); the fitting is roofline.planner.calibrate."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from roofline.cli.common import HwDirOption, HwFileOption, handle_errors, registry_from_options
+from roofline.cli.output import write_output
+from roofline.errors import InputError
+from roofline.hardware.spec import roofs_from_spec
+from roofline.planner.calibrate import calibrate as fit_profile
+from roofline.planner.calibrate import median_errors
+from roofline.planner.serving import build_context
+from roofline.planner.serving_runs import predict_runs
+from roofline.workload.engine_profile import EngineProfile, load_engine_profile, load_profile_file, profile_yaml
+from roofline.workload.model import load_model
+from roofline.workload.runs import bundled_name, split_of
+from roofline.workload.runs_csv import read_runs_csv
+
+
+@handle_errors
+def calibrate(
+    measurements: Annotated[Path, typer.Argument(help="CSV of measured runs: model, hardware, tp, isl, osl, "
+                                                 "concurrency, ttft_ms, tpot_ms (+ engine, precision, …), or "
+                                                 "aiconfigurator's silicon_sample.csv as-is.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The profile YAML to write.")],
+    engine: Annotated[str | None, typer.Option("--engine", help="Only rows of this engine (the CSV's engine/backend "
+                                               "column).")] = None,
+    base: Annotated[str | None, typer.Option("--base", help="Start from this bundled engine or profile YAML (its "
+                                             "token budget, caps, graphs); default: --engine's, else generic.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="The profile's name (default: the base's).")] = None,
+    models: Annotated[str | None, typer.Option("--model", help="Only these models, comma-separated bundled names.")] = None,
+    split: Annotated[str, typer.Option("--split", help="Fit on 'all' rows, or on the 'fit' side of the deterministic "
+                                       "split and report the 'validate' side (docs/fidelity.md).")] = "all",
+    folds: Annotated[int, typer.Option("--folds", min=0, help="Cross-validation folds (whole sweeps).")] = 5,
+    hw_file: HwFileOption = None,
+    hw_dir: HwDirOption = None,
+) -> None:
+    """Fit an engine profile (host time per iteration and sequence, per-request cost, queueing, kernel
+    efficiencies, all-reduce latency) to measured runs; print the fit and its cross-validated error."""
+    if split not in ("all", "fit"):
+        raise InputError(f"unknown split '{split}'", place="--split", fix="all or fit")
+    runs = read_runs_csv(measurements).runs
+    if engine:
+        runs = [r for r in runs if r.engine == engine.lower()]
+    if models:
+        wanted = {m.strip().lower() for m in models.split(",") if m.strip()}
+        runs = [r for r in runs if bundled_name(r.model) in wanted]
+    validate_rows = [r for r in runs if split_of(r) == "validate"] if split == "fit" else []
+    if split == "fit":
+        runs = [r for r in runs if split_of(r) == "fit"]
+    if not runs:
+        raise InputError("no rows to fit", file=measurements,
+                         fix="check --engine/--model/--split against the CSV's engine and model columns")
+    start = _base_profile(base or engine or "generic")
+    if name:
+        start = start.model_copy(update={"name": name})
+    versions = sorted({r.engine_version for r in runs if r.engine_version})
+    if versions:
+        start = start.model_copy(update={"versions": sorted({".".join(v.split(".")[:2]) for v in versions})})
+    registry = registry_from_options(hw_file, hw_dir)
+
+    @lru_cache(maxsize=None)
+    def hardware(hw_name: str):
+        spec = registry.resolve(hw_name)
+        return spec, roofs_from_spec(spec)
+
+    @lru_cache(maxsize=None)
+    def model(model_name: str):
+        return load_model(model_name)[0]
+
+    def predict(rows, profile: EngineProfile):
+        return predict_runs(rows, hardware=hardware, model=model, context_for=lambda cfg, arch, spec, roofs:
+                            build_context(cfg, arch, spec, roofs, profile=profile))
+
+    digest = hashlib.sha256(measurements.read_bytes()).hexdigest()
+    source = f"{measurements.name} ({split} rows{', ' + engine if engine else ''})"
+    result = fit_profile(runs, start, predict, folds=folds, source=source)
+    if result.fit_rows == 0:
+        raise InputError(f"the planner refused every row ({result.refused[0].refused})", file=measurements,
+                         fix="rows need a bundled model and a registry hardware name")
+    validated = median_errors(predict(validate_rows, result.profile)) if validate_rows else (None, None)
+    from roofline.workload.engine_profile import FitRecord
+
+    profile = result.profile.model_copy(update={"fit": FitRecord(
+        corpus=measurements.name, sha256=digest, split=split, rows_fit=result.fit_rows, rows_validate=len(validate_rows),
+        fit_ttft_error=result.fit_errors[0], fit_tpot_error=result.fit_errors[1], cv_ttft_error=result.cv_errors[0],
+        cv_tpot_error=result.cv_errors[1], validate_ttft_error=validated[0], validate_tpot_error=validated[1])})
+    header = (f"Engine profile '{profile.name}', written by `roofline calibrate` from {measurements.name}\n"
+              f"(sha256 {digest[:16]}…, {result.fit_rows} rows fitted, split '{split}'). Each fitted constant's\n"
+              "source and the error it gives are under provenance; docs/plan.md describes every key.")
+    write_output(profile_yaml(profile, header), output)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    for path, why in result.kept.items():
+        err.print(f"warning: {path} not fitted — {why}; kept the default")
+    if result.refused:
+        err.print(f"warning: {len(result.refused)} rows refused by the planner (first: {result.refused[0].refused})")
+    console = Console(highlight=False, width=120)
+    table = Table(title=f"engine profile {profile.name} → {output}")
+    for column in ("constant", "value", "source"):
+        table.add_column(column)
+    for row in profile.constants():
+        table.add_row(row[0], row[1], row[2][:70])
+    console.print(table)
+    console.print(f"fit on {result.fit_rows} rows: median |error| TTFT {_pct(result.fit_errors[0])}, "
+                  f"TPOT {_pct(result.fit_errors[1])}; {folds}-fold cross-validated TTFT {_pct(result.cv_errors[0])}, "
+                  f"TPOT {_pct(result.cv_errors[1])}" + (f"; validate split ({len(validate_rows)} rows) TTFT "
+                                                          f"{_pct(validated[0])}, TPOT {_pct(validated[1])}"
+                                                          if validate_rows else ""))
+
+
+def _base_profile(ref: str) -> EngineProfile:
+    path = Path(ref)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return load_profile_file(path)
+    return load_engine_profile(ref.lower())
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"

@@ -1,0 +1,242 @@
+"""Engine profiles: every constant the serving model takes from the engine that runs it — its
+scheduler (host time per iteration and per running sequence, fixed cost per request, token budget
+per iteration, how long a new request waits behind other prefills), its kernels' efficiencies by
+op class and precision, its all-reduce latency by tensor-parallel size, and its use of CUDA graphs.
+
+Profiles are versioned, typed YAML files (``workloads/engines/*.yaml``, or a user's own from
+``roofline calibrate``), loaded through roofline.yamlio; unknown keys are an error. Each constant's
+source and the fit error it gives are in ``provenance`` (and in comments of the bundled files).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from roofline.data import bundled_dir
+from roofline.errors import InputError
+from roofline.workload.efficiency import Efficiency
+from roofline.yamlio import load_yaml, validate
+
+PROFILE_SCHEMA_VERSION = 1
+# The generic engine prefills a whole prompt in one step, however long (no chunking).
+GENERIC_TOKEN_BUDGET = 2**31 - 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Scheduler(_Strict):
+    # Host time per engine iteration that the GPU waits for (scheduling, input preparation,
+    # sampling launch, output processing), and its part that grows with each running sequence.
+    iteration_s: float = Field(0.0, ge=0, le=1)
+    per_sequence_s: float = Field(0.0, ge=0, le=0.01)
+    # Fixed time from a request's arrival to its first token besides GPU work (HTTP, tokenisation,
+    # admission, detokenising the first token).
+    per_request_s: float = Field(0.0, ge=0, le=10)
+    # Tokens (prefill + decode) one iteration may carry: vLLM max_num_batched_tokens, TensorRT-LLM
+    # max_num_tokens, SGLang chunked_prefill_size. A longer prompt is prefilled in chunks.
+    token_budget: int = Field(8192, ge=1)
+    # Running sequences at most (vLLM max_num_seqs, TensorRT-LLM max_batch_size, SGLang max_running_requests).
+    max_running: int = Field(1024, ge=1)
+    # The share of the other running requests' prefills a new request waits behind before its own:
+    # 0 when arrivals are spread out, 0.5 when the closed-loop clients arrive together (each waits,
+    # on average, behind half of the others), more when the engine prefers decode over new prefills.
+    ttft_queue_share: float = Field(0.0, ge=0, le=4)
+    # Fraction of device memory the engine manages (vLLM gpu_memory_utilization 0.9).
+    memory_fraction: float = Field(1.0, gt=0, le=1)
+    # Decode steps replay CUDA graphs up to this batch (vLLM/SGLang capture sizes); None: the config's
+    # runtime.cuda_graphs decides.
+    graph_max_batch: int | None = Field(None, ge=0)
+
+
+class Kernels(_Strict):
+    """Efficiencies that replace the defaults of roofline.workload.efficiency (None keeps them)."""
+
+    gemm_compute: dict[str, float] = Field(default_factory=dict, description="by compute precision")
+    gemm_memory: dict[str, float] = Field(default_factory=dict, description="by compute precision")
+    gemm_half_rows: float | None = Field(None, ge=0)
+    decode_attention_memory: float | None = Field(None, gt=0, le=1)
+    prefill_attention_compute: float | None = Field(None, gt=0, le=1)
+    elementwise_memory: float | None = Field(None, gt=0, le=1)
+    flash_attention: bool | None = None  # the engine's attention is fused
+    fused_elementwise: bool | None = None  # the engine fuses norms/activations (torch.compile or its own kernels)
+
+    @model_validator(mode="after")
+    def _fractions(self) -> Kernels:
+        for name, table in (("gemm_compute", self.gemm_compute), ("gemm_memory", self.gemm_memory)):
+            for precision, value in table.items():
+                if not 0 < value <= 1:
+                    raise ValueError(f"{name}.{precision} must be in (0, 1], got {value}")
+        return self
+
+
+class Comm(_Strict):
+    allreduce_latency_s: dict[int, float] = Field(default_factory=dict, description="per call, by TP size")
+    bus_efficiency: float | None = Field(None, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _latencies(self) -> Comm:
+        for tp, value in self.allreduce_latency_s.items():
+            if tp < 2 or not 0 <= value <= 0.01:
+                raise ValueError(f"allreduce_latency_s.{tp}: TP ≥ 2 and 0–10 ms per call, got {value}")
+        return self
+
+
+class VendorOverride(_Strict):
+    """Constants that differ on another vendor's stack (AMD ROCm/RCCL vs NVIDIA CUDA/NCCL)."""
+
+    kernels: Kernels = Field(default_factory=Kernels)
+    comm: Comm = Field(default_factory=Comm)
+    source: str = ""
+
+
+class FitRecord(_Strict):
+    corpus: str
+    sha256: str = ""
+    split: str
+    rows_fit: int = Field(ge=0)
+    rows_validate: int = Field(ge=0)
+    fit_ttft_error: float | None = None
+    fit_tpot_error: float | None = None
+    cv_ttft_error: float | None = None
+    cv_tpot_error: float | None = None
+    validate_ttft_error: float | None = None
+    validate_tpot_error: float | None = None
+
+
+class EngineProfile(_Strict):
+    schema_version: Literal[1] = 1
+    name: str
+    description: str = ""
+    versions: list[str] = Field(default_factory=list, description="engine versions it describes (prefixes)")
+    framework: Literal["engine", "huggingface"] = "engine"
+    default_mode: Literal["continuous", "static"] = "continuous"
+    scheduler: Scheduler = Field(default_factory=Scheduler)
+    kernels: Kernels = Field(default_factory=Kernels)
+    comm: Comm = Field(default_factory=Comm)
+    vendors: dict[str, VendorOverride] = Field(default_factory=dict, description="by hardware vendor: amd, …")
+    fit: FitRecord | None = None
+    provenance: dict[str, str] = Field(default_factory=dict, description="constant → its source and fit error")
+
+    def efficiency(self, base: Efficiency, vendor: str | None = None) -> Efficiency:
+        """The base efficiencies with this profile's (and its vendor override's) replacing them."""
+        updates: dict[str, object] = {}
+        override = self.vendors.get(vendor or "")
+        for kernels, comm in ((self.kernels, self.comm),) + (((override.kernels, override.comm),) if override else ()):
+            if kernels.gemm_compute:
+                updates["gemm_compute_by_precision"] = {**updates.get("gemm_compute_by_precision", {}),  # type: ignore[dict-item]
+                                                        **kernels.gemm_compute}
+            if kernels.gemm_memory:
+                updates["gemm_memory_by_precision"] = {**updates.get("gemm_memory_by_precision", {}),  # type: ignore[dict-item]
+                                                       **kernels.gemm_memory}
+            for field in ("gemm_half_rows", "decode_attention_memory", "prefill_attention_compute",
+                          "elementwise_memory"):
+                value = getattr(kernels, field)
+                if value is not None:
+                    updates[field] = value
+            if comm.allreduce_latency_s:
+                updates["comm_latency_by_tp"] = {**updates.get("comm_latency_by_tp", {}),  # type: ignore[dict-item]
+                                                 **comm.allreduce_latency_s}
+            if comm.bus_efficiency is not None:
+                updates["comm_bandwidth"] = comm.bus_efficiency
+        if not updates:
+            return base
+        return base.model_copy(update={**updates, "source": f"engine profile {self.label}"})
+
+    @property
+    def label(self) -> str:
+        return self.name + (f" ({', '.join(self.versions)})" if self.versions else "")
+
+    def constants(self) -> list[tuple[str, str, str]]:
+        """(name, value, source) of every constant the profile sets, for display."""
+        rows: list[tuple[str, str, str]] = []
+
+        def add(prefix: str, model: BaseModel) -> None:
+            for field, value in model:
+                if value is None or value == {} or isinstance(value, BaseModel):
+                    continue
+                name = f"{prefix}.{field}"
+                if isinstance(value, dict):
+                    for key, item in value.items():
+                        rows.append((f"{name}.{key}", _fmt(item), self.provenance.get(f"{name}.{key}",
+                                                                                      self.provenance.get(name, ""))))
+                else:
+                    rows.append((name, _fmt(value), self.provenance.get(name, "")))
+
+        add("scheduler", self.scheduler)
+        add("kernels", self.kernels)
+        add("comm", self.comm)
+        for vendor, override in self.vendors.items():
+            add(f"vendors.{vendor}.kernels", override.kernels)
+            add(f"vendors.{vendor}.comm", override.comm)
+        return rows
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def bundled_profiles() -> dict[str, Path]:
+    return {path.stem: path for path in sorted((bundled_dir("workloads") / "engines").glob("*.yaml"))}
+
+
+def load_profile_file(path: Path) -> EngineProfile:
+    data, node = load_yaml(path, what="engine profile")
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping (name, scheduler, kernels, comm, …)", file=path,
+                         fix="see docs/plan.md, 'Engine profiles'")
+    return validate(EngineProfile, data, path=path, node=node, what="engine profile")
+
+
+def profile_path_inside(base: Path, ref: str) -> Path:
+    """A profile path from a serving config is read only inside that config's directory (the same
+    rule as its model path, docs/robustness.md)."""
+    path = Path(ref)
+    try:
+        resolved = (base / path).resolve()
+        outside = path.is_absolute() or not resolved.is_relative_to(base.resolve())
+    except (OSError, RuntimeError, ValueError):
+        raise InputError(f"engine profile path '{ref}' cannot be resolved", place="runtime.engine_profile",
+                         fix="give the path of a profile YAML next to the config") from None
+    if outside:
+        raise InputError(f"engine profile path '{ref}' leads outside the config's directory ({base})",
+                         place="runtime.engine_profile", fix="put the profile in or below the config's directory")
+    return base / path
+
+
+def load_engine_profile(engine: str, version: str | None = None, *, path: Path | None = None) -> EngineProfile:
+    """A user's profile file (``runtime.engine_profile``), or the bundled profile of ``engine``; an
+    unknown engine or a version none of its profiles covers is an error listing the known ones."""
+    if path is not None:
+        return load_profile_file(path)
+    bundled = bundled_profiles()
+    if engine not in bundled:
+        close = difflib.get_close_matches(engine, list(bundled), n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise InputError(f"unknown engine '{engine}'", place="runtime.engine",
+                         fix=f"{hint}known engines: {', '.join(bundled)}; or give runtime.engine_profile: FILE.yaml")
+    profile = load_profile_file(bundled[engine])
+    if version is not None and not any(version == v or version.startswith(v + ".") or version.startswith(v)
+                                       for v in profile.versions):
+        known = ", ".join(profile.versions) or "none (this profile is not versioned)"
+        raise InputError(f"no {engine} profile for version '{version}'", place="runtime.engine_version",
+                         fix=f"known {engine} versions: {known}; drop engine_version, or calibrate your own "
+                             "(roofline calibrate)")
+    return profile
+
+
+def profile_yaml(profile: EngineProfile, header: str) -> str:
+    """The profile as the YAML file it loads from, under a comment header (its provenance is data)."""
+    import yaml
+
+    body = yaml.safe_dump(profile.model_dump(mode="json", exclude_none=True), sort_keys=False, allow_unicode=True,
+                          width=110)
+    comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
+    return comment + body

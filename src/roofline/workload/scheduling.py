@@ -1,0 +1,119 @@
+"""How an engine schedules requests, turned into TTFT, TPOT and throughput from step times.
+
+**Continuous** (in-flight batching with chunked prefill): C closed-loop clients, of which
+R = min(C, what fits, the engine's cap) run and the rest wait. Each running request lives
+n + (OSL − 1) iterations (n = ⌈ISL / budget⌉ prefill chunks), so in steady state an iteration
+carries D = R·(OSL − 1)/(n + OSL − 1) decodes and, from the *other* requests, (R − 1)·ISL/(n + OSL − 1)
+prompt tokens on average, in chunks of min(ISL, budget): a fraction f of the iterations a decoding
+request sees carry a chunk. TPOT = (1 − f)·t_decode + f·t_mixed + host time per iteration.
+TTFT = fixed per-request cost + half an iteration (arrival) + the share of other prefills it waits
+behind + its own n chunks, plus — when C > R — the wait for a slot, (C/R − 1) × the request's time
+in the engine (Little's law in a closed loop). Throughput = R / time in the engine × OSL.
+
+**Static**: the batch is prefilled in one pass, then decoded together: every request's first
+token comes after the whole batch's prefill.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from roofline.workload.engine_profile import Scheduler
+
+# (decode sequences, their mean context, prompt tokens carried, prompt length) → step seconds.
+StepFn = Callable[[int, int, int, int], "StepResult"]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    time_s: float
+    phase: object  # the PhasePrediction behind it
+
+
+@dataclass(frozen=True)
+class ServingTimes:
+    mode: str
+    clients: int
+    running: int
+    queued: int
+    ttft_s: float
+    tpot_s: float
+    request_rate: float  # completed requests per second per replica
+    decode_batch: int
+    prefill_share: float  # f: fraction of decode iterations carrying other requests' prompt tokens
+    prefill_tokens_per_step: int
+    host_s_per_step: float
+    queue_s: float  # waiting for a slot (C > R)
+    decode: StepResult
+    mixed: StepResult | None
+    prefill: StepResult
+    # The linear decomposition calibration fits against: TPOT = Σ weight × step time + host;
+    # TTFT = per-request + Σ weight × step time + slot wait.
+    tpot_weights: dict[str, float] = field(default_factory=dict)
+    ttft_weights: dict[str, float] = field(default_factory=dict)
+
+
+def host_time(scheduler: Scheduler, sequences: int) -> float:
+    return scheduler.iteration_s + scheduler.per_sequence_s * sequences
+
+
+def continuous(
+    *, clients: int, capacity: int, prompt: int, output: int, scheduler: Scheduler, step: StepFn,
+    decode_per_token: Callable[[StepResult], float] = lambda r: r.time_s,
+) -> ServingTimes:
+    """``capacity``: the most sequences that can run (KV cache, engine cap, the config's batch)."""
+    running = max(1, min(clients, capacity))
+    budget = scheduler.token_budget
+    chunk = min(prompt, budget)
+    chunks = math.ceil(prompt / budget)
+    lifetime = chunks + output - 1
+    decode_batch = max(1, round(running * (output - 1) / lifetime)) if output > 1 else 1
+    context = prompt + output // 2
+    others_tokens = (running - 1) * prompt / lifetime
+    share = min(1.0, others_tokens / chunk)
+    carried = chunk if share < 1 else int(min(others_tokens, max(budget - decode_batch, chunk)))
+    host = host_time(scheduler, decode_batch)
+    decode = step(decode_batch, context, 0, prompt)
+    t_decode = decode_per_token(decode)
+    mixed = step(decode_batch, context, carried, prompt) if share > 0 else None
+    tpot = (1 - share) * t_decode + (share * mixed.time_s if mixed else 0.0) + host
+    if running > 1:
+        own = mixed if mixed is not None and carried == chunk else step(decode_batch, context, chunk, prompt)
+        marginal = max(own.time_s - decode.time_s, 0.0)
+        others = scheduler.ttft_queue_share * (running - 1) * chunks
+        half = 0.5
+    else:
+        own = step(0, 0, prompt if chunks == 1 else chunk, prompt)
+        marginal, others, half = 0.0, 0.0, 0.0
+    in_engine_ttft = (scheduler.per_request_s + chunks * (own.time_s + host) + others * marginal + half * tpot)
+    service = in_engine_ttft + (output - 1) * tpot
+    queue = (clients / running - 1) * service if clients > running else 0.0
+    # The weights of the step times in TPOT and TTFT (for calibration; the slot wait is kept apart).
+    tpot_weights = {"decode": 1 - share, "mixed": share}
+    ttft_weights = {"own": chunks, "own_minus_decode": others, "half_tpot": half}
+    return ServingTimes(
+        mode="continuous", clients=clients, running=running, queued=max(clients - running, 0),
+        ttft_s=in_engine_ttft + queue, tpot_s=tpot, request_rate=running / service, decode_batch=decode_batch,
+        prefill_share=share, prefill_tokens_per_step=carried if share > 0 else 0, host_s_per_step=host,
+        queue_s=queue, decode=decode, mixed=mixed, prefill=own, tpot_weights=tpot_weights, ttft_weights=ttft_weights,
+    )
+
+
+def static(
+    *, batch: int, prompt: int, output: int, scheduler: Scheduler, step_prefill: Callable[[int], StepResult],
+    step: StepFn, decode_per_token: Callable[[StepResult], float] = lambda r: r.time_s,
+) -> ServingTimes:
+    prefill = step_prefill(batch)
+    decode = step(batch, prompt + output // 2, 0, prompt)
+    host = host_time(scheduler, batch)
+    tpot = decode_per_token(decode) + host
+    ttft = scheduler.per_request_s + prefill.time_s + host_time(scheduler, batch)
+    service = ttft + (output - 1) * tpot
+    return ServingTimes(
+        mode="static", clients=batch, running=batch, queued=0, ttft_s=ttft, tpot_s=tpot,
+        request_rate=batch / service, decode_batch=batch, prefill_share=0.0, prefill_tokens_per_step=0,
+        host_s_per_step=host, queue_s=0.0, decode=decode, mixed=None, prefill=prefill,
+        tpot_weights={"decode": 1.0}, ttft_weights={"prefill": 1.0},
+    )
