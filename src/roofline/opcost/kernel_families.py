@@ -103,7 +103,7 @@ _RULES: tuple[tuple[str, Family], ...] = (
     (r"quant", _f("quantisation", "vendor library")),
     (r"elementwise|triton_poi_|act_and_mul|silu|gelu|relu|unrolled_|vectorized_|pointwise",
      _f("elementwise", "PyTorch ATen/Triton")),
-    (r"^triton_|^triton__", _f("Triton kernel", "Inductor/Triton")),
+    (r"^triton_|^triton__", _f("Triton", "Inductor/Triton")),
 )
 # fmt: on
 _COMPILED = tuple((re.compile(pattern), family) for pattern, family in _RULES)

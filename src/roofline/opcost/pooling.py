@@ -193,3 +193,40 @@ for _d in (1, 2, 3):
     register_op(f"aten::adaptive_max_pool{_d}d")(_adaptive(_d, "max"))
 register_op("aten::_adaptive_avg_pool2d_backward", "aten::_adaptive_avg_pool3d_backward")(_adaptive_backward(False))
 register_op("aten::adaptive_max_pool2d_backward", "aten::adaptive_max_pool3d_backward")(_adaptive_backward(True))
+
+
+# ---- resampling: nearest-neighbour upsampling copies, bilinear interpolates ------------------------
+
+
+def _upsample(d: int, flops_per: float, label: str):
+    def formula(call: OpCall) -> OpCost:
+        # upsample_*(input, output_size, scale_factors) · upsample_*.vec; the align_corners overloads
+        # of the interpolating modes put it between: (input, output_size, align_corners, scale_factors)
+        ops = Operands(call)
+        x = ops.tensor(0, "input")
+        if x.ndim != d + 2:
+            raise Malformed(f"input {list(x.shape)} is not [N, C, {d} spatial dims]")
+        size = ops.ints(1)
+        if size is None or size == ():
+            scales = ops.text(len(ops) - 1)
+            if scales is None:
+                raise Malformed("neither output_size nor scale_factors was recorded")
+            factors = [float(f) for f in scales.strip("[]").split(",") if f.strip()]
+            if len(factors) != d:
+                raise Malformed(f"scale_factors {scales!r:.40} do not match {d} spatial dims")
+            size = tuple(int(s * f) for s, f in zip(x.shape[2:], factors))
+        out_sp = _per_dim(size, d, None, "output_size")
+        out_n = math.prod(x.shape[:2]) * math.prod(out_sp)
+        return make_cost(
+            flops_per * out_n, x.read_bytes + out_n * x.dtype.itemsize, x.dtype, Unit.VECTOR,
+            f"{fmt(flops_per)}·out ({label}, out={fmt(out_n)}, size {list(out_sp)}); bytes: input read, output written",
+        )
+
+    return formula
+
+
+for _d, _name in ((1, "linear1d"), (2, "bilinear2d"), (3, "trilinear3d")):
+    register_op(f"aten::upsample_nearest{_d}d", f"aten::_upsample_nearest_exact{_d}d")(_upsample(_d, 0, "nearest"))
+    # 2^d neighbours, a multiply and an add each
+    register_op(f"aten::upsample_{_name}")(_upsample(_d, 2 * 2**_d, _name.rstrip("123d")))
+register_op("aten::upsample_bicubic2d")(_upsample(2, 32, "bicubic"))  # 16 neighbours, multiply-add each

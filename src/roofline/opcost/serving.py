@@ -197,6 +197,15 @@ def _mha_batch_prefill(call: OpCall) -> OpCost:
                      cost.formula + f"; every sequence has {fmt(max_q)} tokens (T = B·max_seqlen_q)")
 
 
+@register_op("aiter::_groupnorm_run", "aiter::groupnorm")
+def _aiter_group_norm(call: OpCall) -> OpCost:
+    # (input [N, C, …], num_groups, weight, bias, eps): as aten::group_norm
+    from roofline.opcost.norm import group_norm_like
+
+    ops = Operands(call)
+    return group_norm_like(ops.tensor(0, "input"), ops.int_(1), [ops.opt_tensor(2), ops.opt_tensor(3)])
+
+
 def _not_recorded(why: str):
     def formula(call: OpCall) -> NoCost:
         return NoCost(f"{call.name}: {why}")
@@ -208,6 +217,10 @@ register_op("vllm::unified_attention", "vllm::unified_attention_with_output", ne
     "the sequences' query and context lengths live in vLLM's attention metadata, not among the op's inputs"))
 register_op("_C::paged_attention_v1", "_C::paged_attention_v2", "_rocm_C::paged_attention", needs_shapes=False)(
     _not_recorded("the context lengths are the values of the seq_lens tensor, which the profiler does not record"))
+register_op("fbgemm::split_embedding_codegen_lookup_", prefix=True, needs_shapes=False)(_not_recorded(
+    "fbgemm's table-batched embedding: the per-table embedding dims (D_offsets values) are not recorded"))
+register_op("torch::autograd::CppNode<SplitLookupFunction_", prefix=True, needs_shapes=False)(_not_recorded(
+    "backward of fbgemm's table-batched embedding: the per-table embedding dims are not recorded"))
 register_op("vllm::moe_forward", "vllm::moe_forward_shared", "vllm::fused_moe", needs_shapes=False)(_not_recorded(
     "the expert weights and top-k are held by the MoE layer, not passed to the op: its GEMMs cannot be sized"))
 

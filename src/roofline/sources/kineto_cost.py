@@ -46,7 +46,11 @@ def attribute_costs(
             "no launching op in the trace (library-internal launch or ops not recorded)")
         table.reason[unknown & table.in_graph] = graph_reason
         table.reason[unknown & ~table.in_graph] = eager_reason
-        _name_families(table, unknown)
+    # A graph-replayed kernel linked to the op that launched the replay (a "Torch-Compiled Region",
+    # a model's forward) is not that op's work: its name says more than the launcher's reason.
+    named = unknown | (kernel & table.in_graph & np.isnan(table.flops))
+    if named.any():
+        _name_families(table, named)
 
 
 def _name_families(table: EventTable, unknown: np.ndarray) -> None:
