@@ -211,8 +211,11 @@ def _upsample(d: int, flops_per: float, label: str):
             scales = ops.text(len(ops) - 1)
             if scales is None:
                 raise Malformed("neither output_size nor scale_factors was recorded")
-            factors = [float(f) for f in scales.strip("[]").split(",") if f.strip()]
-            if len(factors) != d:
+            try:
+                factors = [float(f) for f in scales.strip("[]").split(",") if f.strip()]
+            except ValueError:
+                raise Malformed(f"scale_factors {scales!r:.40} are not numbers") from None
+            if len(factors) != d or not all(math.isfinite(f) and f > 0 for f in factors):
                 raise Malformed(f"scale_factors {scales!r:.40} do not match {d} spatial dims")
             size = tuple(int(s * f) for s, f in zip(x.shape[2:], factors))
         out_sp = _per_dim(size, d, None, "output_size")

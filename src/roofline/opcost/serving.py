@@ -52,7 +52,7 @@ def _rms_at(x_i: int, w_i: int, *, add: bool):
     def formula(call: OpCall) -> OpCost:
         ops = Operands(call)
         x, w = ops.tensor(x_i, "input"), ops.opt_tensor(w_i, "weight")
-        if w is not None and w.numel and x.ndim and w.shape[-1] != x.shape[-1]:
+        if w is not None and w.ndim and x.ndim and w.shape[-1] != x.shape[-1]:
             raise Malformed(f"weight {list(w.shape)} does not match hidden size {x.shape[-1]}")
         return _rms(x, w, add=add, label=call.name.rsplit("::", 1)[-1])
 
