@@ -20,11 +20,11 @@ EXTERNAL = Path(__file__).parent / "data" / "external" / "opcost"
 
 # (kernel name as it appears in a public trace, class, role)
 NAMES = [
-    ("sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64_warpgroupsize1x1x1_execute_segment_k_off_kernel"
-     "__5x_cublas", "GEMM", COMPUTE),  # TraceLens h100 Qwen
+    (("sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64_warpgroupsize1x1x1_execute_segment_k_off_"
+      "kernel__5x_cublas"), "GEMM", COMPUTE),  # TraceLens h100 Qwen
     ("nvjet_tst_64x64_64x16_2x1_2cta_v_bz_bias_TNT", "GEMM", COMPUTE),  # TraceLens b200 vLLM
-    ("void cutlass::Kernel<cutlass_80_tensorop_s1688gemm_256x64_16x4_tn_align4>(cutlass_80_tensorop_s1688gemm_"
-     "256x64_16x4_tn_align4::Params)", "GEMM", COMPUTE),  # HTA DDP rank0 (graph replay)
+    (("void cutlass::Kernel<cutlass_80_tensorop_s1688gemm_256x64_16x4_tn_align4>(cutlass_80_tensorop_s1688gemm_"
+      "256x64_16x4_tn_align4::Params)"), "GEMM", COMPUTE),  # HTA DDP rank0 (graph replay)
     ("Cijk_Alik_Bljk_BBS_BH_Bias_HA_S_SAV_UserArgs_MT256x32x64_MI16x16x1_SN_LDSB1_AFC1", "GEMM", COMPUTE),
     ("volta_sgemm_128x128_tn", "GEMM", COMPUTE),  # HTA trace_diff
     ("_matmul_ogs_NNT_bf16xbf16xmxfp4_16x128x256x1_swiglu", "GEMM", COMPUTE),  # vLLM MoE on MI300X
@@ -48,9 +48,9 @@ NAMES = [
     ("void splitKreduce_kernel<32, 16, int, float, float, float, float, true, false>", "split-K reduction", HELPER),
     ("void multi_tensor_apply_kernel<TensorListMetadata<4>, AdamFunctor<float>, float>", "optimizer update", None),
     ("void at::native::batch_norm_backward_kernel<c10::BFloat16, c10::BFloat16, float, int>", "normalisation", None),
-    ("void at::native::vectorized_elementwise_kernel<8, at::native::(anonymous namespace)::launch_clamp_scalar("
-     "at::TensorIteratorBase&, c10::Scalar, c10::Scalar, at::native::detail::ClampLimits)::{lambda()#1}", "elementwise",
-     None),
+    (("void at::native::vectorized_elementwise_kernel<8, at::native::(anonymous namespace)::launch_clamp_scalar("
+      "at::TensorIteratorBase&, c10::Scalar, c10::Scalar, at::native::detail::ClampLimits)::{lambda()#1}"),
+     "elementwise", None),
 ]
 
 
@@ -79,7 +79,8 @@ def _convolution_forward(call_index: int = 0) -> OpCost:
     import gzip
     import json
 
-    events = json.load(gzip.open(EXTERNAL / "tracelens_mi300_resnet_conv_extract.json.gz"))["traceEvents"]
+    with gzip.open(EXTERNAL / "tracelens_mi300_resnet_conv_extract.json.gz") as f:
+        events = json.load(f)["traceEvents"]
     convs = [e for e in events if e.get("cat") == "cpu_op" and e["name"] == "aten::miopen_convolution"]
     result = op_cost(OpCall.from_event(convs[call_index]))
     assert isinstance(result, OpCost)
@@ -118,3 +119,31 @@ def test_graph_replayed_kernels_get_a_class_and_a_reason() -> None:
     attention = table.in_graph & np.array(["paged_attention" in n for n in names])
     assert attention.any() and all(r.startswith("attention kernel") for r in reasons[attention])
     assert np.all(table.unit[gemm] == UNITS.index(Unit.MATRIX)) and np.isnan(table.flops[gemm]).all()
+
+
+def test_a_replay_linked_to_its_launching_region_is_classed_by_kernel_name(tmp_path: Path) -> None:
+    # As in TraceLens's Flux trace: hipGraph/cudaGraph kernels carry the External id of the graph launch,
+    # which sits in "Torch-Compiled Region: 0/0". That op has no formula; the kernels' names say more.
+    import json
+
+    def kernel(name: str, ts: float) -> dict:
+        return {"ph": "X", "cat": "kernel", "name": name, "ts": ts, "dur": 10, "pid": 0, "tid": 7,
+                "args": {"device": 0, "stream": 7, "correlation": 99, "External id": 7}}
+
+    trace = {"traceEvents": [
+        {"ph": "X", "cat": "cpu_op", "name": "Torch-Compiled Region: 0/0", "ts": 0, "dur": 100, "pid": 1, "tid": 1,
+         "args": {"External id": 7}},
+        {"ph": "X", "cat": "cuda_runtime", "name": "cudaGraphLaunch", "ts": 10, "dur": 5, "pid": 1, "tid": 1,
+         "args": {"correlation": 99, "External id": 7}},
+        kernel("nvjet_tst_64x64_64x16_2x1_2cta_v_bz_bias_TNT", 20),
+        kernel("my_unknown_kernel", 40),
+    ]}
+    path = tmp_path / "replay.json"
+    path.write_text(json.dumps(trace), encoding="utf-8")
+    table = read_input(path).events
+    reasons = {table.names.values[n]: table.reasons.values[r] for n, r in zip(table.name, table.reason)}
+    assert table.in_graph.all()
+    assert reasons["nvjet_tst_64x64_64x16_2x1_2cta_v_bz_bias_TNT"].startswith("GEMM kernel (cuBLASLt (nvjet)")
+    assert "graph" in reasons["nvjet_tst_64x64_64x16_2x1_2cta_v_bz_bias_TNT"]
+    # an unrecognised name keeps the launcher op's reason
+    assert reasons["my_unknown_kernel"] == "no formula for Torch-Compiled Region: 0/0"

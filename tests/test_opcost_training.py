@@ -40,12 +40,12 @@ def test_linear_backward_is_two_mms_of_the_forward_size() -> None:
 # ---- convolution backward -----------------------------------------------------------------------
 
 # aten::convolution_backward exactly as the MI300X ResNet trace records it (3×3, 512→512, 7×7, bf16).
-RESNET_CONV_BWD = dict(
-    dims=[[10, 512, 7, 7], [10, 512, 7, 7], [512, 512, 3, 3], [], [], [], [], [], [], [], []],
-    types=[BF16, BF16, BF16, "ScalarList", "ScalarList", "ScalarList", "ScalarList", "Scalar", "ScalarList",
-           "Scalar", "ScalarList"],
-    concrete=["", "", "", "[0]", "[1, 1]", "[1, 1]", "[1, 1]", "False", "[0, 0]", "1", "[True, True, False]"],
-)
+RESNET_CONV_BWD = {
+    "dims": [[10, 512, 7, 7], [10, 512, 7, 7], [512, 512, 3, 3], [], [], [], [], [], [], [], []],
+    "types": [BF16, BF16, BF16, "ScalarList", "ScalarList", "ScalarList", "ScalarList", "Scalar", "ScalarList",
+              "Scalar", "ScalarList"],
+    "concrete": ["", "", "", "[0]", "[1, 1]", "[1, 1]", "[1, 1]", "False", "[0, 0]", "1", "[True, True, False]"],
+}
 
 
 def test_convolution_backward_flops_match_torch_flop_counter() -> None:
@@ -61,10 +61,10 @@ def test_convolution_backward_flops_match_torch_flop_counter() -> None:
 
 
 def test_convolution_backward_counts_only_the_gradients_asked_for() -> None:
-    only_dx = dict(RESNET_CONV_BWD, concrete=RESNET_CONV_BWD["concrete"][:10] + ["[True, False, False]"])
+    only_dx = {**RESNET_CONV_BWD, "concrete": RESNET_CONV_BWD["concrete"][:10] + ["[True, False, False]"]}
     assert cost("aten::convolution_backward", **only_dx).flops == 2_312_110_080
-    with_bias = dict(RESNET_CONV_BWD, concrete=["", "", "", "[512]"] + RESNET_CONV_BWD["concrete"][4:10]
-                     + ["[True, True, True]"])
+    with_bias = {**RESNET_CONV_BWD, "concrete": ["", "", "", "[512]"] + RESNET_CONV_BWD["concrete"][4:10]
+                 + ["[True, True, True]"]}
     # db adds one per dY element: 10·512·7·7
     assert cost("aten::convolution_backward", **with_bias).flops == 4_624_220_160 + 10 * 512 * 49
 

@@ -54,8 +54,8 @@ _RULES: tuple[tuple[str, Family], ...] = (
     # ---- helpers: layout changes, copies, fills and the reductions that finish a split-K GEMM
     (r"splitkreduce|split_k_reduce|splitk_reduce|reduce_splitk|gemvx?_?splitk_?reduce|cublaslt::splitk",
      _f("split-K reduction", "cuBLAS/cuBLASLt", HELPER)),
-    (r"nchwtonhwc|nhwctonchw|nchw2nhwc|nhwc2nchw|batched_transpose|transpose_|_transpose|transposekernel"
-     r"|permute_kernel|tensortransform|convert_layout|layout_convert|im2col|col2im",
+    ((r"nchwtonhwc|nhwctonchw|nchw2nhwc|nhwc2nchw|batched_transpose|transpose_|_transpose|transposekernel"
+      r"|permute_kernel|tensortransform|convert_layout|layout_convert|im2col|col2im"),
      _f("layout transpose", "vendor library", HELPER)),
     (r"subtensorop(withscalar|withcast)", _f("tensor fill/cast", "MIOpen", HELPER)),
     (r"fillfunctor|fill_kernel|_fill_|memset|zero_kernel|zeroing|setzero|set_zero",
@@ -63,28 +63,28 @@ _RULES: tuple[tuple[str, Family], ...] = (
     (r"direct_copy_kernel|copy_kernel|catarraybatchedcopy|copy_device_to_device|_copy_|memcpy",
      _f("copy", "PyTorch ATen", HELPER)),
     # ---- attention (before GEMM: fmha kernels contain "gemm" in some builds)
-    (r"flash_bwd|flash_fwd|flash::|pytorch_flash|fmha|flash_attn|attn_fwd|attn_bwd|_attention|attention_"
-     r"|paged_attention|mha_(fwd|bwd|batch)|unified_attention|flashinfer|batchprefill|batchdecode"
-     r"|cutlass_sdpa|sdpa_|efficient_attention|fused_multihead|sage_?attn",
+    ((r"flash_bwd|flash_fwd|flash::|pytorch_flash|fmha|flash_attn|attn_fwd|attn_bwd|_attention|attention_"
+      r"|paged_attention|mha_(fwd|bwd|batch)|unified_attention|flashinfer|batchprefill|batchdecode"
+      r"|cutlass_sdpa|sdpa_|efficient_attention|fused_multihead|sage_?attn"),
      _f("attention", "fused attention", COMPUTE, Unit.MATRIX)),
     # ---- convolutions: cuDNN, MIOpen (igemm, naive, CK grouped conv), CUTLASS conv
-    (r"igemm_(fwd|bwd|wrw)|gtcx\d?_nhwc|naive_conv|miopen.*conv|conv_(fwd|bwd|wrw)|grouped_conv"
-     r"|bwd_weight|bwd_data|fwd_multiple_abd",
+    ((r"igemm_(fwd|bwd|wrw)|gtcx\d?_nhwc|naive_conv|miopen.*conv|conv_(fwd|bwd|wrw)|grouped_conv"
+      r"|bwd_weight|bwd_data|fwd_multiple_abd"),
      _f(_CONV, "MIOpen/Composable Kernel", COMPUTE, Unit.MATRIX)),
-    (r"implicit_?convolve|precomputed_convolve|convolve_|xmma_(fprop|dgrad|wgrad)|(fprop|dgrad|wgrad)_"
-     r"|cudnn::.*conv|winograd|fft2d_|conv2d_|cutlass.*conv|_conv_|implicit_gemm",
+    ((r"implicit_?convolve|precomputed_convolve|convolve_|xmma_(fprop|dgrad|wgrad)|(fprop|dgrad|wgrad)_"
+      r"|cudnn::.*conv|winograd|fft2d_|conv2d_|cutlass.*conv|_conv_|implicit_gemm"),
      _f(_CONV, "cuDNN", COMPUTE, Unit.MATRIX)),
     # ---- GEMMs
     (r"^nvjet_", _f(_GEMM, "cuBLASLt (nvjet)", COMPUTE, Unit.MATRIX)),
     (r"^cijk_|^tensile", _f(_GEMM, "hipBLASLt/Tensile", COMPUTE, Unit.MATRIX)),
     (r"cutlass", _f(_GEMM, "CUTLASS", COMPUTE, Unit.MATRIX)),
-    (r"sm\d+_xmma_gemm|xmma_gemm|^(ampere|volta|turing|maxwell|sm\d+)_\w*gemm|gemmk1|gemmsn|gemv2[nt]"
-     r"|gemvx|cublas",
+    ((r"sm\d+_xmma_gemm|xmma_gemm|^(ampere|volta|turing|maxwell|sm\d+)_\w*gemm|gemmk1|gemmsn|gemv2[nt]"
+      r"|gemvx|cublas"),
      _f(_GEMM, "cuBLAS", COMPUTE, Unit.MATRIX)),
     (r"rocblas|wvsplitk|gemm_a16w16|gemm_a8w8|bf16gemm|kernel_gemm_xdl|gemm_xdl",
      _f(_GEMM, "rocBLAS/aiter/CK", COMPUTE, Unit.MATRIX)),
-    (r"_matmul_ogs|triton_tem_fused_(addmm|mm|bmm)|matmul_kernel|fused_moe_kernel|^bmm_|grouped_gemm"
-     r"|grouped_mm|deep_gemm|fp8_gemm|scaled_mm",
+    ((r"_matmul_ogs|triton_tem_fused_(addmm|mm|bmm)|matmul_kernel|fused_moe_kernel|^bmm_|grouped_gemm"
+      r"|grouped_mm|deep_gemm|fp8_gemm|scaled_mm"),
      _f(_GEMM, "Triton/TensorRT-LLM/DeepGEMM", COMPUTE, Unit.MATRIX)),
     (r"gemm|gemv", _f(_GEMM, "unrecognised library", COMPUTE, Unit.MATRIX)),
     # ---- the rest: not matrix work, but the class still helps
@@ -93,8 +93,8 @@ _RULES: tuple[tuple[str, Family], ...] = (
      _f("normalisation", "vendor library")),
     (r"softmax", _f("softmax", "vendor library")),
     (r"embedding|split_embedding|tbe_|bounds_check_indices", _f("embedding lookup", "PyTorch/fbgemm")),
-    (r"gather|scatter|index_|indexing|sort|radix|topk|top_k|histogram|histc|unique|nonzero|cub::|moe_align"
-     r"|routing|permute_|bucketize",
+    ((r"gather|scatter|index_|indexing|sort|radix|topk|top_k|histogram|histc|unique|nonzero|cub::|moe_align"
+      r"|routing|permute_|bucketize"),
      _f("gather/scatter/sort", "PyTorch/CUB/vendor")),
     (r"reduce_kernel|reduction|triton_red_|triton_per_|sum_kernel|mean_kernel|argmax|argmin",
      _f("reduction", "PyTorch ATen/Triton")),
@@ -159,4 +159,4 @@ def functor_itemsize(kernel_name: str) -> int | None:
     return _TYPE_SIZES[m.group(1)] if m else None
 
 
-__all__ = ["COMPUTE", "Family", "HELPER", "OTHER", "functor_itemsize", "kernel_family", "unknown_reason"]
+__all__ = ["COMPUTE", "HELPER", "OTHER", "Family", "functor_itemsize", "kernel_family", "unknown_reason"]
