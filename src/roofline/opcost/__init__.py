@@ -15,14 +15,20 @@ from __future__ import annotations
 # Importing the formula modules registers them.
 from roofline.opcost import (  # noqa: F401
     attention,
+    backward,
     conv,
     elementwise,
     factory,
     gemm,
     indexing,
+    losses,
     memory,
+    moe,
     norm,
+    optimizer,
+    pooling,
     reduction,
+    serving,
     triton,
     views,
 )

@@ -15,6 +15,7 @@ their own; ``_scaled_dot_product_attention_math`` itself is therefore not given 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from roofline.opcost.core import Malformed, NoCost, OpCall, OpCost, register_op
 from roofline.opcost.operands import Operands, Tensor, fmt, make_cost
@@ -114,14 +115,41 @@ def _varlen(ops: Operands, *indices: int) -> bool:
     return any(ops.opt_tensor(i) is not None for i in indices)
 
 
+def uniform_varlen(
+    ops: Operands, q: Tensor, k: Tensor, v: Tensor, cum_q: int, cum_k: int, max_q: int, max_k: int
+) -> tuple[Tensor, Tensor, Tensor, str]:
+    """A packed variable-length batch ([total, H, D] with cumulative offsets) as a dense [B, S, H, D]
+    one when every sequence has the same length — total = B·max_seqlen for queries and for keys —
+    the one case the trace determines; Malformed otherwise (the offsets' values are not recorded)."""
+    offsets = ops.opt_tensor(cum_q, "cum_seq_q")
+    if offsets is None or not _varlen(ops, cum_q, cum_k):
+        return q, k, v, ""
+    batch = offsets.numel - 1
+    sq, sk = ops.int_(max_q), ops.int_(max_k)
+    if q.ndim != 3 or k.ndim != 3 or v.ndim != 3 or batch < 1 or sq is None or sk is None:
+        raise Malformed("variable-length batch (cum_seq_q given): per-sequence lengths are not in the trace")
+    if q.shape[0] != batch * sq or k.shape[0] != batch * sk or v.shape[0] != k.shape[0]:
+        raise Malformed(
+            f"variable-length batch ({fmt(q.shape[0])} query / {fmt(k.shape[0])} key tokens in {fmt(batch)} "
+            "sequences of unequal length): per-sequence lengths are not in the trace")
+
+    def dense(t: Tensor, s: int) -> Tensor:
+        return Tensor((batch, s, *t.shape[1:]), t.dtype)
+
+    return dense(q, sq), dense(k, sk), dense(v, sk), f"; packed batch of {fmt(batch)} equal sequences"
+
+
 @register_op("aten::_flash_attention_forward")
 def _flash_forward(call: OpCall) -> OpCost | NoCost:
     # (q, k, v, cum_seq_q, cum_seq_k, max_q, max_k, dropout_p, is_causal, debug, scale, …), [B,S,H,D]
     ops = Operands(call)
-    q, k, v = _qkv(ops)
-    if _varlen(ops, 3, 4):
-        raise Malformed("variable-length batch (cum_seq_q given): per-sequence lengths are not in the trace")
-    return attention_cost(q, k, v, layout="bshd", causal=ops.bool_(8), extra=[])
+    q, k, v, note = uniform_varlen(ops, *_qkv(ops), 3, 4, 5, 6)
+    cost = attention_cost(q, k, v, layout="bshd", causal=ops.bool_(8), extra=[])
+    return _noted(cost, note)
+
+
+def _noted(cost: OpCost, note: str) -> OpCost:
+    return replace(cost, formula=cost.formula + note) if note else cost
 
 
 @register_op("aten::_efficient_attention_forward")
@@ -143,3 +171,65 @@ def _sdpa_math(call: OpCall) -> NoCost:
         f"{call.name} is a composite: it launches no kernel itself, and its bmm, "
         "softmax and elementwise children (which materialise the scores) are costed"
     )
+
+
+# ---- backward ---------------------------------------------------------------------------------------
+# FlashAttention-2 (Dao, 2023, "FlashAttention-2: Faster Attention with Better Parallelism and Work
+# Partitioning", §4.1) counts the backward pass as 2.5× the forward's FLOPs: five matmuls (QKᵀ
+# recomputed, dV = Pᵀ·dO, dP = dO·Vᵀ, dQ = dS·K, dK = dSᵀ·Q) against the forward's two. The fused
+# kernels (flash, memory-efficient, cuDNN) all recompute the scores, so the same count is used for
+# each; torch.utils.flop_counter leaves the recomputation out (2×) — the 0.5× it omits is work the
+# kernel really does, which is what its roofline position needs. Bytes: Q, K, V, O, dO and the fp32
+# logsumexp read, dQ, dK, dV written (a bias/mask read too, when given).
+
+BACKWARD_FACTOR = 2.5
+
+
+def attention_backward_cost(
+    q: Tensor, k: Tensor, v: Tensor, *, layout: str, causal: bool | None, extra: list[Tensor], note: str = ""
+) -> OpCost:
+    forward = attention_cost(q, k, v, layout=layout, causal=causal, extra=extra)
+    heads_rows = (q.numel // q.shape[-1]) if q.ndim else 0  # B·H·Sq in either layout
+    nbytes = (2 * q.read_bytes + q.nbytes  # Q and dO read (O read below), dQ written
+              + k.read_bytes + v.read_bytes + k.nbytes + v.nbytes  # K, V read; dK, dV written
+              + q.nbytes  # O read (the output's size is Q's, with Dv = D)
+              + heads_rows * 4 + sum(t.read_bytes for t in extra))
+    text = (f"2.5 × the forward's {forward.formula.split('; bytes')[0]} (FlashAttention-2 count: 5 matmuls, the "
+            f"scores recomputed); bytes: Q, K, V, O, dO, logsumexp read, dQ, dK, dV written{note}")
+    return make_cost(BACKWARD_FACTOR * forward.flops, nbytes, q.dtype, Unit.MATRIX, text)
+
+
+def _backward(layout: str, q_at: int, causal_at: int | None, *, mask_at: int | None = None,
+              mask_type_at: int | None = None, varlen: tuple[int, int, int, int] | None = None):
+    def formula(call: OpCall) -> OpCost:
+        ops = Operands(call)
+        q, k, v = ops.tensor(q_at, "query"), ops.tensor(q_at + 1, "key"), ops.tensor(q_at + 2, "value")
+        note = ""
+        if varlen is not None:
+            q, k, v, note = uniform_varlen(ops, q, k, v, *varlen)
+        if mask_type_at is not None:
+            mask_type = ops.int_(mask_type_at)
+            causal = None if mask_type is None else mask_type != 0
+        else:
+            causal = ops.bool_(causal_at) if causal_at is not None else None
+        return attention_backward_cost(q, k, v, layout=layout, causal=causal, extra=_extra(ops, mask_at), note=note)
+
+    return formula
+
+
+# Positions from native_functions.yaml (PyTorch 2.13); grad_out is argument 0 in each.
+# (grad_out, q, k, v, out, logsumexp, cum_seq_q, cum_seq_k, max_q, max_k, dropout_p, is_causal, …)
+register_op("aten::_scaled_dot_product_flash_attention_backward")(_backward("bhsd", 1, 11))
+register_op("aten::_flash_attention_backward")(_backward("bshd", 1, 11, varlen=(6, 7, 8, 9)))
+# (grad_out, q, k, v, attn_bias, out, logsumexp, philox_seed, philox_offset, dropout_p, grad_input_mask, is_causal)
+register_op("aten::_scaled_dot_product_efficient_attention_backward")(_backward("bhsd", 1, 11, mask_at=4))
+# (grad_out, q, k, v, bias, out, cu_seqlens_q, cu_seqlens_k, max_q, max_k, logsumexp, dropout_p, philox_seed,
+#  philox_offset, custom_mask_type, …)
+register_op("aten::_efficient_attention_backward")(
+    _backward("bshd", 1, None, mask_at=4, mask_type_at=14, varlen=(6, 7, 8, 9)))
+# (grad_out, q, k, v, out, logsumexp, philox_seed, philox_offset, attn_bias, cum_seq_q, cum_seq_k, max_q, max_k,
+#  dropout_p, is_causal, …)
+register_op("aten::_scaled_dot_product_cudnn_attention_backward", "aten::_cudnn_attention_backward")(
+    _backward("bhsd", 1, 14, mask_at=8))
+# (grad_out, q, k, v, out, logsumexp, dropout_p, is_causal, attn_mask, scale)
+register_op("aten::_scaled_dot_product_flash_attention_for_cpu_backward")(_backward("bhsd", 1, 7, mask_at=8))

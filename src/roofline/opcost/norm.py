@@ -137,6 +137,10 @@ def _group_norm(call: OpCall) -> OpCost:
         params, groups = [ops.opt_tensor(1), ops.opt_tensor(2)], ops.int_(6)
     else:
         params, groups = [ops.opt_tensor(2), ops.opt_tensor(3)], ops.int_(1)
+    return group_norm_like(x, groups, params)
+
+
+def group_norm_like(x: Tensor, groups: int | None, params: list[Tensor | None]) -> OpCost:
     if x.ndim < 2:
         raise Malformed(f"group_norm input {list(x.shape)} needs [N, C, …]")
     if groups is None or groups < 1 or x.shape[1] % groups:

@@ -1,5 +1,8 @@
 """Give each kineto GPU event its FLOPs and bytes: from the op cost formulas applied to the
-launching op's input shapes, split across that op's kernels by their share of its GPU time.
+launching op's input shapes. An op's bytes are split across its kernels by their share of its GPU
+time; its FLOPs only across the kernels that do them (GEMM, convolution and attention kernels, told
+by name: :mod:`roofline.opcost.kernel_families`), so a layout transpose or a fill that a
+convolution runs carries bytes and no FLOPs. Kernels with no op are given their class by name.
 
 Works on the columns of an :class:`EventTable`: one formula evaluation per distinct (op
 signature, element size), then whole-column arithmetic for the millions of events that share them.
@@ -43,6 +46,36 @@ def attribute_costs(
             "no launching op in the trace (library-internal launch or ops not recorded)")
         table.reason[unknown & table.in_graph] = graph_reason
         table.reason[unknown & ~table.in_graph] = eager_reason
+    # A graph-replayed kernel linked to the op that launched the replay (a "Torch-Compiled Region",
+    # a model's forward) is not that op's work: its name says more than the launcher's reason.
+    named = unknown | (kernel & table.in_graph & np.isnan(table.flops))
+    if named.any():
+        _name_families(table, named)
+
+
+def _name_families(table: EventTable, unknown: np.ndarray) -> None:
+    """Kernels known only by their name get its class in their reason (``GEMM kernel (cuBLASLt)
+    replayed from a CUDA graph: …``) and the matrix unit where the class is matrix work."""
+    from roofline.opcost.kernel_families import kernel_family, unknown_reason
+
+    rows = np.flatnonzero(unknown)
+    codes = np.unique(table.name[rows])
+    by_graph = np.zeros(len(table.names), np.int32)
+    by_eager = np.zeros(len(table.names), np.int32)
+    unit = np.full(len(table.names), -1, np.int8)
+    for code in codes.tolist():
+        name = table.names.values[code]
+        family = kernel_family(name)
+        if family is None:
+            continue
+        by_graph[code] = table.reasons.code(unknown_reason(name, in_graph=True))
+        by_eager[code] = table.reasons.code(unknown_reason(name, in_graph=False))
+        unit[code] = UNITS.index(family.unit)
+    names = table.name[rows]
+    why = np.where(table.in_graph[rows], by_graph[names], by_eager[names])
+    named = why > 0
+    table.reason[rows[named]] = why[named]
+    table.unit[rows[named]] = unit[names[named]]
 
 
 def _copies(table: EventTable) -> None:
@@ -74,14 +107,14 @@ def _from_ops(
     signatures: list[tuple[str, dict[str, Any]]],
 ) -> None:
     from roofline.opcost import NoCost, OpCall, itemsize_from_kernel_name, op_cost
+    from roofline.opcost.kernel_families import functor_itemsize
 
-    # One op call, several kernels (a GEMM and its split-K reduction): share its work by GPU time.
+    # One op call, several kernels (a GEMM and its split-K reduction, a convolution and its layout
+    # transposes): bytes are shared by GPU time, FLOPs go to the kernels that do them.
     unique, first, inverse = np.unique(instances, return_index=True, return_inverse=True)
     durations = table.dur_ns[rows].astype(np.float64)
-    total_ns = np.bincount(inverse, weights=durations, minlength=len(unique))
-    count = np.bincount(inverse, minlength=len(unique))
-    share = np.where(total_ns[inverse] > 0, durations / np.where(total_ns > 0, total_ns, 1)[inverse],
-                     1.0 / count[inverse])
+    share = _shares(inverse, durations, np.ones(len(rows), bool), len(unique))
+    flop_share = _shares(inverse, durations, _flop_takers(table, rows, inverse, len(unique)), len(unique))
     # kineto gives no element type for TensorList inputs (aten::cat); the op's first kernel's name does.
     op_signature = signature[first]
     first_name = table.name[rows[first]]
@@ -91,7 +124,8 @@ def _from_ops(
         name, args = signatures[sig]
         itemsize = None
         if "TensorList" in str(args.get("Input type")):
-            itemsize = itemsize_from_kernel_name(table.names.values[name_code])
+            kernel_name = table.names.values[name_code]
+            itemsize = itemsize_from_kernel_name(kernel_name) or functor_itemsize(kernel_name)
         key = (sig, itemsize)
         cost = costs.get(key)
         if cost is None:
@@ -117,13 +151,38 @@ def _from_ops(
     tf32 = (precision == PRECISIONS.index(Precision.FP32)) & (unit == UNITS.index(Unit.MATRIX)) & tf32_name
     precision[tf32] = PRECISIONS.index(Precision.TF32)
 
+    # A kernel that gets none of a matrix op's FLOPs (a transpose, a fill) is judged as data movement.
+    unit[(flop_share == 0) & (flops > 0)] = UNITS.index(Unit.VECTOR)
     costed = rows[~no_cost]
     table.reason[rows[no_cost]] = reason[no_cost]
-    table.flops[costed] = (flops * share)[~no_cost]
+    table.flops[costed] = (flops * flop_share)[~no_cost]
     table.bytes[costed] = (nbytes * share)[~no_cost]
     table.precision[costed] = precision[~no_cost]
     table.unit[costed] = unit[~no_cost]
     table.source[costed] = _SHAPES
+
+
+def _shares(inverse: np.ndarray, durations: np.ndarray, takes: np.ndarray, groups: int) -> np.ndarray:
+    """Each row's share of its group's work among the rows that ``take`` it, by GPU time (by count
+    where the takers' time is 0); 0 for the rows that do not take it."""
+    weights = np.where(takes, durations, 0.0)
+    total = np.bincount(inverse, weights=weights, minlength=groups)
+    takers = np.bincount(inverse, weights=takes.astype(np.float64), minlength=groups)
+    by_time = weights / np.where(total > 0, total, 1)[inverse]
+    by_count = takes / np.where(takers > 0, takers, 1)[inverse]
+    return np.where(total[inverse] > 0, by_time, by_count)
+
+
+def _flop_takers(table: EventTable, rows: np.ndarray, inverse: np.ndarray, groups: int) -> np.ndarray:
+    """Which of an op's kernels get its FLOPs: its GEMM/convolution/attention kernels where it has
+    any; else all but the helpers (layout transposes, copies, fills, split-K reductions); else all."""
+    from roofline.opcost.kernel_families import COMPUTE, HELPER, kernel_family
+
+    roles = [getattr(kernel_family(name), "role", None) for name in table.names.values]
+    code = np.array([{COMPUTE: 2, HELPER: 0}.get(role, 1) for role in roles] or [1], np.int8)[table.name[rows]]
+    best = np.zeros(groups, np.int8)
+    np.maximum.at(best, inverse, code)
+    return code == best[inverse]
 
 
 def _match_graph_kernels(table: EventTable, warnings: list[str]) -> None:
