@@ -10,6 +10,7 @@ holds nothing but the outcomes (a few hundred bytes each).
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -175,6 +176,22 @@ def bounded_map(submit: Callable[[T], _Future], wait_first: Callable[[list[Any]]
     return results
 
 
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+async def _probe(address: str, timeout_s: float) -> None:
+    """Open and close one connection to the scheduler; raises OSError / ValueError when it cannot."""
+    from distributed.comm import connect
+
+    comm = await connect(address, timeout=timeout_s)
+    await comm.close()
+
+
 def _dask_cluster(fn: Callable[[T], R], tasks: Sequence[T], options: MapOptions, lost: Lost | None) -> list[R]:
     """On a dask.distributed cluster: the workers read the files at the paths in the tasks."""
     try:
@@ -183,8 +200,11 @@ def _dask_cluster(fn: Callable[[T], R], tasks: Sequence[T], options: MapOptions,
     except ImportError:
         raise MissingDependencyError("--scheduler needs dask.distributed, which is not installed",
                                      place="--scheduler", fix="pip install 'roofline[dask]'") from None
-    address = options.scheduler
+    address = options.scheduler or ""
     try:
+        # Probe first: a Client that fails half-way through its constructor hangs in __del__ later.
+        if not _in_event_loop():  # (from a notebook's loop the Client's own timeout has to do)
+            asyncio.run(_probe(address, CONNECT_TIMEOUT_S))
         client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError, ValueError, TypeError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
@@ -209,5 +229,6 @@ def _dask_cluster(fn: Callable[[T], R], tasks: Sequence[T], options: MapOptions,
             return lost(task, f"a dask worker died while classifying it ({' '.join(str(exc).split())[:160]}): "
                         "give the workers more memory or fewer threads")
 
-        return bounded_map(submit, wait_first, tasks, window, died if lost else None,
-                           lambda exc: isinstance(exc, KilledWorker))
+        with client.as_current():  # distributed.wait finds the client as the current one, not a global default
+            return bounded_map(submit, wait_first, tasks, window, died if lost else None,
+                               lambda exc: isinstance(exc, KilledWorker))
