@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def client(mode: str, directory: Path, scheduler: str | None, jobs: int) -> dict:
     """Run in a fresh process: one backend's classify of ``directory``; its own peak RSS."""
     started = time.perf_counter()
-    from roofline.cli.fleet import classify_directory
+    from roofline.app.fleet import classify_directory
     from roofline.fleet.ranks import discover
 
     ranks = None
@@ -42,9 +42,8 @@ def client(mode: str, directory: Path, scheduler: str | None, jobs: int) -> dict
         ranks = len(discover(directory).files)
     else:
         backend = "local" if mode == "local" else "dask"
-        result = classify_directory(directory, fmt="json", output=Path(os.devnull), jobs=jobs, backend=backend,
-                                    reference=None, hw="auto", ceilings=None, hw_files=None, hw_dirs=None,
-                                    step=None, device=None, scheduler=scheduler if mode == "cluster" else None)
+        result = classify_directory(directory, jobs=jobs, backend=backend,
+                                    scheduler=scheduler if mode == "cluster" else None)
         ranks = len(result.ranks)  # type: ignore[union-attr]
     return {"mode": mode, "ranks": ranks, "wall_s": round(time.perf_counter() - started, 2),
             "peak_rss_mb": round(peak_rss_bytes() / 2**20, 1)}

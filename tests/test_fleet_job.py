@@ -201,3 +201,13 @@ def test_one_rank_without_distributed_info_makes_a_set(tmp_path: Path) -> None:
     assert out["kind"] == "traces"
     assert out["job"]["reasons"] == ["1 of 3 traces carry no distributedInfo (rank1.json.gz): the profiler writes it "
                                      "only in a process that has initialised torch.distributed"]
+
+
+def test_python_api_gives_the_set_with_its_views() -> None:
+    import roofline
+    from roofline.analysis.fleet import TraceSetResult
+
+    traces = roofline.classify(KINETO, jobs=1)
+    assert isinstance(traces, TraceSetResult) and not traces.job.one_job
+    assert [Path(r["file"]).name for r in traces.records()] == sorted(p.name for p in KINETO.glob("*.json.gz"))
+    assert "separate traces" in traces._repr_html_()

@@ -39,7 +39,7 @@ def job_line(job: JobCheck | None) -> str | None:
         return None
     if job.basis == "distributedInfo":
         facts = [f"world size {job.world_size}"] + [x for x in (job.backend, job.job_id) if x]
-        return f"one job: all {job.traces} traces carry distributedInfo ({', '.join(facts)})"
+        return f"one job: each of the {job.traces} traces carries distributedInfo ({', '.join(facts)})"
     if job.basis == "asserted":
         return "one job because --one-job says so; the traces do not: " + "; ".join(job.reasons)
     return (f"not one job — each trace is shown on its own, with no stragglers, fleet MFU or scaling tax: "
@@ -139,13 +139,17 @@ def fleet_markdown(result: FleetResult) -> str:
 
 def _set_line(result: TraceSetResult) -> str:
     verdicts = ", ".join(f"{name} ×{n}" for name, n in result.verdicts.items())
-    return f"{len(result.traces)} separate traces ({verdicts})"
+    return f"{_traces(len(result.traces), 'separate ')} ({verdicts})"
+
+
+def _traces(n: int, what: str = "") -> str:
+    return f"{n} {what}trace{'s' if n != 1 else ''}"
 
 
 def trace_set_renderable(result: TraceSetResult) -> Group:
     head = Text()
     head.append("roofline classify", style="bold")
-    head.append(f" · {result.directory} · {len(result.traces)} traces · {', '.join(result.hardware)}\n")
+    head.append(f" · {result.directory} · {_traces(len(result.traces))} · {', '.join(result.hardware)}\n")
     head.append(_set_line(result))
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     devices = len(result.hardware) > 1  # one device is named in the head line
@@ -169,7 +173,7 @@ def trace_set_renderable(result: TraceSetResult) -> Group:
 
 def trace_set_markdown(result: TraceSetResult) -> str:
     lines = [
-        f"## roofline classify: {md_escape(result.directory)} ({len(result.traces)} separate traces)",
+        f"## roofline classify: {md_escape(result.directory)} ({_traces(len(result.traces), 'separate ')})",
         "",
         f"**{md_escape(_set_line(result))}** on {md_escape(', '.join(result.hardware))}.",
         "",
