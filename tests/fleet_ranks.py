@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 SEED = Path(__file__).parent / "data" / "h200" / "kineto" / "mini_decode_eager.json.gz"
@@ -35,14 +36,19 @@ def build_ranks(
     factor: float = 1.5,
     names: str = "rank{rank}.json.gz",
     distributed: bool = True,
+    info: Callable[[int], dict | None] | None = None,
 ) -> Path:
     """Write ``ranks`` traces into ``directory`` (created), rank ``slow_rank`` stretched by ``factor``.
-    ``names`` formats each file name from its rank; ``distributed`` adds PyTorch's distributedInfo."""
+    ``names`` formats each file name from its rank; ``distributed`` adds PyTorch's distributedInfo,
+    ``info(rank)`` replaces it (None: that trace has none)."""
     directory.mkdir(parents=True, exist_ok=True)
     trace = json.loads(gzip.decompress(SEED.read_bytes()))
     for rank in range(ranks):
         data = stretched(trace, factor) if rank == slow_rank else json.loads(json.dumps(trace))
-        if distributed:
+        if info is not None:
+            if (given := info(rank)) is not None:
+                data["distributedInfo"] = given
+        elif distributed:
             data["distributedInfo"] = {"backend": "nccl", "rank": rank, "world_size": ranks}
         # Header keys before the event array, one event per line, as kineto writes them.
         header = {k: v for k, v in data.items() if k != "traceEvents"}

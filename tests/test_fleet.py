@@ -106,27 +106,50 @@ def test_ranks_from_distributed_info_when_names_do_not_say(tmp_path: Path) -> No
     assert {s["rank"] for s in fleet["stragglers"]} == {2}
 
 
-def test_duplicate_ranks_and_missing_ranks(tmp_path: Path) -> None:
+def test_header_rank_wins_over_the_name_and_missing_ranks_are_named(tmp_path: Path) -> None:
     directory = build_ranks(tmp_path / "d", ranks=4, slow_rank=None)
     (directory / "rank3.json.gz").rename(directory / "copy_of_rank1.json.gz")
-    result = run("classify", directory, "--jobs", "1")
-    assert result.exit_code == 2
-    assert "rank 1 appears twice" in result.output
+    result = run("classify", directory, "--format", "json", "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    fleet = json.loads(result.stdout)
+    by_rank = {r["rank"]: Path(r["file"]).name for r in fleet["ranks"]}
+    assert by_rank[3] == "copy_of_rank1.json.gz"
+    assert ("copy_of_rank1.json.gz: the name says rank 1, distributedInfo says 3 (distributedInfo is used)"
+            in fleet["warnings"])
     (directory / "copy_of_rank1.json.gz").unlink()
     result = run("classify", directory, "--format", "json", "--jobs", "1")
     assert result.exit_code == 0, result.output
     assert "1 of world size 4 ranks have no trace here: 3" in json.loads(result.stdout)["warnings"]
 
 
+def test_a_rank_twice_is_two_runs_and_an_error_under_one_job(tmp_path: Path) -> None:
+    directory = build_ranks(tmp_path / "d", ranks=4, slow_rank=None,
+                            info=lambda r: {"backend": "nccl", "rank": min(r, 2), "world_size": 4})
+    result = run("classify", directory, "--format", "json", "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["kind"] == "traces" and len(out["traces"]) == 4
+    assert out["job"]["reasons"] == ["rank 2 appears in 2 traces (rank2.json.gz, rank3.json.gz): traces of more "
+                                     "than one run"]
+    result = run("classify", directory, "--jobs", "1", "--one-job")
+    assert result.exit_code == 2
+    assert "rank 2 appears twice (rank2.json.gz and rank3.json.gz)" in result.output
+
+
 def test_a_broken_rank_is_left_out_and_reported(tmp_path: Path) -> None:
     directory = build_ranks(tmp_path / "d", ranks=4, slow_rank=None)
-    (directory / "rank2.json.gz").write_bytes(b"not a trace")
+    (directory / "rank2.json.gz").write_bytes(b"\x1f\x8b not a gzip stream")
     result = run("classify", directory, "--format", "json", "--jobs", "1")
     assert result.exit_code == 0, result.output
     fleet = json.loads(result.stdout)
-    assert [r["rank"] for r in fleet["ranks"]] == [0, 1, 3]
-    assert fleet["failed"][0]["rank"] == 2 and "rank2.json.gz" in fleet["failed"][0]["error"]
-    assert any(w.startswith("rank 2 left out") for w in fleet["warnings"])
+    # The unreadable file is no evidence against one job; it cannot say its rank, so it has none.
+    assert fleet["kind"] == "fleet" and [r["rank"] for r in fleet["ranks"]] == [0, 1, 3]
+    assert fleet["failed"][0]["rank"] is None and "rank2.json.gz" in fleet["failed"][0]["error"]
+    assert any(w.startswith("rank2.json.gz left out") for w in fleet["warnings"])
+    assert "1 of world size 4 ranks have no trace here: 2" in fleet["warnings"]
+    (directory / "rank2.json.gz").write_bytes(b"not a trace")
+    fleet = json.loads(run("classify", directory, "--format", "json", "--jobs", "1").stdout)
+    assert "rank2.json.gz left out: not a profiler trace (no traceEvents)" in fleet["warnings"]
 
 
 def test_directory_with_other_inputs_or_annotate_is_a_usage_error(ranks_dir: Path, tmp_path: Path) -> None:

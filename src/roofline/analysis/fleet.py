@@ -18,6 +18,9 @@ Definitions (seed 002, "Measurement at Scale"):
   max(k × 1.4826 × MAD, min_excess × median) — median and MAD (median absolute deviation) are not
   moved by the straggler itself, 1.4826 × MAD estimates σ for normal noise, and ``min_excess``
   keeps identical ranks (MAD = 0) from flagging a 0.1 % jitter.
+
+These figures hold only for the ranks of one job. Traces that do not say they are one job
+(:class:`JobCheck`) are summarised side by side (:func:`trace_set`), with none of the above.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ STRAGGLER_METRICS = ("step_time_s", "kernel_time_s")
 class RankFigures(BaseModel):
     """What one rank's classification contributes to the fleet (the map's output)."""
 
-    rank: int
+    rank: int | None = Field(description="the rank in its job; null for a trace of a set of separate traces")
     file: str
     hardware: str
     verdict: str
@@ -106,9 +109,21 @@ class ReferenceFigures(BaseModel):
 
 
 class RankFailure(BaseModel):
-    rank: int
+    rank: int | None
     file: str
     error: str
+
+
+class JobCheck(BaseModel):
+    """Whether a directory's traces say they are the ranks of one job, and on what evidence."""
+
+    one_job: bool
+    basis: str = Field(description="'distributedInfo' (the traces say so), 'asserted' (--one-job) or 'none'")
+    traces: int
+    world_size: int | None = None
+    backend: str | None = None
+    job_id: str | None = Field(None, description="a job identifier all traces share, as 'key=value'")
+    reasons: list[str] = Field(default_factory=list, description="why the traces are not one job")
 
 
 class FleetResult(Presentable, BaseModel):
@@ -116,6 +131,7 @@ class FleetResult(Presentable, BaseModel):
     tool: str = f"roofline {__version__}"
     kind: str = "fleet"
     directory: str
+    job: JobCheck | None = None
     hardware: list[str]
     ranks: list[RankFigures]
     stragglers: list[Straggler]
@@ -129,7 +145,22 @@ class FleetResult(Presentable, BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
-def rank_figures(result: ClassifyResult, rank: int, file: str) -> RankFigures:
+class TraceSetResult(Presentable, BaseModel):
+    """Traces of one directory that are not the ranks of one job: each on its own, side by side."""
+
+    schema_version: int = FLEET_SCHEMA_VERSION
+    tool: str = f"roofline {__version__}"
+    kind: str = "traces"
+    directory: str
+    job: JobCheck
+    hardware: list[str]
+    traces: list[RankFigures]
+    verdicts: dict[str, int]
+    failed: list[RankFailure] = Field(default_factory=list, description="traces that could not be read")
+    warnings: list[str] = Field(default_factory=list)
+
+
+def rank_figures(result: ClassifyResult, rank: int | None, file: str) -> RankFigures:
     """One rank's fleet figures from its classify result (pure)."""
     summary = result.summary
     kernels = [v for v in result.kernels if v.kind == "kernel" and v.time_basis == "measured"]
@@ -185,6 +216,8 @@ def stragglers(ranks: list[RankFigures], k: float = STRAGGLER_K,
                min_excess: float = STRAGGLER_MIN_EXCESS) -> list[Straggler]:
     """Ranks slower than median + max(k·1.4826·MAD, min_excess·median) in step or kernel time.
     Fewer than three ranks have no meaningful median: nobody is flagged."""
+    if any(r.rank is None for r in ranks):
+        raise ValueError("stragglers are ranks of one job: every figure needs its rank")
     if len(ranks) < 3:
         return []
     out = []
@@ -194,7 +227,7 @@ def stragglers(ranks: list[RankFigures], k: float = STRAGGLER_K,
         threshold = s.median + max(k * MAD_TO_SIGMA * s.mad, min_excess * s.median)
         for r, value in zip(ranks, values):
             if value > threshold and s.median > 0:
-                out.append(Straggler(rank=r.rank, metric=metric, value=value, median=s.median,
+                out.append(Straggler(rank=int(r.rank or 0), metric=metric, value=value, median=s.median,
                                      threshold=threshold, excess=value / s.median - 1.0))
     return sorted(out, key=lambda s: (s.rank, s.metric))
 
@@ -208,11 +241,14 @@ def reduce_fleet(
     min_excess: float = STRAGGLER_MIN_EXCESS,
     failed: list[RankFailure] | None = None,
     warnings: list[str] | None = None,
+    job: JobCheck | None = None,
 ) -> FleetResult:
     """The fleet summary of per-rank figures (pure; order-independent: ranks are sorted)."""
     if not ranks:
         raise ValueError("no ranks to summarise")
-    ranks = sorted(ranks, key=lambda r: r.rank)
+    if any(r.rank is None for r in ranks):
+        raise ValueError("every rank of a fleet needs its rank: separate traces go to trace_set")
+    ranks = sorted(ranks, key=lambda r: r.rank or 0)
     notes = list(warnings or [])
     hardware = sorted({r.hardware for r in ranks})
     if len(hardware) > 1:
@@ -247,6 +283,7 @@ def reduce_fleet(
         f"step or kernel time > median + max({k:g} x 1.4826 x MAD, {min_excess:.0%} of the median)"))
     return FleetResult(
         directory=directory,
+        job=job,
         hardware=hardware,
         ranks=ranks,
         stragglers=stragglers(ranks, k, min_excess),
@@ -257,6 +294,24 @@ def reduce_fleet(
         scaling_tax=tax,
         scaling_tax_basis=basis,
         rule=rule,
-        failed=sorted(failed or [], key=lambda f: f.rank),
+        failed=sorted(failed or [], key=lambda f: f.rank or 0),
         warnings=notes,
+    )
+
+
+def trace_set(traces: list[RankFigures], *, directory: str, job: JobCheck,
+              failed: list[RankFailure] | None = None, warnings: list[str] | None = None) -> TraceSetResult:
+    """Separate traces side by side (pure): each trace's own figures, in file order, and nothing that
+    assumes they ran together — no stragglers, no fleet MFU, no scaling tax."""
+    if not traces:
+        raise ValueError("no traces to show")
+    traces = sorted(traces, key=lambda t: t.file)
+    return TraceSetResult(
+        directory=directory,
+        job=job,
+        hardware=sorted({t.hardware for t in traces}),
+        traces=traces,
+        verdicts=dict(Counter(t.verdict for t in traces).most_common()),
+        failed=sorted(failed or [], key=lambda f: f.file),
+        warnings=list(warnings or []),
     )

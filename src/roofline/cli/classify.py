@@ -55,6 +55,8 @@ def classify(
     jobs: fleet_cli.JobsOption = None,
     backend: fleet_cli.BackendOption = "local",
     reference: fleet_cli.ReferenceOption = None,
+    scheduler: fleet_cli.SchedulerOption = None,
+    one_job: fleet_cli.OneJobOption = False,
 ) -> None:
     """Classify kernels as compute-, memory- or launch-bound against a device's roofline. Given a
     directory of per-rank traces: each rank, stragglers and the fleet figures (docs/ranks.md)."""
@@ -62,7 +64,8 @@ def classify(
     if directory is not None:
         fleet_cli.classify_directory(directory, fmt=format.value, output=output, jobs=jobs, backend=backend,
                                      reference=reference, hw=hw, ceilings=ceilings, hw_files=hw_file,
-                                     hw_dirs=hw_dir, step=step, device=device)
+                                     hw_dirs=hw_dir, step=step, device=device, scheduler=scheduler,
+                                     one_job=one_job)
         return
     if annotate is not None:
         check_annotate_target(annotate, inputs)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from roofline.analysis.fleet import FleetResult
+from roofline.analysis.fleet import FleetResult, TraceSetResult
 from roofline.analysis.result import ClassifyResult
 from roofline.gating.result import GateResult
 from roofline.planner.result import PlanResult
@@ -176,3 +176,13 @@ def _fleet_rich(result: FleetResult) -> Any:
 
 
 view(FleetResult, rows=_fleet_rows, html=lambda r: _rich_html(_fleet_rich(r)), rich=_fleet_rich)
+
+
+def _trace_set_rich(result: TraceSetResult) -> Any:
+    from roofline.report.fleet import trace_set_renderable
+
+    return trace_set_renderable(result)
+
+
+view(TraceSetResult, rows=lambda r: [t.model_dump(mode="json") for t in r.traces],
+     html=lambda r: _rich_html(_trace_set_rich(r)), rich=_trace_set_rich)
