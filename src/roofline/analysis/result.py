@@ -12,9 +12,11 @@ from roofline import __version__
 from roofline.analysis.classify import KernelVerdict, TimeByBound, sort_by_time, time_by_bound
 from roofline.analysis.findings import findings_for, trace_findings
 from roofline.analysis.timeline import StepFigures, StreamFigures, TimelineFigures
+from roofline.analysis.profiler_overhead import overhead_basis, profiler_overhead_s, removable_overhead_s
 from roofline.analysis.roofline import Bound
 from roofline.hardware.spec import HardwareSpec, Roofs
 from roofline.presentable import Presentable
+from roofline.units import fmt_seconds
 
 RESULT_SCHEMA_VERSION = 1
 
@@ -46,7 +48,7 @@ class Summary(BaseModel):
     launch_wait_s: float = 0.0
     other_idle_s: float = 0.0
     time_by_bound: TimeByBound
-    verdict: str = Field(description="compute | memory | launch | unknown | idle")
+    verdict: str = Field(description="compute | memory | launch | unknown | host-stall | idle")
     verdict_share: float = Field(description="share of the span behind the verdict")
     findings: list[str] = Field(default_factory=list)
     launch_gaps: int | None = None
@@ -54,12 +56,24 @@ class Summary(BaseModel):
     graph_kernels: int | None = None
     steps: list[StepFigures] = Field(default_factory=list)
     streams: list[StreamFigures] = Field(default_factory=list)
-    lead_in_s: float = Field(0.0, description="idle from each step's start to its first GPU work, summed")
+    host_stall_s: float = Field(0.0, description="idle before a step's first launch while the host launched "
+                                "nothing (data loading, Python between steps)")
+    lead_in_s: float = Field(0.0, description="idle while work was queued before its first GPU activity (a step's "
+                             "first launch call to its first kernel; without steps, the span's start to the first)")
+    graph_gap_s: float = Field(0.0, description="idle inside CUDA-graph replays, between their kernels")
     syncs: int | None = Field(None, description="host synchronisations inside the profiled steps")
     sync_s: float | None = Field(None, description="host time blocked in those synchronisations, except each "
                                  "step's last (the one that ends the step)")
     communication_s: float = 0.0
     exposed_communication_s: float = Field(0.0, description="communication with no other GPU work beside it")
+    host_ops: int | None = Field(None, description="cpu_ops the profiler recorded in the span")
+    profiler_overhead_s: float | None = Field(None, description="host time the profiler itself added: host_ops × "
+                                              "the per-op overhead (analysis/profiler_overhead.py)")
+    profiler_wait_s: float | None = Field(None, description="the part of launch_wait_s that overhead explains, taken "
+                                          "out of the launch verdict (the host never issues faster than the launch "
+                                          "floor)")
+    caveats: list[str] = Field(default_factory=list, description="what qualifies the verdict (a truncated or "
+                               "damaged trace, a launch wait within the profiler's overhead): shown with it")
 
 
 class ClassifyResult(Presentable, BaseModel):
@@ -136,43 +150,70 @@ def summarize_kernels(verdicts: list[KernelVerdict]) -> Summary:
     )
 
 
-def summarize_trace(verdicts: list[KernelVerdict], timeline: TimelineFigures, extra_findings: list[str]) -> Summary:
+def summarize_trace(
+    verdicts: list[KernelVerdict],
+    timeline: TimelineFigures,
+    extra_findings: list[str],
+    *,
+    host_ops: int | None = None,
+    launch_floor_s: float = 0.0,
+    caveats: list[str] | None = None,
+) -> Summary:
     """Account the whole span: busy time apportioned to the bounds of the kernels that ran, plus
-    idle time split into launch wait and other. Launch wait counts toward the launch verdict (SPEC
-    §2: a GPU idle because the host cannot launch fast enough is launch-bound).
+    the idle buckets. Launch wait counts toward the launch verdict (SPEC §2: a GPU idle because the
+    host cannot launch fast enough is launch-bound) once the profiler's own host overhead is taken
+    out of it; host stall is a verdict of its own; graph gaps and other idle count as idle; lead-in
+    (work queued before its first GPU activity) is no bound's.
     """
     kernel_time = time_by_bound(verdicts)
     total = sum(kernel_time.model_dump().values())
     # Overlapping streams: kernel seconds can exceed busy seconds; share busy time by kernel time.
     scale = timeline.gpu_busy_s / total if total > 0 else 0.0
     busy_by_bound = {bound: seconds * scale for bound, seconds in kernel_time.model_dump().items()}
+    overhead = profiler_overhead_s(host_ops) if host_ops is not None else None
+    eager = sum(v.count for v in verdicts if v.kind == "kernel" and not v.in_graph)
+    removed = removable_overhead_s(overhead or 0.0, launch_wait_s=timeline.launch_wait_s, busy_s=timeline.gpu_busy_s,
+                                   eager_launches=eager, launch_floor_s=launch_floor_s)
+    launch_wait = timeline.launch_wait_s - removed
     candidates = {
         "compute": busy_by_bound["compute"],
         "memory": busy_by_bound["memory"],
-        "launch": busy_by_bound["launch"] + timeline.launch_wait_s,
+        "launch": busy_by_bound["launch"] + launch_wait,
         "unknown": busy_by_bound["unknown"],
-        "idle": timeline.other_idle_s,
+        "host-stall": timeline.host_stall_s,
+        "idle": timeline.other_idle_s + timeline.graph_gap_s,
     }
     verdict = max(candidates, key=lambda k: (candidates[k], k != "unknown"))
     share = candidates[verdict] / timeline.span_s if timeline.span_s > 0 else 0.0
+    notes = list(caveats or [])
+    measured = dict(candidates, launch=busy_by_bound["launch"] + timeline.launch_wait_s)
+    if removed and verdict != "launch" and max(measured, key=lambda k: (measured[k], k != "unknown")) == "launch":
+        notes.append(f"launch-bound as measured, but within the profiler's own host overhead ({fmt_seconds(removed)} "
+                     f"of the launch wait ≈ {overhead_basis(host_ops or 0)})")
     return Summary(
         span_s=timeline.span_s,
         gpu_busy_s=timeline.gpu_busy_s,
         idle_s=timeline.idle_s,
         launch_wait_s=timeline.launch_wait_s,
         other_idle_s=timeline.other_idle_s,
+        host_stall_s=timeline.host_stall_s,
+        lead_in_s=timeline.lead_in_s,
+        graph_gap_s=timeline.graph_gap_s,
         time_by_bound=kernel_time,
         verdict=verdict,
         verdict_share=share,
-        findings=trace_findings(verdicts, timeline, candidates, verdict) + extra_findings,
+        findings=trace_findings(verdicts, timeline, candidates, verdict, profiler_s=removed) + extra_findings,
         launch_gaps=timeline.launch_gaps,
         kernels=timeline.kernels,
         graph_kernels=timeline.graph_kernels,
         steps=timeline.steps,
         streams=timeline.streams,
-        lead_in_s=sum(s.lead_in_s for s in timeline.steps),
         communication_s=timeline.communication_s,
         exposed_communication_s=timeline.exposed_communication_s,
+        host_ops=host_ops,
+        profiler_overhead_s=overhead,
+        profiler_wait_s=removed if overhead is not None else None,
+        caveats=notes,
     )
 
 

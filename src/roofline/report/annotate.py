@@ -1,7 +1,7 @@
 """Write a PyTorch profiler trace back out with the diagnosis on it, for Perfetto or
 chrome://tracing: every GPU event of a classified kernel group gets ``args["roofline"]`` (bound, AI,
 % of roof, roof, op), and each device gets two counter tracks (``ph: "C"``): the GPU state over time
-(busy by bound, launch wait, other idle) and the running verdict (each bound's share of the span so
+(busy by bound and each idle state) and the running verdict (each bound's share of the span so
 far; its last sample is the trace verdict).
 
 The input is streamed (``roofline.sources.jsonstream``) and the output written event by event to a
@@ -37,8 +37,11 @@ from roofline.units import fmt_intensity, fmt_percent
 ANNOTATION_KEY = "roofline"
 STATE_COUNTER = "roofline: GPU state"
 RUNNING_COUNTER = "roofline: running verdict (% of span so far)"
-STATES = ("compute", "memory", "launch", "unknown", "launch wait", "other idle")
-RUNNING = ("compute", "memory", "launch", "unknown", "idle")
+STATES = ("compute", "memory", "launch", "unknown", "launch wait", "host stall", "lead in", "graph gap", "other idle")
+RUNNING = ("compute", "memory", "launch", "unknown", "host-stall", "idle", "lead-in")
+# Where each idle kind counts in the running verdict (analysis.result.summarize_trace's candidates).
+_RUNNING_OF_IDLE = {"launch_wait": "launch", "host_stall": "host-stall", "graph_gap": "idle", "other_idle": "idle",
+                    "lead_in": "lead-in"}
 # The running verdict changes slowly: this many samples per device show its course without
 # adding an event per kernel to a trace that may hold millions.
 RUNNING_SAMPLES = 2000
@@ -180,10 +183,8 @@ def counter_samples(device: DeviceSegments, index: VerdictIndex) -> Iterator[tup
     totals = dict.fromkeys(RUNNING, 0.0)
     last = None
     for number, segment in enumerate(device.segments):
-        if segment.kind == "launch_wait":
-            totals["launch"] += segment.dur_ns
-        elif segment.kind == "other_idle":
-            totals["idle"] += segment.dur_ns
+        if segment.kind in _RUNNING_OF_IDLE:
+            totals[_RUNNING_OF_IDLE[segment.kind]] += segment.dur_ns
         else:
             # A busy piece is shared among the bounds of the kernels in it, by their time.
             weights: dict[str, float] = defaultdict(float)

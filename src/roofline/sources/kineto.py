@@ -269,7 +269,11 @@ def _read_kineto(path: Path, on_progress: Callable[[int], None] | None) -> Loade
             f"the trace is truncated (a profiler killed mid-write?): {state.events_seen:,} complete events "
             f"were recovered" + (f", an incomplete tail of {state.lost_bytes:,} bytes was dropped" if state.lost_bytes else "")
         )
+    integrity = []
+    if state.truncated:
+        integrity.append(f"truncated trace: {state.events_seen:,} events recovered, its end is missing")
     if state.skipped_regions:
+        integrity.append(f"damaged trace: {state.skipped_regions:,} unreadable stretch(es), their events missing")
         warnings.append(
             f"{state.skipped_regions:,} damaged stretch(es) of the event array ({state.skipped_bytes:,} bytes, the "
             f"first at byte {state.first_skipped_at:,} of the JSON) could not be parsed: the events in them are missing"
@@ -320,6 +324,7 @@ def _read_kineto(path: Path, on_progress: Callable[[int], None] | None) -> Loade
             "device_properties": entries,
             "device_id": device_id,
             "host_ops": ops_per_step,
+            "integrity": integrity,
         },
     )
 
