@@ -244,14 +244,16 @@ def _score(evaluation: TraceEvaluation) -> float:
     return math.log(max(evaluation.step_s, 1e-12))
 
 
-def plan_trace(result: ClassifyResult, *, max_steps: int = 8, only: list[str] | None = None) -> PlanOutcome:
+def plan_trace(result: ClassifyResult, *, max_steps: int = 8, only: list[str] | None = None,
+               profiled: bool | None = None) -> PlanOutcome:
     """Ordered plan for a classified trace. ``only`` restricts the rules (by name) — what
     ``--verify`` uses to replay the steps a second trace shows were applied, on the profiled step
-    as measured (both traces carry the profiler's overhead)."""
+    as measured (both traces carry the profiler's overhead). ``profiled`` overrides that choice:
+    True plans the step as profiled, False with the profiler's overhead out."""
     import roofline.planner.trace_rules  # noqa: F401  (registers the rules)
 
     return run_plan(
-        trace_model(result, profiled=only is not None),
+        trace_model(result, profiled=only is not None if profiled is None else profiled),
         domain=DOMAIN,
         evaluate=evaluate_trace,
         diagnose=lambda m, e: TraceDiagnosis(m, e, result, replay=only is not None),

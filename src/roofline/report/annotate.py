@@ -38,7 +38,7 @@ ANNOTATION_KEY = "roofline"
 STATE_COUNTER = "roofline: GPU state"
 RUNNING_COUNTER = "roofline: running verdict (% of span so far)"
 STATES = ("compute", "memory", "launch", "unknown", "launch wait", "host stall", "lead in", "graph gap", "other idle")
-RUNNING = ("compute", "memory", "launch", "unknown", "host-stall", "idle", "lead-in")
+RUNNING = ("compute", "memory", "launch", "unknown", "host-stall", "idle", "lead-in", "profiler")
 # Where each idle kind counts in the running verdict (analysis.result.summarize_trace's candidates).
 _RUNNING_OF_IDLE = {"launch_wait": "launch", "host_stall": "host-stall", "graph_gap": "idle", "other_idle": "idle",
                     "lead_in": "lead-in"}
@@ -161,8 +161,12 @@ def _bound_of(event: GpuEvent, index: VerdictIndex) -> str:
     return verdict.bound.value if verdict is not None else "unknown"
 
 
-def counter_samples(device: DeviceSegments, index: VerdictIndex) -> Iterator[tuple[str, int, dict[str, float]]]:
-    """(counter name, time in ns relative to the trace origin, values) for one device."""
+def counter_samples(device: DeviceSegments, index: VerdictIndex,
+                    profiler_share: float = 0.0) -> Iterator[tuple[str, int, dict[str, float]]]:
+    """(counter name, time in ns relative to the trace origin, values) for one device.
+    ``profiler_share``: the part of the launch wait the profiler's own overhead explains
+    (Summary.profiler_wait_s / launch_wait_s), counted as "profiler", not "launch", as the verdict
+    does."""
     state = None
     for segment in device.segments:
         if segment.kind != "busy":
@@ -183,7 +187,10 @@ def counter_samples(device: DeviceSegments, index: VerdictIndex) -> Iterator[tup
     totals = dict.fromkeys(RUNNING, 0.0)
     last = None
     for number, segment in enumerate(device.segments):
-        if segment.kind in _RUNNING_OF_IDLE:
+        if segment.kind == "launch_wait":
+            totals["launch"] += segment.dur_ns * (1.0 - profiler_share)
+            totals["profiler"] += segment.dur_ns * profiler_share
+        elif segment.kind in _RUNNING_OF_IDLE:
             totals[_RUNNING_OF_IDLE[segment.kind]] += segment.dur_ns
         else:
             # A busy piece is shared among the bounds of the kernels in it, by their time.
@@ -260,9 +267,11 @@ def annotate_trace(loaded: LoadedInput, result: ClassifyResult, target: Path) ->
         origin = (min_start_ns or 0) - min((e.start_ns for e in events), default=0)
         steps = list(loaded.extra.get("steps") or [])
         counters = []
+        summary = result.summary
+        share = (summary.profiler_wait_s or 0.0) / summary.launch_wait_s if summary.launch_wait_s > 0 else 0.0
         for device in timeline_segments(events, steps):
             pid = pids.get(device.device, device.device)
-            for name, at, values in counter_samples(device, index):
+            for name, at, values in counter_samples(device, index, share):
                 counters.append(orjson.dumps({"ph": "C", "name": name, "pid": pid, "tid": 0, "cat": "roofline",
                                               "ts": round((origin + at) / 1000.0, 3), "args": values}))
         counter_events = len(counters)
