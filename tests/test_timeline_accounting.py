@@ -21,8 +21,8 @@ from roofline.analysis.events import GpuEvent
 from roofline.analysis.profiler_overhead import PROFILER_OVERHEAD_PER_OP_S, removable_overhead_s
 from roofline.app.classify import classify_loaded
 from roofline.hardware.registry import load_registry
-from roofline.plan.trace import TraceDiagnosis, TraceModel, evaluate_trace, plan_trace, trace_model
-from roofline.plan.trace_rules import cuda_graphs, host_stall
+from roofline.planner.trace import TraceDiagnosis, TraceModel, evaluate_trace, plan_trace, trace_model
+from roofline.planner.trace_rules import cuda_graphs, host_stall
 from roofline.sources import read_input
 
 DATA = Path(__file__).parent / "data"
@@ -249,7 +249,7 @@ def test_host_stall_delta_is_what_the_rest_of_the_step_cannot_hide() -> None:
 def test_cuda_graphs_wait_for_the_syncs_that_break_capture() -> None:
     host_paced = dict(steps=1, lead_in_s=0.0, host_s=10e-3, fixed_gap_s=0.0, other_idle_s=0.0,
                       overlap=1.0, launch_floor_s=5e-6)
-    from roofline.plan.trace import GroupModel
+    from roofline.planner.trace import GroupModel
 
     groups = (GroupModel("k", "aten::mm", "kernel", 100, 1e-3, "memory", 1.0, 1.0, "bf16", "matrix", None, None,
                          None, False),)
