@@ -91,7 +91,8 @@ def test_table_and_markdown_name_the_straggler(ranks_dir: Path) -> None:
     md = run("classify", ranks_dir, "--jobs", "1", "--format", "md")
     assert md.exit_code == 0, md.output
     assert "### Stragglers" in md.stdout and "- rank 5: kernel time" in md.stdout
-    assert "| 5 | launch" in md.stdout
+    # The ranks are copies of an eager decode whose launch wait is within the profiler's overhead.
+    assert "| 5 | memory" in md.stdout
 
 
 def test_ranks_from_distributed_info_when_names_do_not_say(tmp_path: Path) -> None:

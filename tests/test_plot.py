@@ -335,6 +335,8 @@ def test_timeline_segments_match_the_accounting() -> None:
         assert totals.get("busy", 0) * 1e-9 == pytest.approx(figures.gpu_busy_s, abs=1e-12)
         assert totals.get("launch_wait", 0) * 1e-9 == pytest.approx(figures.launch_wait_s, abs=1e-12)
         assert totals.get("other_idle", 0) * 1e-9 == pytest.approx(figures.other_idle_s, abs=1e-12)
+        for kind in ("host_stall", "lead_in", "graph_gap"):
+            assert totals.get(kind, 0) * 1e-9 == pytest.approx(getattr(figures, f"{kind}_s"), abs=1e-12)
 
 
 def test_timeline_chart_of_a_launch_bound_trace(tmp_path: Path) -> None:
@@ -344,7 +346,9 @@ def test_timeline_chart_of_a_launch_bound_trace(tmp_path: Path) -> None:
     root = svg_tree(out)
     words = texts(root)
     assert "GPU 0" in words and "stream 7" in words
-    assert "idle · waiting for the host to launch" in words and "(92.7% of the span)" in words
+    # 20.25 ms of launch wait in the 22.13 ms span; the 254 µs before each step's first launch is host stall.
+    assert "idle · waiting for the host to launch" in words and "(91.5% of the span)" in words
+    assert "idle · host stall (nothing launched)" in words
     assert group(root, "lane-0-launch_wait") is not None and group(root, "lane-0-launch") is not None
     assert group(root, "lane-1-launch") is not None and group(root, "lane-1-launch_wait") is None
     assert len(ids(root, "step-")) == 3
@@ -357,9 +361,10 @@ def test_timeline_bins_when_there_are_too_many_bars() -> None:
     figure = timeline_figure(result, timeline_segments(loaded.events, steps), steps, max_bars=200)
     device = figure.rows[0]
     assert device.binned and len(device.bars) <= 100
-    assert {bar.category for bar in device.bars} <= {"launch_wait", "launch", "other_idle"}
+    assert {bar.category for bar in device.bars} <= {"launch_wait", "launch", "other_idle", "host_stall", "lead_in"}
     exact = timeline_figure(result, timeline_segments(loaded.events, steps), steps)
-    assert not exact.rows[0].binned and len(exact.rows[0].bars) == 3601
+    # 3601 bars before host stall and lead-in had their own: each of the 3 steps opens with one of each.
+    assert not exact.rows[0].binned and len(exact.rows[0].bars) == 3604
 
 
 def test_installed_entry_point_plots(tmp_path: Path) -> None:

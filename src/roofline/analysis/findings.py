@@ -140,6 +140,7 @@ def findings_for(
 def trace_findings(
     verdicts: list[KernelVerdict], timeline: TimelineFigures, candidates: dict[str, float], verdict: str,
     matrix_precisions: frozenset[str] | None = None,
+    *, profiler_s: float | None = None,
 ) -> list[str]:
     span = timeline.span_s
     findings: list[str] = []
@@ -151,17 +152,46 @@ def trace_findings(
         f"The GPU is busy {fmt_percent(busy_share)} of the {fmt_seconds(span)} span "
         f"({timeline.kernels} kernels, {fmt_seconds(timeline.kernel_time_s)} of kernel time)."
     )
+    if timeline.lead_in_s / span >= LAUNCH_GAP_SHARE:
+        rest = span - timeline.lead_in_s
+        findings.append(
+            f"{fmt_percent(timeline.lead_in_s / span)} of the span is lead-in: work was queued but had not reached "
+            f"the GPU yet (a step's first launch, a graph's submission, a trace opening long before its first "
+            f"kernel); of the rest the GPU is busy {fmt_percent(timeline.gpu_busy_s / rest if rest > 0 else 0.0)}."
+        )
     if wait_share >= LAUNCH_GAP_SHARE:
         per_gap = timeline.launch_wait_s / max(timeline.launch_gaps, 1)
+        text = (f"{fmt_percent(wait_share)} of the span the GPU waits for the host to launch work "
+                f"({timeline.launch_gaps} gaps, {fmt_seconds(per_gap)} each on average)")
+        if profiler_s and (timeline.launch_wait_s - profiler_s) / span < LAUNCH_GAP_SHARE:
+            findings.append(
+                f"{text}, but the profiler's own host overhead ({fmt_seconds(profiler_s)}) accounts for most of it: "
+                "time the step without the profiler before capturing it in a CUDA graph."
+            )
+        else:
+            overhead = f", of which ≈{fmt_seconds(profiler_s)} is the profiler's own host overhead" if profiler_s else ""
+            findings.append(
+                f"{text}{overhead}: capture the step in a CUDA graph or use torch.compile(mode='reduce-overhead'), "
+                "and fuse small kernels."
+            )
+    if timeline.host_stall_s / span >= LAUNCH_GAP_SHARE:
         findings.append(
-            f"{fmt_percent(wait_share)} of the span the GPU waits for the host to launch work "
-            f"({timeline.launch_gaps} gaps, {fmt_seconds(per_gap)} each on average): capture the step in a CUDA "
-            "graph or use torch.compile(mode='reduce-overhead'), and fuse small kernels."
+            f"{fmt_percent(timeline.host_stall_s / span)} of the span the GPU is idle before a step's first launch "
+            f"while the host launches nothing ({fmt_seconds(timeline.host_stall_s)}: data loading, Python between "
+            "steps, sleeps): a host stall — overlap the input pipeline with the GPU (DataLoader num_workers, "
+            "pin_memory, prefetching); CUDA graphs do not help."
+        )
+    if timeline.graph_gap_s / span >= LAUNCH_GAP_SHARE:
+        findings.append(
+            f"{fmt_percent(timeline.graph_gap_s / span)} of the span is idle inside CUDA-graph replays, between "
+            f"their kernels ({fmt_seconds(timeline.graph_gap_s)}): waits on dependencies or host nodes inside the "
+            "graph, not launch overhead."
         )
     if timeline.other_idle_s / span >= LAUNCH_GAP_SHARE:
         findings.append(
             f"{fmt_percent(timeline.other_idle_s / span)} of the span the GPU is idle for other reasons "
-            "(host work after the last launch, synchronisation, data loading): look at the CPU side of the step."
+            "(queued work waiting on a dependency or a synchronisation, host work after the last launch): look at "
+            "the CPU side of the step."
         )
     if timeline.exposed_communication_s / span >= LAUNCH_GAP_SHARE:
         findings.append(

@@ -12,9 +12,11 @@ from roofline import __version__
 from roofline.analysis.classify import KernelVerdict, TimeByBound, sort_by_time, time_by_bound
 from roofline.analysis.findings import findings_for, trace_findings
 from roofline.analysis.timeline import StepFigures, StreamFigures, TimelineFigures
+from roofline.analysis.profiler_overhead import overhead_basis, profiler_overhead_s, removable_overhead_s
 from roofline.analysis.roofline import Bound
 from roofline.hardware.spec import HardwareSpec, Roofs
 from roofline.presentable import Presentable
+from roofline.units import fmt_seconds
 
 RESULT_SCHEMA_VERSION = 1
 
@@ -66,7 +68,8 @@ class Summary(BaseModel):
     launch_wait_s: float = 0.0
     other_idle_s: float = 0.0
     time_by_bound: TimeByBound
-    verdict: str = Field(description="compute | memory | launch | latency | communication | unknown | idle")
+    verdict: str = Field(description="compute | memory | launch | latency | communication | unknown | "
+                         "host-stall | idle")
     verdict_share: float = Field(description="share of the span behind the verdict")
     findings: list[str] = Field(default_factory=list)
     launch_gaps: int | None = None
@@ -74,13 +77,25 @@ class Summary(BaseModel):
     graph_kernels: int | None = None
     steps: list[StepFigures] = Field(default_factory=list)
     streams: list[StreamFigures] = Field(default_factory=list)
-    lead_in_s: float = Field(0.0, description="idle from each step's start to its first GPU work, summed")
+    host_stall_s: float = Field(0.0, description="idle before a step's first launch while the host launched "
+                                "nothing (data loading, Python between steps)")
+    lead_in_s: float = Field(0.0, description="idle while work was queued before its first GPU activity (a step's "
+                             "first launch call to its first kernel; without steps, the span's start to the first)")
+    graph_gap_s: float = Field(0.0, description="idle inside CUDA-graph replays, between their kernels")
     syncs: int | None = Field(None, description="host synchronisations inside the profiled steps")
     sync_s: float | None = Field(None, description="host time blocked in those synchronisations, except each "
                                  "step's last (the one that ends the step)")
     communication_s: float = 0.0
     exposed_communication_s: float = Field(0.0, description="communication with no other GPU work beside it")
     utilisation: Utilisation | None = Field(None, description="MFU/MBU of a trace (None for declared kernels)")
+    host_ops: int | None = Field(None, description="cpu_ops the profiler recorded in the span")
+    profiler_overhead_s: float | None = Field(None, description="host time the profiler itself added: host_ops × "
+                                              "the per-op overhead (analysis/profiler_overhead.py)")
+    profiler_wait_s: float | None = Field(None, description="the part of launch_wait_s that overhead explains, taken "
+                                          "out of the launch verdict (the host never issues faster than the launch "
+                                          "floor)")
+    caveats: list[str] = Field(default_factory=list, description="what qualifies the verdict (a truncated or "
+                               "damaged trace, a launch wait within the profiler's overhead): shown with it")
 
 
 class ClassifyResult(Presentable, BaseModel):
@@ -165,14 +180,15 @@ def summarize_kernels(verdicts: list[KernelVerdict], hardware: HardwareUsed | No
     )
 
 
-def verdict_candidates(kernel_time: TimeByBound, timeline: TimelineFigures) -> dict[str, float]:
+def verdict_candidates(kernel_time: TimeByBound, timeline: TimelineFigures, launch_wait_s: float) -> dict[str, float]:
     """Seconds of the span behind each possible verdict.
 
     Communication costs the step only where it is exposed (no other GPU work beside it), so the
     communication candidate is the timeline's exposed communication; the rest of the busy time is
     shared among the other bounds by their kernel time (streams overlap: kernel seconds can exceed
-    busy seconds). Launch wait counts toward launch (SPEC §2: a GPU idle because the host cannot
-    launch fast enough is launch-bound).
+    busy seconds). Launch wait (net of the profiler's own overhead) counts toward launch (SPEC §2:
+    a GPU idle because the host cannot launch fast enough is launch-bound); host stall is a verdict
+    of its own; graph gaps and other idle count as idle; lead-in is no bound's.
     """
     times = kernel_time.model_dump()
     exposed = min(timeline.exposed_communication_s, timeline.gpu_busy_s)
@@ -183,11 +199,12 @@ def verdict_candidates(kernel_time: TimeByBound, timeline: TimelineFigures) -> d
     return {
         "compute": busy["compute"],
         "memory": busy["memory"],
-        "launch": busy["launch"] + timeline.launch_wait_s,
+        "launch": busy["launch"] + launch_wait_s,
         "latency": busy["latency"],
         "communication": exposed,
         "unknown": busy["unknown"],
-        "idle": timeline.other_idle_s,
+        "host-stall": timeline.host_stall_s,
+        "idle": timeline.other_idle_s + timeline.graph_gap_s,
     }
 
 
@@ -229,35 +246,59 @@ def utilisation(verdicts: list[KernelVerdict], span_s: float, bandwidth_bytes_pe
                        bytes_coverage=bytes_coverage, notes=notes)
 
 
-def summarize_trace(verdicts: list[KernelVerdict], timeline: TimelineFigures, extra_findings: list[str],
-                    hardware: HardwareUsed | None = None) -> Summary:
+def summarize_trace(
+    verdicts: list[KernelVerdict],
+    timeline: TimelineFigures,
+    extra_findings: list[str],
+    hardware: HardwareUsed | None = None,
+    *,
+    host_ops: int | None = None,
+    launch_floor_s: float = 0.0,
+    caveats: list[str] | None = None,
+) -> Summary:
     """Account the whole span: busy time apportioned to the bounds of the kernels that ran (exposed
-    communication to communication), plus idle time split into launch wait and other."""
+    communication to communication), plus the idle buckets (verdict_candidates); the profiler's
+    own host overhead is taken out of the launch wait before the verdict."""
     kernel_time = time_by_bound(verdicts)
-    candidates = verdict_candidates(kernel_time, timeline)
+    overhead = profiler_overhead_s(host_ops) if host_ops is not None else None
+    eager = sum(v.count for v in verdicts if v.kind == "kernel" and not v.in_graph)
+    removed = removable_overhead_s(overhead or 0.0, launch_wait_s=timeline.launch_wait_s, busy_s=timeline.gpu_busy_s,
+                                   eager_launches=eager, launch_floor_s=launch_floor_s)
+    candidates = verdict_candidates(kernel_time, timeline, timeline.launch_wait_s - removed)
     verdict = max(candidates, key=lambda k: (candidates[k], k != "unknown"))
     share = candidates[verdict] / timeline.span_s if timeline.span_s > 0 else 0.0
+    notes = list(caveats or [])
+    measured = dict(candidates, launch=candidates["launch"] + removed)
+    if removed and verdict != "launch" and max(measured, key=lambda k: (measured[k], k != "unknown")) == "launch":
+        notes.append(f"launch-bound as measured, but within the profiler's own host overhead ({fmt_seconds(removed)} "
+                     f"of the launch wait ≈ {overhead_basis(host_ops or 0)})")
     return Summary(
         span_s=timeline.span_s,
         gpu_busy_s=timeline.gpu_busy_s,
         idle_s=timeline.idle_s,
         launch_wait_s=timeline.launch_wait_s,
         other_idle_s=timeline.other_idle_s,
+        host_stall_s=timeline.host_stall_s,
+        lead_in_s=timeline.lead_in_s,
+        graph_gap_s=timeline.graph_gap_s,
         time_by_bound=kernel_time,
         verdict=verdict,
         verdict_share=share,
-        findings=trace_findings(verdicts, timeline, candidates, verdict, matrix_precisions(hardware))
-        + extra_findings,
+        findings=trace_findings(verdicts, timeline, candidates, verdict, matrix_precisions(hardware),
+                                profiler_s=removed) + extra_findings,
         launch_gaps=timeline.launch_gaps,
         kernels=timeline.kernels,
         graph_kernels=timeline.graph_kernels,
         steps=timeline.steps,
         streams=timeline.streams,
-        lead_in_s=sum(s.lead_in_s for s in timeline.steps),
         communication_s=timeline.communication_s,
         exposed_communication_s=timeline.exposed_communication_s,
         utilisation=(utilisation(verdicts, timeline.span_s, hardware.memory_bandwidth_bytes_per_s)
                      if hardware is not None else None),
+        host_ops=host_ops,
+        profiler_overhead_s=overhead,
+        profiler_wait_s=removed if overhead is not None else None,
+        caveats=notes,
     )
 
 

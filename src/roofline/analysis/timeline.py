@@ -1,13 +1,25 @@
-"""GPU timeline accounting: busy vs idle over the profiled span, idle split into host/launch wait
-and other, overlapping streams counted once (union, not sum), CUDA-graph replays counted as busy.
-Pure functions of :class:`GpuEvent` lists.
+"""GPU timeline accounting: busy vs idle over the profiled span, overlapping streams counted once
+(union, not sum), and every idle gap put in one bucket by what the GPU was waiting for:
+
+* ``launch_wait`` — the host issued the next work only after the GPU had gone idle;
+* ``host_stall`` — before a step's first GPU work, the host launched nothing (data loading, sleep,
+  Python between steps): from the GPU going idle to the step's first launch call;
+* ``lead_in`` — work queued before its first GPU activity: the step's first launch call to its first
+  kernel, or, without step markers, the start of the span to the first GPU activity;
+* ``graph_gap`` — idle inside a CUDA-graph replay (between its kernels): the graph's own scheduling
+  and dependencies, not a launch the host was late with;
+* ``other_idle`` — the rest: queued work that did not start (dependencies, synchronisation) and the
+  tail of the span after the last GPU work.
+
+Busy time is exactly the union of kernel/copy intervals, replayed graphs included. Pure functions
+of :class:`GpuEvent` lists.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pydantic import BaseModel
 
@@ -15,6 +27,33 @@ from roofline.analysis.classify import KernelWork
 from roofline.analysis.collectives import events_collective, is_collective_kernel
 from roofline.analysis.event_table import EventTable
 from roofline.analysis.events import GpuEvent
+
+# Segment kinds, in the order charts list them; all but "busy" are idle.
+IDLE_KINDS = ("launch_wait", "host_stall", "lead_in", "graph_gap", "other_idle")
+
+
+@dataclass(frozen=True, slots=True)
+class Buckets:
+    """A span's accounting in ns: busy, each idle bucket, and the number of launch-wait gaps."""
+
+    busy: int = 0
+    launch_wait: int = 0
+    host_stall: int = 0
+    lead_in: int = 0
+    graph_gap: int = 0
+    other_idle: int = 0
+    launch_gaps: int = 0
+
+    @property
+    def idle(self) -> int:
+        return self.launch_wait + self.host_stall + self.lead_in + self.graph_gap + self.other_idle
+
+    def __add__(self, other: Buckets) -> Buckets:
+        return Buckets(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple())))
+
+    def as_tuple(self) -> tuple[int, ...]:
+        return (self.busy, self.launch_wait, self.host_stall, self.lead_in, self.graph_gap, self.other_idle,
+                self.launch_gaps)
 
 
 class StepFigures(BaseModel):
@@ -25,9 +64,11 @@ class StepFigures(BaseModel):
     launch_wait_s: float
     kernels: int
     kernel_time_s: float
-    # Idle from the step's start to its first GPU work: the host's own prologue (Python, input
-    # preparation, a graph's submission) — time that no launch-side change removes.
+    # The step's first launch call to its first GPU work: work queued, not yet running.
     lead_in_s: float = 0.0
+    # The step's start to its first launch call: the host launched nothing (data loading, Python).
+    host_stall_s: float = 0.0
+    graph_gap_s: float = 0.0
 
 
 class StreamFigures(BaseModel):
@@ -47,6 +88,9 @@ class TimelineFigures(BaseModel):
     kernels: int
     kernel_time_s: float
     graph_kernels: int = 0
+    host_stall_s: float = 0.0
+    lead_in_s: float = 0.0
+    graph_gap_s: float = 0.0
     steps: list[StepFigures] = []
     # Communication (NCCL/RCCL kernels): their busy time, and the part with no other GPU work
     # running beside it (the seed's exposed-communication test).
@@ -58,7 +102,7 @@ class TimelineFigures(BaseModel):
 @dataclass(frozen=True, slots=True)
 class Segment:
     """One piece of a device's (or a stream's) timeline, in ns relative to the trace origin:
-    ``busy`` (with the GPU events that made it busy), ``launch_wait`` or ``other_idle``.
+    ``busy`` (with the GPU events that made it busy) or one of :data:`IDLE_KINDS`.
     """
 
     start_ns: int
@@ -82,76 +126,81 @@ class DeviceSegments:
     streams: dict[int, list[Segment]]
 
 
-@dataclass
-class _Interval:
-    start: int
-    end: int
-    # Host launch time of the work that opened this interval (None: unknown / nsys).
-    launch_start: int | None = None
-    members: list[GpuEvent] = field(default_factory=list)
+def _sweep_order(events: list[GpuEvent]) -> tuple[list[GpuEvent], set[int], set[int]]:
+    """The events in sweep order (start, end; ties keep input order), the positions of the events
+    that open their step (the first in that order of each step number; step None is one group),
+    and the positions of replayed kernels that are not the first of their replay (the gap before
+    one is inside the replay)."""
+    ordered = sorted(events, key=lambda e: (e.start_ns, e.end_ns))
+    replay_start: dict[tuple[int, int], int] = {}
+    for e in ordered:
+        if e.in_graph and e.correlation is not None:
+            replay_start.setdefault((e.device, e.correlation), e.start_ns)
+    seen: set[int | None] = set()
+    opening, inside = set(), set()
+    for i, e in enumerate(ordered):
+        if e.step not in seen:
+            seen.add(e.step)
+            opening.add(i)
+        if e.in_graph and e.correlation is not None and e.start_ns > replay_start[(e.device, e.correlation)]:
+            inside.add(i)
+    return ordered, opening, inside
 
 
-def _work_intervals(events: list[GpuEvent]) -> list[_Interval]:
-    """One interval per eager event, one per CUDA-graph replay (first kernel start → last end):
-    gaps inside a replay are the graph's own scheduling, not idle time.
-    """
-    intervals: list[_Interval] = []
-    replays: dict[tuple[int, int], list[GpuEvent]] = defaultdict(list)
-    for event in events:
-        if event.in_graph and event.correlation is not None:
-            replays[(event.device, event.correlation)].append(event)
-        else:
-            intervals.append(_Interval(event.start_ns, event.end_ns, event.launch_start_ns, [event]))
-    for members in replays.values():
-        start = min(e.start_ns for e in members)
-        end = max(e.end_ns for e in members)
-        launch = members[0].launch_start_ns
-        intervals.append(_Interval(start, end, launch, members))
-    intervals.sort(key=lambda iv: (iv.start, iv.end))
-    return intervals
+def _gap_kinds(event: GpuEvent, cursor: int, start: int, opening: bool, inside: bool) -> list[tuple[str, int, int]]:
+    """The idle [cursor, start) before ``event`` cut into (kind, from, to) pieces."""
+    launch = event.launch_start_ns
+    if inside:
+        return [("graph_gap", cursor, start)]
+    if opening and event.step is None:
+        return [("lead_in", cursor, start)]  # no step markers: the span opens on the first launch
+    if launch is None or launch < cursor:
+        return [("other_idle", cursor, start)]  # queued before the GPU went idle, yet not started
+    if opening:
+        issued = min(launch, start)  # the host's first launch of the step; after it the work is queued
+        pieces = [("host_stall", cursor, issued), ("lead_in", issued, start)]
+        return [p for p in pieces if p[2] > p[1]]
+    return [("launch_wait", cursor, start)]
 
 
 def _account(
     events: list[GpuEvent], span_start: int, span_end: int, segments: list[Segment] | None = None
-) -> tuple[int, int, int, int]:
-    """(busy, launch_wait, other_idle, launch_gaps) in ns within [span_start, span_end].
+) -> Buckets:
+    """The accounting of [span_start, span_end]: busy (the union of the events' intervals) and each
+    idle bucket, in ns, with the number of launch-wait gaps.
 
     ``segments``, when given, receives every piece of the span in time order, so charts and the
     annotated trace draw exactly what these totals count (one algorithm, not two).
     """
     if span_end <= span_start:
-        return 0, 0, 0, 0
-    busy = launch_wait = other = gaps = 0
+        return Buckets()
+    totals = dict.fromkeys(("busy",) + IDLE_KINDS, 0)
+    gaps = 0
     cursor = span_start
-    for interval in _work_intervals(events):
-        start = max(interval.start, span_start)
-        end = min(interval.end, span_end)
-        if end <= start:
-            if interval.end <= span_start:
-                continue
+    ordered, opening, inside = _sweep_order(events)
+    for i, event in enumerate(ordered):
+        if event.end_ns <= span_start:
+            continue
+        start = min(max(event.start_ns, span_start), span_end)
+        end = min(event.end_ns, span_end)
         if start > cursor:
-            gap = start - cursor
-            # The host issued this work only after the GPU had gone idle: the GPU waited on launches.
-            if interval.launch_start is not None and interval.launch_start >= cursor:
-                launch_wait += gap
-                gaps += 1
-                kind = "launch_wait"
-            else:
-                other += gap
-                kind = "other_idle"
-            if segments is not None:
-                segments.append(Segment(cursor, start, kind))
+            for kind, a, b in _gap_kinds(event, cursor, start, i in opening, i in inside):
+                totals[kind] += b - a
+                gaps += kind == "launch_wait"
+                if segments is not None:
+                    segments.append(Segment(a, b, kind))
             cursor = start
         if end > cursor:
-            busy += end - cursor
+            totals["busy"] += end - cursor
             if segments is not None:
-                segments.append(Segment(cursor, end, "busy", tuple(interval.members)))
+                segments.append(Segment(cursor, end, "busy", (event,)))
             cursor = end
     if span_end > cursor:
-        other += span_end - cursor
+        totals["other_idle"] += span_end - cursor
         if segments is not None:
             segments.append(Segment(cursor, span_end, "other_idle"))
-    return busy, launch_wait, other, gaps
+    return Buckets(totals["busy"], totals["launch_wait"], totals["host_stall"], totals["lead_in"],
+                   totals["graph_gap"], totals["other_idle"], gaps)
 
 
 def trace_span(events: list[GpuEvent], steps: list[tuple[int, int, int]]) -> tuple[int, int]:
@@ -183,11 +232,10 @@ def analyse_timeline(events: list[GpuEvent], steps: list[tuple[int, int, int]]) 
     span_start, span_end = trace_span(events, steps)
     scoped = [e for e in events if e.step is not None] if steps else events
     # Several devices: account each over the same span and add (GPU-seconds).
-    busy = wait = other = gaps = 0
+    total = Buckets()
     for device_events in by_device.values():
         device_scoped = [e for e in device_events if (e.step is not None or not steps)]
-        b, w, o, g = _account(device_scoped, span_start, span_end)
-        busy, wait, other, gaps = busy + b, wait + w, other + o, gaps + g
+        total = total + _account(device_scoped, span_start, span_end)
     devices = max(len(by_device), 1)
     step_figures = []
     by_step: dict[int | None, list[GpuEvent]] = defaultdict(list)
@@ -197,43 +245,53 @@ def analyse_timeline(events: list[GpuEvent], steps: list[tuple[int, int, int]]) 
         members = by_step.get(number, [])
         if members:
             end = max(end, max(e.end_ns for e in members))
-        b, w, o, _ = _account(members, start, end)
+        b = _account(members, start, end)
         kernels = [e for e in members if e.kind == "kernel"]
-        first = min((e.start_ns for e in members), default=end)
-        step_figures.append(
-            StepFigures(
-                step=number,
-                span_s=(end - start) * 1e-9,
-                gpu_busy_s=b * 1e-9,
-                idle_s=(w + o) * 1e-9,
-                launch_wait_s=w * 1e-9,
-                kernels=len(kernels),
-                kernel_time_s=sum(e.dur_ns for e in kernels) * 1e-9,
-                lead_in_s=min(max(first - start, 0), w + o) * 1e-9,
-            )
-        )
+        step_figures.append(step_figures_of(number, start, end, b, len(kernels), sum(e.dur_ns for e in kernels)))
     streams = []
     per_stream: dict[tuple[int, int], list[GpuEvent]] = defaultdict(list)
     for event in scoped:
         per_stream[(event.device, event.stream)].append(event)
     for (device, stream), members in sorted(per_stream.items()):
-        b, _, _, _ = _account(members, span_start, span_end)
-        streams.append(StreamFigures(device=device, stream=stream, events=len(members), busy_s=b * 1e-9))
+        busy = _account(members, span_start, span_end).busy
+        streams.append(StreamFigures(device=device, stream=stream, events=len(members), busy_s=busy * 1e-9))
     kernels = [e for e in scoped if e.kind == "kernel"]
     communication, exposed = _communication(scoped, span_start, span_end)
+    return figures_of(
+        total, (span_end - span_start) * devices, kernels=len(kernels),
+        kernel_ns=sum(e.dur_ns for e in kernels), graph_kernels=sum(1 for e in kernels if e.in_graph),
+        communication_ns=communication, exposed_ns=exposed, steps=step_figures, streams=streams,
+    )
+
+
+def step_figures_of(number: int, start: int, end: int, b: Buckets, kernels: int, kernel_ns: int) -> StepFigures:
+    return StepFigures(
+        step=number, span_s=(end - start) * 1e-9, gpu_busy_s=b.busy * 1e-9, idle_s=b.idle * 1e-9,
+        launch_wait_s=b.launch_wait * 1e-9, kernels=kernels, kernel_time_s=kernel_ns * 1e-9,
+        lead_in_s=b.lead_in * 1e-9, host_stall_s=b.host_stall * 1e-9, graph_gap_s=b.graph_gap * 1e-9,
+    )
+
+
+def figures_of(total: Buckets, span_ns: int, *, kernels: int, kernel_ns: int, graph_kernels: int,
+               communication_ns: int, exposed_ns: int, steps: list[StepFigures],
+               streams: list[StreamFigures]) -> TimelineFigures:
+    """TimelineFigures from summed buckets (shared by the event-list and the column paths)."""
     return TimelineFigures(
-        span_s=(span_end - span_start) * 1e-9 * devices,
-        gpu_busy_s=busy * 1e-9,
-        idle_s=(wait + other) * 1e-9,
-        launch_wait_s=wait * 1e-9,
-        other_idle_s=other * 1e-9,
-        launch_gaps=gaps,
-        kernels=len(kernels),
-        kernel_time_s=sum(e.dur_ns for e in kernels) * 1e-9,
-        graph_kernels=sum(1 for e in kernels if e.in_graph),
-        communication_s=communication * 1e-9,
-        exposed_communication_s=exposed * 1e-9,
-        steps=step_figures,
+        span_s=span_ns * 1e-9,
+        gpu_busy_s=total.busy * 1e-9,
+        idle_s=total.idle * 1e-9,
+        launch_wait_s=total.launch_wait * 1e-9,
+        other_idle_s=total.other_idle * 1e-9,
+        host_stall_s=total.host_stall * 1e-9,
+        lead_in_s=total.lead_in * 1e-9,
+        graph_gap_s=total.graph_gap * 1e-9,
+        launch_gaps=total.launch_gaps,
+        kernels=kernels,
+        kernel_time_s=kernel_ns * 1e-9,
+        graph_kernels=graph_kernels,
+        communication_s=communication_ns * 1e-9,
+        exposed_communication_s=exposed_ns * 1e-9,
+        steps=steps,
         streams=streams,
     )
 
@@ -255,8 +313,8 @@ def _communication(events: list[GpuEvent], span_start: int, span_end: int) -> tu
     for members in per_device.values():
         comm = [e for e in members if e.kind == "kernel" and is_communication(e.name)]
         others = [e for e in members if not (e.kind == "kernel" and is_communication(e.name))]
-        total += _account(comm, span_start, span_end)[0]
-        exposed += _account(members, span_start, span_end)[0] - _account(others, span_start, span_end)[0]
+        total += _account(comm, span_start, span_end).busy
+        exposed += _account(members, span_start, span_end).busy - _account(others, span_start, span_end).busy
     return total, exposed
 
 
@@ -320,7 +378,7 @@ def group_events(events: Iterable[GpuEvent]) -> list[KernelWork]:
 
 def timeline_segments(events: list[GpuEvent], steps: list[tuple[int, int, int]]) -> list[DeviceSegments]:
     """Per device, the same span and accounting as :func:`analyse_timeline`, as segments in time
-    order (busy / launch wait / other idle), plus each stream's busy segments: what a timeline chart
+    order (busy and the idle buckets), plus each stream's busy segments: what a timeline chart
     draws and what the annotated trace's counter tracks follow. Totals equal analyse_timeline's.
     """
     if not events:

@@ -2,10 +2,10 @@
 :mod:`roofline.analysis.timeline`'s event-list functions, computed on whole columns so that a trace
 of millions of kernels is analysed without one Python object per kernel.
 
-The sweep of ``timeline._account`` — walk the work intervals in start order with a cursor, count a
-gap before each interval (launch wait when its launch started after the GPU went idle) and the
-busy time past the cursor — is a prefix maximum: the cursor before interval *i* is the largest end
-(or clipped start) of the intervals before it. tests/test_event_table.py checks both give equal
+The sweep of ``timeline._account`` — walk the events in start order with a cursor, put the gap
+before each in its bucket (launch wait, host stall, lead-in, graph gap, other idle) and count the
+busy time past the cursor — is a prefix maximum: the cursor before event *i* is the largest end
+(or clipped start) of the events before it. tests/test_event_table.py checks both give equal
 figures on every real trace of the test data; a figure added to one must be added to the other.
 """
 
@@ -18,73 +18,81 @@ import numpy as np
 from roofline.analysis.classify import KernelWork
 from roofline.analysis.collectives import group_collective
 from roofline.analysis.event_table import KINDS, LINKS, MISSING, PRECISIONS, SOURCES, UNITS, EventTable
-from roofline.analysis.timeline import StepFigures, StreamFigures, TimelineFigures, is_communication
+from roofline.analysis.timeline import (
+    Buckets,
+    StepFigures,
+    StreamFigures,
+    TimelineFigures,
+    figures_of,
+    is_communication,
+    step_figures_of,
+)
 
 _KERNEL = KINDS.index("kernel")
 
 
 class _Intervals:
-    """Work intervals of some rows: one per eager event, one per CUDA-graph replay (first kernel
-    start → last end), sorted by (start, end) with timeline._work_intervals' tie order."""
+    """The rows as sweep intervals, sorted by (start, end) with timeline._sweep_order's tie order,
+    with the flags that classify the gap before each: ``opening`` (the first of its step in that
+    order; no step is one group) and ``inside`` (a replayed kernel after its replay's first)."""
 
     def __init__(self, table: EventTable, rows: np.ndarray) -> None:
         start = table.start_ns[rows]
         end = start + table.dur_ns[rows]
-        launch = table.launch_start_ns[rows]
-        graph = table.in_graph[rows] & (table.correlation[rows] != MISSING)
-        eager = ~graph
-        starts, ends, launches = [start[eager]], [end[eager]], [launch[eager]]
+        order = np.lexsort((np.arange(len(rows)), end, start))
+        self.start, self.end = start[order], end[order]
+        self.launch = table.launch_start_ns[rows][order]
+        self.step = table.step[rows][order]
+        self.opening = np.zeros(len(order), bool)
+        if len(order):
+            self.opening[np.unique(self.step, return_index=True)[1]] = True
+        graph = (table.in_graph[rows] & (table.correlation[rows] != MISSING))[order]
+        self.inside = np.zeros(len(order), bool)
         if graph.any():
-            g_rows = np.flatnonzero(graph)
-            device = table.device[rows][g_rows]
-            correlation = table.correlation[rows][g_rows]
-            order = np.lexsort((g_rows, correlation, device))
-            g_rows, device, correlation = g_rows[order], device[order], correlation[order]
-            first = np.ones(len(g_rows), bool)
-            first[1:] = (device[1:] != device[:-1]) | (correlation[1:] != correlation[:-1])
-            bounds = np.flatnonzero(first)
-            # Replays in order of their first member, as a dict keyed on first appearance keeps them.
-            replay_order = np.argsort(g_rows[bounds], kind="stable")
-            g_start, g_end, g_launch = start[g_rows], end[g_rows], launch[g_rows]
-            r_start = np.minimum.reduceat(g_start, bounds)[replay_order]
-            r_end = np.maximum.reduceat(g_end, bounds)[replay_order]
-            r_launch = g_launch[bounds][replay_order]
-            starts.append(r_start)
-            ends.append(r_end)
-            launches.append(r_launch)
-        self.start = np.concatenate(starts)
-        self.end = np.concatenate(ends)
-        self.launch = np.concatenate(launches)
-        self.order = np.lexsort((np.arange(len(self.start)), self.end, self.start))
+            g = np.flatnonzero(graph)
+            keys = np.stack([table.device[rows][order][g], table.correlation[rows][order][g]], axis=1)
+            _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+            # In sweep order the first row of a replay holds its earliest start.
+            self.inside[g] = self.start[g] > self.start[g][first][inverse.reshape(-1)]
 
 
-def _sweep(iv: _Intervals, span_start: int, span_end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Per interval in sweep order: (index, busy ns, gap ns, gap is launch wait), and trailing idle."""
-    order = iv.order
-    start, end, launch = iv.start[order], iv.end[order], iv.launch[order]
-    keep = end > span_start
-    order, start, end, launch = order[keep], start[keep], end[keep], launch[keep]
-    clipped_start = np.maximum(start, span_start)
+def account(table: EventTable, rows: np.ndarray, span_start: int, span_end: int) -> Buckets:
+    """timeline._account of ``rows`` within [span_start, span_end]."""
+    if span_end <= span_start:
+        return Buckets()
+    iv = _Intervals(table, rows)
+    keep = iv.end > span_start
+    start, end, launch = iv.start[keep], iv.end[keep], iv.launch[keep]
+    opening, inside, step = iv.opening[keep], iv.inside[keep], iv.step[keep]
+    clipped_start = np.minimum(np.maximum(start, span_start), span_end)
     clipped_end = np.minimum(end, span_end)
     reach = np.maximum(clipped_start, clipped_end)
-    cursor = np.empty(len(order), np.int64)
-    if len(order):
+    cursor = np.empty(len(start), np.int64)
+    if len(start):
         cursor[0] = span_start
         cursor[1:] = np.maximum(np.maximum.accumulate(reach)[:-1], span_start)
     gap = np.maximum(clipped_start - cursor, 0)
     busy = np.maximum(clipped_end - np.maximum(cursor, clipped_start), 0)
-    waited = (gap > 0) & (launch != MISSING) & (launch >= cursor)
-    final = max(int(reach.max()), span_start) if len(order) else span_start
-    return order, busy, gap, waited, max(span_end - final, 0)
-
-
-def account(table: EventTable, rows: np.ndarray, span_start: int, span_end: int) -> tuple[int, int, int, int]:
-    """(busy, launch_wait, other_idle, launch_gaps) in ns of ``rows`` within [span_start, span_end]."""
-    if span_end <= span_start:
-        return 0, 0, 0, 0
-    _, busy, gap, waited, trailing = _sweep(_Intervals(table, rows), span_start, span_end)
-    wait = int(gap[waited].sum())
-    return int(busy.sum()), wait, int(gap.sum()) - wait + trailing, int(waited.sum())
+    final = max(int(reach.max()), span_start) if len(start) else span_start
+    trailing = max(span_end - final, 0)
+    graph_gap = inside
+    lead_only = ~graph_gap & opening & (step == MISSING)
+    rest = ~graph_gap & ~lead_only
+    queued = rest & ((launch == MISSING) | (launch < cursor))
+    first = rest & ~queued & opening
+    waited = rest & ~queued & ~opening & (gap > 0)
+    issued = np.minimum(launch, clipped_start)
+    stall = np.where(first, np.maximum(issued - cursor, 0), 0)
+    lead = np.where(lead_only, gap, 0) + np.where(first, gap - stall, 0)
+    return Buckets(
+        busy=int(busy.sum()),
+        launch_wait=int(gap[waited].sum()),
+        host_stall=int(stall.sum()),
+        lead_in=int(lead.sum()),
+        graph_gap=int(gap[graph_gap].sum()),
+        other_idle=int(gap[queued].sum()) + trailing,
+        launch_gaps=int(waited.sum()),
+    )
 
 
 def trace_span(table: EventTable, steps: list[tuple[int, int, int]]) -> tuple[int, int]:
@@ -111,10 +119,9 @@ def analyse_timeline(table: EventTable, steps: list[tuple[int, int, int]]) -> Ti
     span_start, span_end = trace_span(table, steps)
     scoped = table.step != MISSING if steps else np.ones(len(table), bool)
     devices = np.unique(table.device)
-    busy = wait = other = gaps = 0
+    total = Buckets()
     for device in devices.tolist():
-        b, w, o, g = account(table, np.flatnonzero(scoped & (table.device == device)), span_start, span_end)
-        busy, wait, other, gaps = busy + b, wait + w, other + o, gaps + g
+        total = total + account(table, np.flatnonzero(scoped & (table.device == device)), span_start, span_end)
     kernel = table.kind == _KERNEL
     step_figures = _steps(table, steps, kernel)
     streams = []
@@ -122,24 +129,14 @@ def analyse_timeline(table: EventTable, steps: list[tuple[int, int, int]]) -> Ti
     pairs = np.unique(np.stack([table.device[scoped_rows], table.stream[scoped_rows]], axis=1), axis=0)
     for device, stream in pairs.tolist():
         members = scoped_rows[(table.device[scoped_rows] == device) & (table.stream[scoped_rows] == stream)]
-        b = account(table, members, span_start, span_end)[0]
-        streams.append(StreamFigures(device=device, stream=stream, events=len(members), busy_s=b * 1e-9))
+        busy = account(table, members, span_start, span_end).busy
+        streams.append(StreamFigures(device=device, stream=stream, events=len(members), busy_s=busy * 1e-9))
     scoped_kernels = scoped & kernel
     communication, exposed = _communication(table, scoped_rows, span_start, span_end)
-    return TimelineFigures(
-        span_s=(span_end - span_start) * 1e-9 * max(len(devices), 1),
-        gpu_busy_s=busy * 1e-9,
-        idle_s=(wait + other) * 1e-9,
-        launch_wait_s=wait * 1e-9,
-        other_idle_s=other * 1e-9,
-        launch_gaps=gaps,
-        kernels=int(scoped_kernels.sum()),
-        kernel_time_s=int(table.dur_ns[scoped_kernels].sum()) * 1e-9,
-        graph_kernels=int((scoped_kernels & table.in_graph).sum()),
-        communication_s=communication * 1e-9,
-        exposed_communication_s=exposed * 1e-9,
-        steps=step_figures,
-        streams=streams,
+    return figures_of(
+        total, (span_end - span_start) * max(len(devices), 1), kernels=int(scoped_kernels.sum()),
+        kernel_ns=int(table.dur_ns[scoped_kernels].sum()), graph_kernels=int((scoped_kernels & table.in_graph).sum()),
+        communication_ns=communication, exposed_ns=exposed, steps=step_figures, streams=streams,
     )
 
 
@@ -154,19 +151,9 @@ def _steps(table: EventTable, steps: list[tuple[int, int, int]], kernel: np.ndar
         members = np.sort(order[lo:hi])
         if len(members):
             end = max(end, int((table.start_ns[members] + table.dur_ns[members]).max()))
-        b, w, o, _ = account(table, members, start, end)
+        buckets = account(table, members, start, end)
         kernels = members[kernel[members]]
-        first = int(table.start_ns[members].min()) if len(members) else end
-        out.append(StepFigures(
-            step=number,
-            span_s=(end - start) * 1e-9,
-            gpu_busy_s=b * 1e-9,
-            idle_s=(w + o) * 1e-9,
-            launch_wait_s=w * 1e-9,
-            kernels=len(kernels),
-            kernel_time_s=int(table.dur_ns[kernels].sum()) * 1e-9,
-            lead_in_s=min(max(first - start, 0), w + o) * 1e-9,
-        ))
+        out.append(step_figures_of(number, start, end, buckets, len(kernels), int(table.dur_ns[kernels].sum())))
     return out
 
 
@@ -179,9 +166,9 @@ def _communication(table: EventTable, rows: np.ndarray, span_start: int, span_en
     total = exposed = 0
     for device in np.unique(table.device[rows]).tolist():
         members = rows[table.device[rows] == device]
-        total += account(table, members[comm[members]], span_start, span_end)[0]
-        exposed += (account(table, members, span_start, span_end)[0]
-                    - account(table, members[~comm[members]], span_start, span_end)[0])
+        total += account(table, members[comm[members]], span_start, span_end).busy
+        exposed += (account(table, members, span_start, span_end).busy
+                    - account(table, members[~comm[members]], span_start, span_end).busy)
     return total, exposed
 
 

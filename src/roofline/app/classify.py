@@ -99,7 +99,9 @@ def classify_loaded(
         verdicts = [classify_kernel(work, roofs) for work in works]
         timeline = analyse_timeline(events, steps)
     syncs = syncs_in_steps(loaded, steps)
-    summary = summarize_trace(verdicts, timeline, sync_findings(syncs, steps) + extra, hardware)
+    summary = summarize_trace(verdicts, timeline, sync_findings(syncs, steps) + extra, hardware,
+                              host_ops=recorded_ops(loaded, steps), launch_floor_s=roofs.launch_floor_eager.value,
+                              caveats=list(loaded.extra.get("integrity") or []))
     if steps:
         summary = summary.model_copy(update={"syncs": len(syncs), "sync_s": blocked_s(syncs, steps)})
     return build_result(
@@ -181,6 +183,17 @@ def select_events(loaded: LoadedInput, step: int | None, device_index: int | Non
         steps = [s for s in steps if s[0] == step]
         events = rows_where(events, "step", step)
     return events, steps
+
+
+def recorded_ops(loaded: LoadedInput, steps: list) -> int | None:
+    """cpu_ops the profiler recorded in the selected steps (the whole trace without steps); None
+    when the reader does not count them (Nsight Systems, Nsight Compute)."""
+    counts = loaded.extra.get("host_ops")
+    if not isinstance(counts, dict):
+        return None
+    if not steps:
+        return int(counts.get(None, 0))
+    return sum(int(counts.get(number, 0)) for number in {s[0] for s in steps})
 
 
 def blocked_s(syncs: list[tuple[str, int, int]], steps: list) -> float:

@@ -10,7 +10,6 @@ holds nothing but the outcomes (a few hundred bytes each).
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -177,6 +176,8 @@ def bounded_map(submit: Callable[[T], _Future], wait_first: Callable[[list[Any]]
 
 
 def _in_event_loop() -> bool:
+    import asyncio  # here, not at the top: asyncio imports ssl, and only --scheduler talks to a network
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -204,6 +205,8 @@ def _dask_cluster(fn: Callable[[T], R], tasks: Sequence[T], options: MapOptions,
     try:
         # Probe first: a Client that fails half-way through its constructor hangs in __del__ later.
         if not _in_event_loop():  # (from a notebook's loop the Client's own timeout has to do)
+            import asyncio
+
             asyncio.run(_probe(address, CONNECT_TIMEOUT_S))
         client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError, ValueError, TypeError) as exc:

@@ -6,12 +6,19 @@ touches moves).
 
 The step model is a two-resource critical path, measured from the trace:
 
-    step = lead-in + max(host issue time, GPU busy time) + fixed gaps + other idle + added costs
+    step = lead-in + host stall + max(host issue time, GPU busy time) + fixed gaps + graph gaps
+           + other idle + added costs
 
-* lead-in: idle from the step's start to its first GPU work (the host's prologue);
+* lead-in: work queued before its first GPU activity (a step's first launch to its first kernel);
+* host stall: idle before a step's first launch while the host launches nothing (data loading,
+  Python between steps) — no launch-side change removes it;
+* graph gaps: idle inside CUDA-graph replays, between their kernels;
 * host issue time: when the GPU waited for launches for a tenth of its window or more, the host
   was the bottleneck and its issue time is the whole window (busy + launch wait); otherwise the
-  host was hidden behind the GPU and the small launch gaps stay as fixed gaps;
+  host was hidden behind the GPU and the small launch gaps stay as fixed gaps. The profiler's own
+  host overhead per recorded op (analysis/profiler_overhead.py) is taken out of the launch wait
+  first: the plan is of the unprofiled step, unless it replays changes between two profiled
+  traces (--verify), where both sides carry that overhead;
 * a change to the GPU side (fewer bytes, a higher roof) shortens GPU busy time, which only shows
   in the step when the GPU is (or becomes) the critical resource — the bottleneck shifts as it
   does on the machine; a change to the host side (graphs, fewer launches, fewer syncs) shortens
@@ -24,6 +31,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 from roofline.analysis.classify import KernelVerdict
+from roofline.analysis.profiler_overhead import removable_overhead_s
 from roofline.analysis.result import ClassifyResult
 from roofline.analysis.timeline import is_communication
 from roofline.planner.engine import PlanOutcome, run_plan
@@ -90,6 +98,9 @@ class TraceModel:
     syncs: int = 0  # host synchronisations beyond one per step
     sync_s: float = 0.0  # host time blocked in them
     exposed_communication_s: float = 0.0
+    host_stall_s: float = 0.0  # idle before steps' first launches, the host launching nothing
+    graph_gap_s: float = 0.0  # idle inside CUDA-graph replays
+    profiler_s: float = 0.0  # the profiler's host overhead taken out of the measured launch wait
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -106,7 +117,8 @@ class TraceModel:
 
     @property
     def total_s(self) -> float:
-        return self.lead_in_s + max(self.host_s, self.busy_s) + self.fixed_gap_s + self.other_idle_s + self.extra_s
+        return (self.lead_in_s + self.host_stall_s + max(self.host_s, self.busy_s) + self.fixed_gap_s
+                + self.graph_gap_s + self.other_idle_s + self.extra_s)
 
     @property
     def step_s(self) -> float:
@@ -140,6 +152,9 @@ class TraceEvaluation:
     by_bound: dict[str, float]
     kernels: float
     critical: str  # "host" or "gpu": which resource sets the pace
+    host_stall_s: float = 0.0
+    graph_gap_s: float = 0.0
+    profiler_s: float = 0.0
 
     @property
     def launch_share(self) -> float:
@@ -159,21 +174,22 @@ class TraceDiagnosis:
         return self.replay or share >= threshold
 
 
-def trace_model(result: ClassifyResult) -> TraceModel:
-    """The modelled timeline of a classified trace, exactly reproducing its measured span."""
+def trace_model(result: ClassifyResult, *, profiled: bool = False) -> TraceModel:
+    """The modelled timeline of a classified trace. ``profiled``: exactly the measured span;
+    otherwise the profiler's estimated host overhead is first taken out of the launch wait (an
+    unprofiled host issues the same ops faster)."""
     s = result.summary
     steps = max(len(s.steps), 1)
     kernel_time = sum(v.total_s for v in result.kernels)
     overlap = s.gpu_busy_s / kernel_time if kernel_time > 0 else 1.0
     groups = tuple(GroupModel.from_verdict(v) for v in result.kernels)
-    lead_in = min(s.lead_in_s, s.launch_wait_s + s.other_idle_s)
-    lead_from_wait = min(lead_in, s.launch_wait_s)
-    wait = s.launch_wait_s - lead_from_wait
-    other = s.other_idle_s - (lead_in - lead_from_wait)
     busy = s.gpu_busy_s
-    host_paced = busy + wait > 0 and wait / (busy + wait) >= HOST_BOUND_SHARE
     floor = result.hardware.launch_floor_eager_s
     eager = sum(v.count for v in result.kernels if v.kind == "kernel" and not v.in_graph)
+    profiler = 0.0 if profiled else removable_overhead_s(s.profiler_overhead_s or 0.0, launch_wait_s=s.launch_wait_s,
+                                                         busy_s=busy, eager_launches=eager, launch_floor_s=floor)
+    wait = s.launch_wait_s - profiler
+    host_paced = busy + wait > 0 and wait / (busy + wait) >= HOST_BOUND_SHARE
     # GPU-bound: the host's issue time is hidden; estimate it from the launch floor, so that
     # when a change shrinks the GPU work far enough the host becomes the critical path again.
     hidden_host = min(busy, eager * floor)
@@ -182,15 +198,18 @@ def trace_model(result: ClassifyResult) -> TraceModel:
     return TraceModel(
         steps=steps,
         groups=groups,
-        lead_in_s=lead_in,
+        lead_in_s=s.lead_in_s,
         host_s=busy + wait if host_paced else hidden_host,
         fixed_gap_s=0.0 if host_paced else wait,
-        other_idle_s=max(other, 0.0),
+        other_idle_s=s.other_idle_s,
         overlap=overlap,
         launch_floor_s=floor,
         syncs=extra_syncs,
         sync_s=sync_s,
         exposed_communication_s=s.exposed_communication_s,
+        host_stall_s=s.host_stall_s,
+        graph_gap_s=s.graph_gap_s,
+        profiler_s=profiler,
     )
 
 
@@ -200,7 +219,10 @@ def evaluate_trace(model: TraceModel) -> TraceEvaluation:
     for g in model.groups:
         key = "communication" if g.communication else g.bound
         by_bound[key] = by_bound.get(key, 0.0) + g.time_s * model.overlap / n
-    by_bound["launch wait"] = (model.lead_in_s + model.launch_wait_s + model.extra_s) / n
+    by_bound["lead-in"] = (model.lead_in_s + model.extra_s) / n
+    by_bound["launch wait"] = model.launch_wait_s / n
+    by_bound["host stall"] = model.host_stall_s / n
+    by_bound["graph gaps"] = model.graph_gap_s / n
     by_bound["other idle"] = model.other_idle_s / n
     return TraceEvaluation(
         step_s=model.step_s,
@@ -212,6 +234,9 @@ def evaluate_trace(model: TraceModel) -> TraceEvaluation:
         by_bound=by_bound,
         kernels=model.kernels / n,
         critical="host" if model.host_bound else "gpu",
+        host_stall_s=model.host_stall_s / n,
+        graph_gap_s=model.graph_gap_s / n,
+        profiler_s=model.profiler_s / n,
     )
 
 
@@ -219,13 +244,16 @@ def _score(evaluation: TraceEvaluation) -> float:
     return math.log(max(evaluation.step_s, 1e-12))
 
 
-def plan_trace(result: ClassifyResult, *, max_steps: int = 8, only: list[str] | None = None) -> PlanOutcome:
+def plan_trace(result: ClassifyResult, *, max_steps: int = 8, only: list[str] | None = None,
+               profiled: bool | None = None) -> PlanOutcome:
     """Ordered plan for a classified trace. ``only`` restricts the rules (by name) — what
-    ``--verify`` uses to replay the steps a second trace shows were applied."""
+    ``--verify`` uses to replay the steps a second trace shows were applied, on the profiled step
+    as measured (both traces carry the profiler's overhead). ``profiled`` overrides that choice:
+    True plans the step as profiled, False with the profiler's overhead out."""
     import roofline.planner.trace_rules  # noqa: F401  (registers the rules)
 
     return run_plan(
-        trace_model(result),
+        trace_model(result, profiled=only is not None if profiled is None else profiled),
         domain=DOMAIN,
         evaluate=evaluate_trace,
         diagnose=lambda m, e: TraceDiagnosis(m, e, result, replay=only is not None),

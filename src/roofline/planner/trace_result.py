@@ -7,11 +7,13 @@ from pydantic import BaseModel, Field
 
 
 from roofline import __version__
+from roofline.analysis.profiler_overhead import overhead_basis
 from roofline.analysis.result import ClassifyResult
 from roofline.planner.engine import PlanOutcome
 from roofline.planner.trace import GroupModel, TraceEvaluation, TraceModel
 from roofline.planner.verify import Verification
 from roofline.presentable import Presentable
+from roofline.units import fmt_seconds
 
 TRACE_PLAN_SCHEMA_VERSION = 1
 EVIDENCE_LIMIT = 6
@@ -29,6 +31,9 @@ class TraceMetrics(BaseModel):
     kernels_per_step: float
     critical: str = Field(description="'host' or 'gpu': which resource sets the step's pace")
     by_bound_s: dict[str, float]
+    host_stall_s: float = 0.0
+    graph_gap_s: float = 0.0
+    profiler_s: float = Field(0.0, description="the profiler's own host overhead taken out of the measured launch wait")
 
 
 class Evidence(BaseModel):
@@ -80,7 +85,8 @@ class TracePlanResult(Presentable, BaseModel):
 def metrics(e: TraceEvaluation) -> TraceMetrics:
     return TraceMetrics(step_s=e.step_s, gpu_busy_s=e.busy_s, host_s=e.host_s, lead_in_s=e.lead_in_s,
                         launch_wait_s=e.launch_wait_s, other_idle_s=e.other_idle_s, kernels_per_step=e.kernels,
-                        critical=e.critical, by_bound_s=e.by_bound)
+                        critical=e.critical, by_bound_s=e.by_bound, host_stall_s=e.host_stall_s,
+                        graph_gap_s=e.graph_gap_s, profiler_s=e.profiler_s)
 
 
 def _evidence(before: TraceModel, after: TraceModel) -> tuple[list[Evidence], int]:
@@ -115,10 +121,18 @@ def build_trace_plan(outcome: PlanOutcome, result: ClassifyResult, notes: list[s
                           for a in record.considered if a.technique != c.technique],
         ))
     hw = result.hardware
+    notes = list(notes or [])
+    base = outcome.baseline
+    if base.profiler_s > 0:
+        ops = round((result.summary.host_ops or 0) / max(len(result.summary.steps), 1))
+        notes.insert(0, f"measured step {fmt_seconds(base.step_s + base.profiler_s)} under the profiler; planned from "
+                        f"the unprofiled estimate {fmt_seconds(base.step_s)}: {fmt_seconds(base.profiler_s)} of the "
+                        f"launch wait is the profiler's own host overhead (per step {overhead_basis(ops)}, no lower "
+                        "than the launch floor allows)")
     return TracePlanResult(
         inputs=result.inputs, hardware=hw.name,
         ceilings=hw.ceilings + (f" ({hw.ceilings_file})" if hw.ceilings_file else ""),
         steps_profiled=max(len(result.summary.steps), 1),
         baseline=metrics(outcome.baseline), steps=steps, final=metrics(outcome.final),
-        stop_reason=outcome.stop_reason, notes=notes or [],
+        stop_reason=outcome.stop_reason, notes=notes,
     )

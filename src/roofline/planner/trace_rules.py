@@ -4,6 +4,7 @@ applies, which time it moves (host issue, GPU busy, idle), and by how much the r
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from roofline.planner.engine import Candidate, register_rule
@@ -98,7 +99,9 @@ def cuda_graphs(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
     if not d.replay and (per_step < GRAPH_MIN_KERNELS_PER_STEP or e.critical != "host"
                          or _share(d, wait) < LAUNCH_SHARE):
         return None
-    if m.eager_kernels == 0:
+    # A host synchronisation inside the step cannot be captured (cudaErrorStreamCaptureUnsupported):
+    # remove_syncs comes first, and this rule is evaluated again on the step it leaves.
+    if m.eager_kernels == 0 or (m.syncs and not d.replay):
         return None
 
     def apply(m: TraceModel) -> TraceModel:
@@ -350,7 +353,8 @@ def pinned_copies(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
 @register_rule(DOMAIN, "remove_syncs")
 def remove_syncs(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
     """Host synchronisations inside the step beyond the one that ends it: each blocks the host
-    until the queue drains, and the queue restarts empty (one launch latency of idle GPU)."""
+    until the queue drains, and the queue restarts empty (one launch latency of idle GPU). They
+    also make the step impossible to capture in a CUDA graph, so this comes before cuda_graphs."""
     m = d.model
     if m.syncs < 1:
         return None
@@ -364,12 +368,15 @@ def remove_syncs(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
 
     per_step = m.syncs / max(m.steps, 1)
     return Candidate(
-        technique="remove host synchronisations inside the step (.item(), .cpu(), torch.cuda.synchronize, "
-                  "blocking copies)",
+        technique="remove host synchronisations inside the step (.item(), .cpu(), nonzero and boolean-mask "
+                  "indexing, torch.cuda.synchronize, blocking copies)",
         targets="launch",
         rationale=(f"{per_step:.0f} synchronisations per step beyond the one that ends it block the host "
-                   f"{fmt_seconds(m.per_step(saved_host))} per step and drain the GPU queue each time"),
-        risks=("a removed sync may have guarded a host read of GPU results: keep data dependencies explicit",),
+                   f"{fmt_seconds(m.per_step(saved_host))} per step and drain the GPU queue each time; while they "
+                   "remain the step cannot be captured in a CUDA graph"),
+        risks=("a removed sync may have guarded a host read of GPU results: keep data dependencies explicit",
+               "data-dependent shapes (nonzero, masks, MoE routing) need a static-shape form: fixed-capacity "
+               "expert dispatch, torch.where over the full tensor, grouped GEMMs with padded counts"),
         effort="low",
         tier=1,
         verify="re-profile: no cudaDeviceSynchronize/cudaStreamSynchronize inside ProfilerStep spans",
@@ -431,27 +438,38 @@ def overlap_communication(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
     )
 
 
-@register_rule(DOMAIN, "host_idle")
-def host_idle(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
-    """GPU idle with no launch pending: the host was busy elsewhere (data loading, Python,
-    logging) — an upper bound on what overlapping the input pipeline recovers."""
-    idle = d.evaluation.other_idle_s
-    if idle <= 0 or not d.worth(_share(d, idle), 0.10):
+@register_rule(DOMAIN, "host_stall")
+def host_stall(d: TraceDiagnosis) -> Candidate[TraceModel] | None:
+    """The GPU idle before each step's first launch while the host launches nothing (data loading,
+    preprocessing, Python between steps). Moved to a background worker that prepares the next
+    batch while this step runs, the stall overlaps the rest of the step: what is left per step is
+    the part longer than the rest of the step (one worker; n workers divide the stall by n)."""
+    m, e = d.model, d.evaluation
+    stall = e.host_stall_s
+    if stall <= 0 or not d.worth(_share(d, stall), LAUNCH_SHARE):
         return None
+    rest = e.step_s - stall
+    left = max(stall - rest, 0.0)
+    workers = math.ceil(stall / rest) if rest > 0 else None
 
     def apply(m: TraceModel) -> TraceModel:
-        return replace(m, other_idle_s=0.0)
+        return replace(m, host_stall_s=left * max(m.steps, 1))
 
+    hide = (f"{workers} worker{'s' if workers != 1 else ''} would hide it entirely" if workers
+            else "the rest of the step is too short to hide it")
     return Candidate(
-        technique="overlap the host's other work with the GPU (DataLoader workers, pin_memory, prefetching, "
-                  "async logging)",
+        technique="overlap the input pipeline with the GPU (DataLoader num_workers ≥ 1, pin_memory=True, "
+                  "prefetching; move per-step host work off the training loop)",
         targets="latency",
-        rationale=(f"the GPU is idle with nothing launched {fmt_percent(_share(d, idle))} of the step "
-                   f"({fmt_seconds(idle)} per step): the host is busy outside the launch path — an upper bound"),
-        risks=("look at the CPU side of the trace first: the idle may be a deliberate wait",),
-        effort="medium",
-        tier=2,
-        verify="re-profile with CPU stacks (with_stack=True): the host work between steps moves off the critical path",
+        rationale=(f"before each step's first launch the host launches nothing for {fmt_seconds(stall)} per step "
+                   f"({fmt_percent(_share(d, stall))} of the step): loading or preparing input on the critical path. "
+                   f"A background worker preparing the next batch overlaps it with the {fmt_seconds(rest)} the rest "
+                   f"of the step takes, leaving {fmt_seconds(left)} ({hide}); CUDA graphs do not touch it"),
+        risks=("worker processes cost CPU cores and host memory; pinned buffers are a limited resource",
+               "a stall that is a deliberate wait (a barrier, a rate limiter) is not the input pipeline"),
+        effort="low",
+        tier=1,
+        verify="re-profile: each step's first kernel follows the previous step's last one closely",
         apply=apply,
     )
 

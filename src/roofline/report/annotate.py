@@ -1,7 +1,7 @@
 """Write a PyTorch profiler trace back out with the diagnosis on it, for Perfetto or
 chrome://tracing: every GPU event of a classified kernel group gets ``args["roofline"]`` (bound, AI,
 % of roof, roof, op), and each device gets two counter tracks (``ph: "C"``): the GPU state over time
-(busy by bound, launch wait, other idle) and the running verdict (each bound's share of the span so
+(busy by bound and each idle state) and the running verdict (each bound's share of the span so
 far; its last sample is the trace verdict).
 
 The input is streamed (``roofline.sources.jsonstream``) and the output written event by event to a
@@ -37,8 +37,13 @@ from roofline.units import fmt_intensity, fmt_percent
 ANNOTATION_KEY = "roofline"
 STATE_COUNTER = "roofline: GPU state"
 RUNNING_COUNTER = "roofline: running verdict (% of span so far)"
-STATES = ("compute", "memory", "launch", "latency", "communication", "unknown", "launch wait", "other idle")
-RUNNING = ("compute", "memory", "launch", "latency", "communication", "unknown", "idle")
+STATES = ("compute", "memory", "launch", "latency", "communication", "unknown", "launch wait", "host stall", "lead in",
+          "graph gap", "other idle")
+RUNNING = ("compute", "memory", "launch", "latency", "communication", "unknown", "host-stall", "idle", "lead-in",
+           "profiler")
+# Where each idle kind counts in the running verdict (analysis.result.verdict_candidates).
+_RUNNING_OF_IDLE = {"launch_wait": "launch", "host_stall": "host-stall", "graph_gap": "idle", "other_idle": "idle",
+                    "lead_in": "lead-in"}
 # The running verdict changes slowly: this many samples per device show its course without
 # adding an event per kernel to a trace that may hold millions.
 RUNNING_SAMPLES = 2000
@@ -158,8 +163,12 @@ def _bound_of(event: GpuEvent, index: VerdictIndex) -> str:
     return verdict.bound.value if verdict is not None else "unknown"
 
 
-def counter_samples(device: DeviceSegments, index: VerdictIndex) -> Iterator[tuple[str, int, dict[str, float]]]:
-    """(counter name, time in ns relative to the trace origin, values) for one device."""
+def counter_samples(device: DeviceSegments, index: VerdictIndex,
+                    profiler_share: float = 0.0) -> Iterator[tuple[str, int, dict[str, float]]]:
+    """(counter name, time in ns relative to the trace origin, values) for one device.
+    ``profiler_share``: the part of the launch wait the profiler's own overhead explains
+    (Summary.profiler_wait_s / launch_wait_s), counted as "profiler", not "launch", as the verdict
+    does."""
     state = None
     for segment in device.segments:
         if segment.kind != "busy":
@@ -181,9 +190,10 @@ def counter_samples(device: DeviceSegments, index: VerdictIndex) -> Iterator[tup
     last = None
     for number, segment in enumerate(device.segments):
         if segment.kind == "launch_wait":
-            totals["launch"] += segment.dur_ns
-        elif segment.kind == "other_idle":
-            totals["idle"] += segment.dur_ns
+            totals["launch"] += segment.dur_ns * (1.0 - profiler_share)
+            totals["profiler"] += segment.dur_ns * profiler_share
+        elif segment.kind in _RUNNING_OF_IDLE:
+            totals[_RUNNING_OF_IDLE[segment.kind]] += segment.dur_ns
         else:
             # A busy piece is shared among the bounds of the kernels in it, by their time.
             weights: dict[str, float] = defaultdict(float)
@@ -259,9 +269,11 @@ def annotate_trace(loaded: LoadedInput, result: ClassifyResult, target: Path) ->
         origin = (min_start_ns or 0) - min((e.start_ns for e in events), default=0)
         steps = list(loaded.extra.get("steps") or [])
         counters = []
+        summary = result.summary
+        share = (summary.profiler_wait_s or 0.0) / summary.launch_wait_s if summary.launch_wait_s > 0 else 0.0
         for device in timeline_segments(events, steps):
             pid = pids.get(device.device, device.device)
-            for name, at, values in counter_samples(device, index):
+            for name, at, values in counter_samples(device, index, share):
                 counters.append(orjson.dumps({"ph": "C", "name": name, "pid": pid, "tid": 0, "cat": "roofline",
                                               "ts": round((origin + at) / 1000.0, 3), "args": values}))
         counter_events = len(counters)

@@ -9,8 +9,8 @@ from rich.text import Text
 
 from roofline.analysis.result import ClassifyResult
 from roofline.hardware.spec import HardwareSpec, Roofs
-from roofline.report.summary_text import time_by_bound_text, utilisation_text
 from roofline.precision import Unit
+from roofline.report.summary_text import caveat_text, idle_split, time_by_bound_text, utilisation_text, verdict_name
 from roofline.units import (
     fmt_bytes,
     fmt_bytes_per_s,
@@ -42,16 +42,16 @@ def classify_renderable(result: ClassifyResult, top: int | None = None, width: i
     )
     verdict = Text()
     verdict.append("verdict: ")
-    verdict.append(f"{summary.verdict}-bound", style=BOUND_STYLE.get(summary.verdict, "bold"))
+    verdict.append(verdict_name(summary.verdict), style=BOUND_STYLE.get(summary.verdict, "bold"))
     verdict.append(f" ({fmt_percent(summary.verdict_share)} of the span)")
+    if summary.caveats:
+        verdict.append(caveat_text(summary), style="bold yellow")
     verdict.append(
         f" · span {fmt_seconds(summary.span_s)}, GPU busy {fmt_seconds(summary.gpu_busy_s)}, "
         f"idle {fmt_seconds(summary.idle_s)}"
     )
     if summary.idle_s > 0:
-        verdict.append(
-            f" (launch wait {fmt_seconds(summary.launch_wait_s)}, other {fmt_seconds(summary.other_idle_s)})"
-        )
+        verdict.append(f" ({idle_split(summary)})")
     if summary.verdict == "communication":
         verdict.append(f"; exposed communication {fmt_seconds(summary.exposed_communication_s)} of "
                        f"{fmt_seconds(summary.communication_s)}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from roofline.analysis.result import ClassifyResult
-from roofline.report.summary_text import time_by_bound_text, utilisation_text
+from roofline.report.summary_text import caveat_text, idle_split, time_by_bound_text, utilisation_text, verdict_name
 from roofline.units import (
     fmt_bytes_per_s,
     fmt_flops_per_s,
@@ -27,12 +27,12 @@ def classify_markdown(result: ClassifyResult, top: int | None = None) -> str:
     lines = [
         f"## roofline classify: {md_escape(result.title or ', '.join(result.inputs))}",
         "",
-        f"**Verdict: {s.verdict}-bound** ({fmt_percent(s.verdict_share)} of the span) on "
-        f"{md_escape(hw.display_name)} (`{hw.name}`, {hw.ceilings} ceilings).",
+        f"**Verdict: {verdict_name(s.verdict)}** ({fmt_percent(s.verdict_share)} of the span){md_escape(caveat_text(s))} "
+        f"on {md_escape(hw.display_name)} (`{hw.name}`, {hw.ceilings} ceilings).",
         "",
         f"- Span {fmt_seconds(s.span_s)}; GPU busy {fmt_seconds(s.gpu_busy_s)}; idle {fmt_seconds(s.idle_s)}"
         + (
-            f" (launch wait {fmt_seconds(s.launch_wait_s)}, other {fmt_seconds(s.other_idle_s)})"
+            f" ({idle_split(s)})"
             if s.idle_s > 0
             else ""
         ),

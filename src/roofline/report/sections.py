@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from roofline import __version__
 from roofline.analysis.result import ClassifyResult
+from roofline.report.summary_text import caveat_text
 from roofline.errors import InputError
 from roofline.report.document import Bullets, Cell, Chart, Paragraph, Report, Section, Table, Verdict
 from roofline.report.figures import DEFAULT_LABELS, roofline_figure, source_name
@@ -32,6 +33,7 @@ _VERDICT_WORDS = {
     "communication": "communication-bound (exposed collectives)",
     "unknown": "bound unknown",
     "idle": "idle-bound (the GPU mostly waits on something other than launches)",
+    "host-stall": "host-stalled (before each step the host launches nothing: input pipeline, Python)",
 }
 
 
@@ -65,7 +67,7 @@ def summary_blocks(result: ClassifyResult) -> tuple:
     s = result.summary
     hw = result.hardware
     headline = f"{_VERDICT_WORDS.get(s.verdict, s.verdict)}"
-    detail = f"{fmt_percent(s.verdict_share)} of the {fmt_seconds(s.span_s)} span"
+    detail = f"{fmt_percent(s.verdict_share)} of the {fmt_seconds(s.span_s)} span{caveat_text(s)}"
     tb = s.time_by_bound
     rows = [
         ("span analysed", fmt_seconds(s.span_s)),
@@ -74,8 +76,13 @@ def summary_blocks(result: ClassifyResult) -> tuple:
     if s.idle_s > 0 or result.source_format in ("kineto", "nsys"):
         rows += [
             ("idle · waiting for launches", fmt_seconds(s.launch_wait_s)),
+            ("idle · host stall (nothing launched)", fmt_seconds(s.host_stall_s)),
+            ("idle · lead-in (queued, not yet running)", fmt_seconds(s.lead_in_s)),
+            ("idle · inside CUDA-graph replays", fmt_seconds(s.graph_gap_s)),
             ("idle · other", fmt_seconds(s.other_idle_s)),
         ]
+        if s.profiler_wait_s:
+            rows.append(("of the launch wait, the profiler's own overhead", fmt_seconds(s.profiler_wait_s)))
     rows += [
         ("in compute-bound kernels", fmt_seconds(tb.compute)),
         ("in memory-bound kernels", fmt_seconds(tb.memory)),

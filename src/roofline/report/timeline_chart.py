@@ -1,6 +1,7 @@
 """Draw a trace's GPU timeline (``roofline.report.timeline_figure.TimelineFigure``): one lane per
 device with busy time coloured by the bound of the kernels running and idle time split into launch
-wait and other, and one lane per stream. Element ids: ``lane-<n>-<category>``, ``step-<n>``,
+wait (coloured) and the idle states no launch-side change removes (host stall, lead-in, graph gaps,
+other: neutral fills, hatched), and one lane per stream. Element ids: ``lane-<n>-<category>``, ``step-<n>``,
 ``legend``.
 """
 
@@ -9,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from roofline.report import mpl
-from roofline.report.timeline_figure import CATEGORY_COLOURS, CATEGORY_LABELS, TimelineFigure
+from roofline.report.timeline_figure import CATEGORY_COLOURS, CATEGORY_HATCHES, CATEGORY_LABELS, TimelineFigure
 from roofline.units import fmt_percent, fmt_seconds
 
 LANE_HEIGHT_IN = 0.42
+HATCH_COLOUR = "#8C8C8C"  # the hatching of the neutral idle fills
 MAX_LANES = 24  # streams beyond this are summarised in a note: a chart of 200 lanes reads as noise
 
 
@@ -48,8 +50,10 @@ def render_timeline(figure: TimelineFigure, fmt: str) -> bytes:
             # Device lanes are full height; stream lanes thinner, so the eye groups them under their GPU.
             thickness = 0.7 if not row.label.startswith(" ") else 0.45
             for category, spans in by_category.items():
+                hatch = CATEGORY_HATCHES.get(category)
                 ax.broken_barh(spans, (lane - thickness / 2, thickness), facecolors=CATEGORY_COLOURS[category],
-                               edgecolors="none", gid=f"lane-{lane}-{category}")
+                               edgecolors=HATCH_COLOUR if hatch else "none", linewidth=0, hatch=hatch,
+                               gid=f"lane-{lane}-{category}")
             if row.binned:
                 ax.text(1.005, lane, "binned", transform=ax.get_yaxis_transform(), fontsize=7, color="#777777",
                         va="center")
@@ -79,7 +83,9 @@ def _legend(fig: Any, figure: TimelineFigure, top: float) -> None:
         if category in totals:
             seconds, share = totals[category]
             label += f"\n{fmt_seconds(seconds)} ({fmt_percent(share)} of the span)"
-        handles.append(Patch(facecolor=CATEGORY_COLOURS[category], edgecolor="none", label=label))
+        hatch = CATEGORY_HATCHES.get(category)
+        handles.append(Patch(facecolor=CATEGORY_COLOURS[category], edgecolor=HATCH_COLOUR if hatch else "none",
+                             hatch=hatch, linewidth=0, label=label))
     seconds, share = totals.get("busy", (0.0, 0.0))
     handles.append(Patch(facecolor="white", edgecolor="none",
                          label=f"GPU busy in all: {fmt_seconds(seconds)} ({fmt_percent(share)})"))

@@ -1,5 +1,5 @@
-"""Plot-ready model of a trace's timeline: one row per device (busy by bound, launch wait, other
-idle) and one per stream (busy by bound), on a time axis from the start of the accounted span.
+"""Plot-ready model of a trace's timeline: one row per device (busy by bound, then each idle state:
+launch wait, host stall, lead-in, graph gaps, other idle) and one per stream (busy by bound), on a time axis from the start of the accounted span.
 Built from the timeline model (``roofline.analysis.timeline.timeline_segments``) and the verdicts;
 ``roofline.report.timeline_chart`` draws it.
 """
@@ -17,8 +17,13 @@ from roofline.units import fmt_percent, fmt_seconds
 CATEGORY_COLOURS = {
     **BOUND_COLOURS,
     "launch_wait": "#D55E00",  # idle, waiting for the host to launch: the launch-bound gaps
+    # Idle states no launch-side change removes: neutral fills, told apart by their hatching.
+    "host_stall": "#F2F2F2",
+    "lead_in": "#FFFFFF",
+    "graph_gap": "#E6E6E6",
     "other_idle": "#DDDDDD",
 }
+CATEGORY_HATCHES = {"host_stall": "////", "lead_in": "....", "graph_gap": "xxx"}
 CATEGORY_LABELS = {
     "compute": "busy · compute-bound kernels",
     "memory": "busy · memory-bound kernels",
@@ -27,7 +32,10 @@ CATEGORY_LABELS = {
     "communication": "busy · collectives",
     "unknown": "busy · bound unknown",
     "launch_wait": "idle · waiting for the host to launch",
-    "other_idle": "idle · other (sync, host work, tail)",
+    "host_stall": "idle · host stall (nothing launched)",
+    "lead_in": "idle · lead-in (work queued, not yet running)",
+    "graph_gap": "idle · inside CUDA-graph replays",
+    "other_idle": "idle · other (dependencies, sync, tail)",
 }
 # Beyond this many bars in a row, draw the dominant state of each of MAX_BARS // 2 equal time bins:
 # finer detail is below a pixel, and a million rectangles would make a useless, huge file.
@@ -38,7 +46,7 @@ MAX_BARS = 4000
 class Bar:
     start_s: float  # from the start of the span
     end_s: float
-    category: str  # compute | memory | launch | unknown | launch_wait | other_idle
+    category: str  # a bound (compute | memory | launch | unknown) or an idle kind (timeline.IDLE_KINDS)
 
 
 @dataclass(frozen=True)
@@ -137,14 +145,17 @@ def timeline_figure(
             rows.append(_row(f"  stream {stream}", _bars(segments, origin, index), span_s, max_bars))
     s = result.summary
     totals = [("busy", s.gpu_busy_s, s.gpu_busy_s / s.span_s if s.span_s else 0.0)]
-    totals += [
-        ("launch_wait", s.launch_wait_s, s.launch_wait_s / s.span_s if s.span_s else 0.0),
-        ("other_idle", s.other_idle_s, s.other_idle_s / s.span_s if s.span_s else 0.0),
-    ]
+    idle = {"launch_wait": s.launch_wait_s, "host_stall": s.host_stall_s, "lead_in": s.lead_in_s,
+            "graph_gap": s.graph_gap_s, "other_idle": s.other_idle_s}
+    totals += [(kind, seconds, seconds / s.span_s if s.span_s else 0.0) for kind, seconds in idle.items()]
     step_marks = [(f"step {number}", (start - origin) * 1e-9) for number, start, _ in steps if start >= origin]
+    words = {"launch_wait": "launch wait", "host_stall": "host stall", "lead_in": "lead-in", "graph_gap": "graph gaps",
+             "other_idle": "other idle"}
+    shown = [f"{words[kind]} {fmt_percent(share)}" for kind, seconds, share in totals[1:]
+             if seconds > 0 or kind in ("launch_wait", "other_idle")]
     subtitle = (
         f"{source_name(result)} · span {fmt_seconds(s.span_s)}: busy {fmt_percent(totals[0][2])}, "
-        f"launch wait {fmt_percent(totals[1][2])}, other idle {fmt_percent(totals[2][2])} · verdict {s.verdict}"
+        f"{', '.join(shown)} · verdict {s.verdict}"
     )
     return TimelineFigure(
         title=f"GPU timeline · {result.hardware.display_name}",

@@ -12,7 +12,23 @@ from roofline.planner.verify import Verification
 from roofline.report.markdown import md_escape
 from roofline.units import fmt_percent, fmt_seconds, short_kernel_name
 
-PARTS = ("compute", "memory", "launch", "latency", "communication", "unknown", "launch wait", "other idle")
+PARTS = ("compute", "memory", "launch", "latency", "communication", "unknown", "launch wait", "host stall", "lead-in",
+         "graph gaps", "other idle")
+
+
+def baseline_label(m: TraceMetrics) -> str:
+    """'measured step', or, with the profiler's overhead taken out, what the step is instead."""
+    return "unprofiled step (estimate)" if m.profiler_s > 0 else "measured step"
+
+
+def components_text(m: TraceMetrics) -> str:
+    """GPU busy, host issue and each idle term of a step, the zero idle terms left out."""
+    parts = [f"GPU busy {fmt_seconds(m.gpu_busy_s)}", f"host issue {fmt_seconds(m.host_s)}"]
+    for label, value in (("lead-in", m.lead_in_s), ("host stall", m.host_stall_s), ("launch wait", m.launch_wait_s),
+                         ("graph gaps", m.graph_gap_s), ("other idle", m.other_idle_s)):
+        if value > 0 or label == "launch wait":
+            parts.append(f"{label} {fmt_seconds(value)}")
+    return ", ".join(parts)
 
 
 def split_text(m: TraceMetrics) -> str:
@@ -44,17 +60,15 @@ def trace_plan_renderable(result: TracePlanResult) -> Group:
     head.append(f" · {', '.join(result.inputs)} · {result.hardware} · ceilings: {result.ceilings} · "
                 f"{result.steps_profiled} profiled step(s)\n")
     b = result.baseline
-    head.append(f"measured step {fmt_seconds(b.step_s)}: GPU busy {fmt_seconds(b.gpu_busy_s)}, host issue "
-                f"{fmt_seconds(b.host_s)}, lead-in {fmt_seconds(b.lead_in_s)}, launch wait {fmt_seconds(b.launch_wait_s)}, "
-                f"other idle {fmt_seconds(b.other_idle_s)} · {b.kernels_per_step:.0f} kernels/step · "
-                f"critical path: {b.critical}\n")
+    head.append(f"{baseline_label(b)} {fmt_seconds(b.step_s)}: {components_text(b)} · "
+                f"{b.kernels_per_step:.0f} kernels/step · critical path: {b.critical}\n")
     head.append(f"split: {split_text(b)}")
     table = Table(title="plan (each step re-evaluated on the timeline the steps before it left)", header_style="bold")
     table.add_column("#", justify="right")
     table.add_column("change", overflow="fold", ratio=1)
     for column in ("attacks", "step after", "Δ step", "critical"):
         table.add_column(column, justify="left" if column in ("attacks", "critical") else "right", no_wrap=True)
-    table.add_row("", "measured", "", fmt_seconds(b.step_s), "", b.critical)
+    table.add_row("", baseline_label(b), "", fmt_seconds(b.step_s), "", b.critical)
     for step in result.steps:
         table.add_row(str(step.index), escape(step.technique), step.targets, fmt_seconds(step.after.step_s),
                       _delta(step), step.after.critical)
@@ -82,16 +96,15 @@ def trace_plan_markdown(result: TracePlanResult) -> str:
     lines = [
         f"## roofline plan: {md_escape(', '.join(result.inputs))} on {md_escape(result.hardware)}",
         "",
-        f"Measured step **{fmt_seconds(b.step_s)}** ({result.steps_profiled} profiled step(s)): GPU busy "
-        f"{fmt_seconds(b.gpu_busy_s)}, host issue {fmt_seconds(b.host_s)}, launch wait {fmt_seconds(b.launch_wait_s)}, "
-        f"other idle {fmt_seconds(b.other_idle_s)}; critical path **{b.critical}**; {md_escape(split_text(b))}.",
+        f"{baseline_label(b).capitalize()} **{fmt_seconds(b.step_s)}** ({result.steps_profiled} profiled step(s)): "
+        f"{components_text(b)}; critical path **{b.critical}**; {md_escape(split_text(b))}.",
         "",
     ]
     if not result.steps:
         lines += [f"Nothing to optimise that the trace shows ({md_escape(result.stop_reason)}).", ""]
         return "\n".join(lines)
     lines += ["| # | change | attacks | step after | Δ step | critical |", "|---|---|---|---:|---:|---|",
-              f"|  | measured |  | {fmt_seconds(b.step_s)} |  | {b.critical} |"]
+              f"|  | {baseline_label(b)} |  | {fmt_seconds(b.step_s)} |  | {b.critical} |"]
     for step in result.steps:
         lines.append(f"| {step.index} | {md_escape(step.technique)} | {step.targets} | {fmt_seconds(step.after.step_s)} "
                      f"| {_delta(step)} | {step.after.critical} |")

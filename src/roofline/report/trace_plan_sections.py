@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from roofline.planner.trace_result import TracePlanResult
 from roofline.report.document import Bullets, Cell, Paragraph, Section, Table
-from roofline.report.trace_plan_render import evidence_text, split_text
+from roofline.report.trace_plan_render import baseline_label, components_text, evidence_text, split_text
 from roofline.units import fmt_seconds
 
 
@@ -14,14 +14,13 @@ def trace_plan_sections(plan: TracePlanResult, *, number: int | None = None) -> 
     b = plan.baseline
     source = ", ".join(plan.inputs)
     blocks: list = [Paragraph(
-        f"Measured step {fmt_seconds(b.step_s)} ({plan.steps_profiled} profiled step(s) of {source}): GPU busy "
-        f"{fmt_seconds(b.gpu_busy_s)}, host issue {fmt_seconds(b.host_s)}, launch wait {fmt_seconds(b.launch_wait_s)}, "
-        f"other idle {fmt_seconds(b.other_idle_s)}; the {b.critical} sets the pace ({split_text(b)})."
+        f"{baseline_label(b).capitalize()} {fmt_seconds(b.step_s)} ({plan.steps_profiled} profiled step(s) of "
+        f"{source}): {components_text(b)}; the {b.critical} sets the pace ({split_text(b)})."
     )]
     if not plan.steps:
         blocks.append(Paragraph(f"Nothing to optimise that the trace shows: {plan.stop_reason}."))
     else:
-        rows = [(Cell(""), Cell("measured"), Cell(""), Cell(fmt_seconds(b.step_s)), Cell(""), Cell(b.critical))]
+        rows = [(Cell(""), Cell(baseline_label(b)), Cell(""), Cell(fmt_seconds(b.step_s)), Cell(""), Cell(b.critical))]
         rows += [(Cell(str(s.index)), Cell(s.technique), Cell(s.targets, tone=s.targets if s.targets in
                   ("compute", "memory", "launch", "latency", "communication") else None), Cell(fmt_seconds(s.after.step_s)),
                   Cell(f"{fmt_seconds(s.delta_s)} ({s.delta_pct * 100:+.1f}%)"), Cell(s.after.critical))

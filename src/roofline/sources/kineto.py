@@ -274,7 +274,11 @@ def _read_kineto(path: Path, on_progress: Callable[[int], None] | None) -> Loade
             f"the trace is truncated (a profiler killed mid-write?): {state.events_seen:,} complete events "
             f"were recovered" + (f", an incomplete tail of {state.lost_bytes:,} bytes was dropped" if state.lost_bytes else "")
         )
+    integrity = []
+    if state.truncated:
+        integrity.append(f"truncated trace: {state.events_seen:,} events recovered, its end is missing")
     if state.skipped_regions:
+        integrity.append(f"damaged trace: {state.skipped_regions:,} unreadable stretch(es), their events missing")
         warnings.append(
             f"{state.skipped_regions:,} damaged stretch(es) of the event array ({state.skipped_bytes:,} bytes, the "
             f"first at byte {state.first_skipped_at:,} of the JSON) could not be parsed: the events in them are missing"
@@ -302,6 +306,7 @@ def _read_kineto(path: Path, on_progress: Callable[[int], None] | None) -> Loade
             file=path,
             fix="profile with activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA] on a GPU run",
         )
+    ops_per_step = _ops_per_step(collector)  # before _build_events moves the steps to the trace origin
     events = _build_events(collector, warnings)
     entries = device_properties(state.header, state.trailer)
     device_id = _main_device(events, entries)
@@ -323,8 +328,24 @@ def _read_kineto(path: Path, on_progress: Callable[[int], None] | None) -> Loade
             "devices": {e["id"]: e.get("name", "") for e in entries},
             "device_properties": entries,
             "device_id": device_id,
+            "host_ops": ops_per_step,
+            "integrity": integrity,
         },
     )
+
+
+def _ops_per_step(collector: _Collector) -> dict[int | None, int]:
+    """cpu_ops recorded per ProfilerStep number (the key None: the whole trace), for the profiler's
+    own host overhead, which is paid per recorded op."""
+    starts = np.frombuffer(collector.ops.start, dtype=np.int64) if len(collector.ops) else np.zeros(0, np.int64)
+    counts: dict[int | None, int] = {None: int(len(starts))}
+    if not collector.steps or not len(starts):
+        return counts
+    starts = np.sort(starts)
+    for step in collector.steps:
+        inside = int(np.searchsorted(starts, step.end_ns, "right") - np.searchsorted(starts, step.start_ns, "left"))
+        counts[step.number] = counts.get(step.number, 0) + inside
+    return counts
 
 
 # The deviceProperties fields device identification uses (hardware/trace_device.py), kept as the
