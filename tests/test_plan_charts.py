@@ -16,9 +16,9 @@ from roofline.analysis.result import hardware_used
 from roofline.cli import app
 from roofline.app.plan import plan_config, sweep_rows
 from roofline.hardware.registry import load_registry
-from roofline.report import mpl
-from roofline.report.plan_figures import default_sweep, frontier_figure, plan_roofline_figure, plan_steps_figure
-from roofline.report.plot import draw_roofline
+from roofline.report.charts import mpl
+from roofline.report.charts.plan import default_sweep, frontier_figure, plan_roofline_figure, plan_steps_figure
+from roofline.report.charts.roofline_mpl import draw_roofline
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "examples" / "llama70b_h100_tp8.yaml"

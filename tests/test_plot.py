@@ -18,10 +18,10 @@ from roofline.cli import app
 from roofline.app.classify import classify_loaded
 from roofline.analysis.result import hardware_used
 from roofline.hardware.registry import load_registry, resolve_roofs
-from roofline.report import mpl
-from roofline.report.figures import compare_figure, label_name, roofline_figure
-from roofline.report.plot import draw_compare, draw_roofline, render_roofline
-from roofline.report.timeline_figure import timeline_figure
+from roofline.report.charts import mpl
+from roofline.report.charts.roofline import compare_figure, label_name, roofline_figure
+from roofline.report.charts.roofline_mpl import draw_compare, draw_roofline, render_roofline
+from roofline.report.charts.timeline import timeline_figure
 from roofline.sources import read_input
 from matplotlib.text import Text
 
@@ -68,8 +68,8 @@ def classify(path: Path, hw: str = "auto", ceilings: str | None = None):
 
 def test_importing_roofline_does_not_import_matplotlib() -> None:
     code = (
-        "import sys, roofline, roofline.cli, roofline.report.plot, roofline.report.html, "
-        "roofline.report.annotate, roofline.report.timeline_chart\n"
+        "import sys, roofline, roofline.cli, roofline.report.charts.roofline_mpl, roofline.report.document.html, "
+        "roofline.report.annotate, roofline.report.charts.timeline_mpl\n"
         "assert 'matplotlib' not in sys.modules, 'matplotlib imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

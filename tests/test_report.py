@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from roofline.cli import app
 from roofline.app.classify import classify_loaded
 from roofline.hardware.registry import load_registry
-from roofline.report.document import Bullets, Chart, Paragraph, Section, Table, Cell
-from roofline.report.html import inline_svg, render_html
-from roofline.report.md_report import render_markdown
-from roofline.report.sections import ReportItem, build_report
+from roofline.report.document.model import Bullets, Chart, Paragraph, Section, Table, Cell
+from roofline.report.document.html import inline_svg, render_html
+from roofline.report.document.markdown import render_markdown
+from roofline.report.document.classify import ReportItem, build_report
 from roofline.sources import read_input
 
 DATA = Path(__file__).parent / "data"

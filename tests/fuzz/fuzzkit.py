@@ -201,7 +201,7 @@ def registry() -> Any:
 def run_classify(path: Path, hw: str = "h200-sxm") -> Outcome:
     """A trace or kernel list, read and classified, the result rendered as JSON and Markdown."""
     from roofline.app.classify import classify_loaded
-    from roofline.report.markdown import classify_markdown
+    from roofline.report.text.markdown import classify_markdown
     from roofline.sources import read_input
 
     loaded = read_input(path)
@@ -294,8 +294,8 @@ def run_snapshot(path: Path) -> Outcome:
 
 def run_classify_json(path: Path) -> Outcome:
     from roofline.sources.classify_json import load_classify_json
-    from roofline.report.figures import roofline_figure
-    from roofline.report.markdown import classify_markdown
+    from roofline.report.charts.roofline import roofline_figure
+    from roofline.report.text.markdown import classify_markdown
 
     results = load_classify_json(path)
     for result in results:

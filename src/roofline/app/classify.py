@@ -244,10 +244,10 @@ class Analysed:
     from_json: bool = False
 
     def timeline(self):  # type: ignore[no-untyped-def]
-        """The timeline chart's data (report.timeline_figure.TimelineFigure), or None without a timeline."""
+        """The timeline chart's data (report.charts.timeline.TimelineFigure), or None without a timeline."""
         if self.events is None:
             return None
-        from roofline.report.timeline_figure import timeline_figure
+        from roofline.report.charts.timeline import timeline_figure
 
         steps = self.steps or []
         return timeline_figure(self.result, timeline_segments(self.events, steps), steps)

@@ -65,18 +65,18 @@ class PlannedConfig:
         return sweep_rows(self.config, self.context, batches, key)
 
     def steps_figure(self):  # type: ignore[no-untyped-def]
-        from roofline.report.plan_figures import plan_steps_figure
+        from roofline.report.charts.plan import plan_steps_figure
 
         return plan_steps_figure(self.result)
 
     def roofline_figure(self, labels: int):  # type: ignore[no-untyped-def]
-        from roofline.report.plan_figures import plan_roofline_figure
+        from roofline.report.charts.plan import plan_roofline_figure
 
         return plan_roofline_figure(self.result, self.hardware, decode_steps=self.config.serving.output_tokens,
                                     labels=labels)
 
     def frontier_figure(self, sweep: str | None):  # type: ignore[no-untyped-def]
-        from roofline.report.plan_figures import default_sweep, frontier_figure
+        from roofline.report.charts.plan import default_sweep, frontier_figure
 
         final = ServingConfig.model_validate(self.result.final_config) if self.result.steps else None
         if sweep:

@@ -20,7 +20,7 @@ from roofline.cli.common import (
     read_with_progress,
 )
 from roofline.cli.output import FILE_WIDTH, OutputFormat, classify_text, emit, stdout_console, write_output
-from roofline.report.console import classify_renderable
+from roofline.report.text.console import classify_renderable
 from roofline.report.annotate import annotate_trace, check_annotate_target
 
 
@@ -89,7 +89,7 @@ def classify(
     for index, result in enumerate(results):
         items.append(classify_renderable(result, top=top, width=width or stdout_console().width))
         if plans is not None:
-            from roofline.report.trace_plan_render import trace_plan_renderable
+            from roofline.report.text.trace_plan import trace_plan_renderable
 
             items.append(trace_plan_renderable(plans[index]))
     emit(items, output, width=width)

@@ -177,7 +177,7 @@ def read_with_progress(path: Path) -> LoadedInput:
 def check_output(path: Path, allowed: tuple[str, ...] | None = None) -> str:
     """The output format, checked before any work is done: a missing directory or an unknown
     extension should not cost a minute of parsing first."""
-    from roofline.report import mpl
+    from roofline.report.charts import mpl
 
     fmt = mpl.format_for(path) if allowed is None else _suffix_in(path, allowed)
     parent = Path(path).parent

@@ -15,7 +15,7 @@ from roofline.analysis.fleet import FleetResult, TraceSetResult
 from roofline.app.fleet import classify_directory as run_fleet
 from roofline.cli.output import emit, write_output
 from roofline.errors import InputError
-from roofline.report.fleet import fleet_markdown, fleet_renderable, trace_set_markdown, trace_set_renderable
+from roofline.report.text.fleet import fleet_markdown, fleet_renderable, trace_set_markdown, trace_set_renderable
 
 JobsOption = Annotated[
     int | None,

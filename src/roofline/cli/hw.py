@@ -28,7 +28,7 @@ from roofline.hardware import measure as m
 from roofline.hardware.detect import DetectedGPU, detect_gpus, match_spec, spec_slug, starter_spec, torch_properties
 from roofline.hardware.registry import Registry, resolve_roofs
 from roofline.hardware.spec import HardwareSpec, Roofs
-from roofline.report.console import hw_list_table, hw_show_renderable
+from roofline.report.text.console import hw_list_table, hw_show_renderable
 
 app = typer.Typer(help="Hardware registry: list, show, detect, measure.", no_args_is_help=True)
 

@@ -68,18 +68,18 @@ def classify_text(results: list, fmt: OutputFormat, top: int | None, plans: list
             item["plan"] = plan.model_dump(mode="json")
         return json_text(payload)
     if fmt is OutputFormat.md:
-        from roofline.report.markdown import classify_markdown
+        from roofline.report.text.markdown import classify_markdown
 
         if plans is None:
             return "\n".join(classify_markdown(r, top=top) for r in results)
-        from roofline.report.trace_plan_render import trace_plan_markdown
+        from roofline.report.text.trace_plan import trace_plan_markdown
 
         return "\n".join(classify_markdown(r, top=top) + "\n" + trace_plan_markdown(p) for r, p in zip(results, plans))
     return None
 
 
 def render_trace_plans(plans: list, fmt: str, output: Path | None) -> None:
-    from roofline.report.trace_plan_render import (
+    from roofline.report.text.trace_plan import (
         trace_plan_markdown,
         trace_plan_renderable,
         verification_markdown,

@@ -71,7 +71,7 @@ def plan(
 
 def render_plan(result: PlanResult, rows: list[dict[str, object]] | None, fmt: OutputFormat,
                 output: Path | None) -> None:
-    from roofline.report.plan_render import plan_markdown, plan_renderable, sweep_table
+    from roofline.report.text.plan import plan_markdown, plan_renderable, sweep_table
 
     if fmt is OutputFormat.json:
         payload = result.model_dump(mode="json")

@@ -26,14 +26,14 @@ from roofline.cli.common import (
 )
 from roofline.errors import InputError
 from roofline.hardware.registry import Registry, resolve_roofs
-from roofline.report.figures import DEFAULT_LABELS, compare_figure, roofline_figure
+from roofline.report.charts.roofline import DEFAULT_LABELS, compare_figure, roofline_figure
 
 DEFAULT_COMPARE_OUTPUT = Path("roofline-compare.png")
 
 
 def _compare(names: list[str], registry: Registry, workload: Path | None, precision: str, output: Path,
              fmt: str) -> None:
-    from roofline.report.plot import render_compare
+    from roofline.report.charts.roofline_mpl import render_compare
 
     if len(names) < 2:
         raise InputError("--compare needs at least two device names", place="--compare",
@@ -55,8 +55,8 @@ def _plot_plan(path: Path, output: Path, fmt: str, chart: str, *, sweep: str | N
     if sweep is not None and chart != "frontier":
         raise InputError("--sweep goes with --frontier", place="--sweep", fix="add --frontier")
     planned = plan_config(path, registry, hw=hw, ceilings=ceilings)
-    from roofline.report.plan_chart import render_frontier, render_plan_steps
-    from roofline.report.plot import render_roofline
+    from roofline.report.charts.plan_mpl import render_frontier, render_plan_steps
+    from roofline.report.charts.roofline_mpl import render_roofline
 
     if chart == "steps":
         data = render_plan_steps(planned.steps_figure(), fmt)
@@ -148,11 +148,11 @@ def plot(
             what = "a classify result keeps" if item.from_json else f"a {item.result.source_format} input has"
             raise InputError(f"{what} no timeline", file=path, place="--timeline",
                              fix="pass the PyTorch profiler trace or Nsight Systems export itself")
-        from roofline.report.timeline_chart import render_timeline
+        from roofline.report.charts.timeline_mpl import render_timeline
 
         write_atomic(output, render_timeline(figure, fmt))
         return
-    from roofline.report.plot import render_roofline
+    from roofline.report.charts.roofline_mpl import render_roofline
 
     write_atomic(output, render_roofline(roofline_figure(item.result, labels=labels), fmt))
 

@@ -28,7 +28,7 @@ from roofline.app.classify import classify_loaded
 from roofline.cli.output import OutputFormat, classify_text
 from roofline.cli.common import CeilingsOption, HwDirOption, HwFileOption, handle_errors, registry_from_options
 from roofline.errors import InputError
-from roofline.report.console import classify_renderable
+from roofline.report.text.console import classify_renderable
 from roofline.sources import read_input
 
 COMMAND_KEY = "roofline.profile.command"

@@ -25,8 +25,8 @@ from roofline.cli.common import (
     write_atomic,
 )
 from roofline.errors import InputError
-from roofline.report.figures import DEFAULT_LABELS
-from roofline.report.sections import DEFAULT_TOP, ReportItem, build_report
+from roofline.report.charts.roofline import DEFAULT_LABELS
+from roofline.report.document.classify import DEFAULT_TOP, ReportItem, build_report
 
 FORMATS = ("html", "htm", "md", "markdown")
 
@@ -38,7 +38,7 @@ def chart_file_names(output: Path, chart_names: list[str]) -> dict[str, str]:
 
 
 def _plan_sections(planned: PlannedConfig, number: int | None, sweep: str | None, labels: int) -> list:
-    from roofline.report.plan_sections import plan_sections
+    from roofline.report.document.plan import plan_sections
 
     try:
         roofline = planned.roofline_figure(labels)
@@ -50,7 +50,7 @@ def _plan_sections(planned: PlannedConfig, number: int | None, sweep: str | None
 
 def _trace_plan_sections(items: list[ReportItem]) -> list:
     """The plan of every input with a measured timeline (declared kernels have none)."""
-    from roofline.report.trace_plan_sections import trace_plan_sections
+    from roofline.report.document.trace_plan import trace_plan_sections
 
     timed = [item.result for item in items if item.result.source_format != "declared"]
     sections = []
@@ -113,11 +113,11 @@ def report(
         title = "roofline report: " + ", ".join(path.name for path in inputs)
     document = build_report(items, extra_sections=extra, title=title, top=top, labels=labels)
     if fmt in ("html", "htm"):
-        from roofline.report.html import render_html
+        from roofline.report.document.html import render_html
 
         write_atomic(output, render_html(document).encode("utf-8"))
         return
-    from roofline.report.md_report import render_markdown
+    from roofline.report.document.markdown import render_markdown
 
     charts = list(document.charts())
     names = {} if no_images else chart_file_names(output, [chart.name for chart in charts])

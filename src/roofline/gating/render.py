@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from roofline.gating.result import GateResult, Row
-from roofline.report.markdown import md_escape
+from roofline.report.text.markdown import md_escape
 from roofline.gating.fmt import fmt_value
 
 LEVEL_MARK = {"fail": "FAIL", "warn": "warn", "info": "", "ok": ""}

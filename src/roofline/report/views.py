@@ -65,14 +65,14 @@ def _classify_rows(result: ClassifyResult) -> list[dict[str, Any]]:
 
 
 def _classify_html(result: ClassifyResult) -> str:
-    from roofline.report.html import render_fragment
-    from roofline.report.sections import ReportItem, classify_sections
+    from roofline.report.document.html import render_fragment
+    from roofline.report.document.classify import ReportItem, classify_sections
 
     return render_fragment(classify_sections(ReportItem(result), top=15))
 
 
 def _classify_rich(result: ClassifyResult) -> Any:
-    from roofline.report.console import classify_renderable
+    from roofline.report.text.console import classify_renderable
 
     return classify_renderable(result)
 
@@ -98,15 +98,15 @@ def _plan_rows(result: PlanResult) -> list[dict[str, Any]]:
 
 
 def _plan_html(result: PlanResult) -> str:
-    from roofline.report.html import render_fragment
-    from roofline.report.plan_figures import plan_steps_figure
-    from roofline.report.plan_sections import plan_sections
+    from roofline.report.document.html import render_fragment
+    from roofline.report.charts.plan import plan_steps_figure
+    from roofline.report.document.plan import plan_sections
 
     return render_fragment(plan_sections(result, steps=plan_steps_figure(result), roofline=None, frontier=None))
 
 
 def _plan_rich(result: PlanResult) -> Any:
-    from roofline.report.plan_render import plan_renderable
+    from roofline.report.text.plan import plan_renderable
 
     return plan_renderable(result)
 
@@ -128,8 +128,8 @@ def _trace_plan_rows(result: TracePlanResult) -> list[dict[str, Any]]:
 
 
 def _trace_plan_html(result: TracePlanResult) -> str:
-    from roofline.report.html import render_fragment
-    from roofline.report.trace_plan_sections import trace_plan_sections
+    from roofline.report.document.html import render_fragment
+    from roofline.report.document.trace_plan import trace_plan_sections
 
     return render_fragment(trace_plan_sections(result))
 
@@ -137,7 +137,7 @@ def _trace_plan_html(result: TracePlanResult) -> str:
 def _trace_plan_rich(result: TracePlanResult) -> Any:
     from rich.console import Group
 
-    from roofline.report.trace_plan_render import trace_plan_renderable, verification_renderable
+    from roofline.report.text.trace_plan import trace_plan_renderable, verification_renderable
 
     parts = [trace_plan_renderable(result)]
     if result.verification is not None:
@@ -170,7 +170,7 @@ def _fleet_rows(result: FleetResult) -> list[dict[str, Any]]:
 
 
 def _fleet_rich(result: FleetResult) -> Any:
-    from roofline.report.fleet import fleet_renderable
+    from roofline.report.text.fleet import fleet_renderable
 
     return fleet_renderable(result)
 
@@ -179,7 +179,7 @@ view(FleetResult, rows=_fleet_rows, html=lambda r: _rich_html(_fleet_rich(r)), r
 
 
 def _trace_set_rich(result: TraceSetResult) -> Any:
-    from roofline.report.fleet import trace_set_renderable
+    from roofline.report.text.fleet import trace_set_renderable
 
     return trace_set_renderable(result)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from roofline.report.document import Block, Bullets, Chart, Paragraph, Report, Section, Table, Verdict
-from roofline.report.markdown import md_escape
+from roofline.report.document.model import Block, Bullets, Chart, Paragraph, Report, Section, Table, Verdict
+from roofline.report.text.markdown import md_escape
 
 
 def _table(table: Table) -> list[str]:

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from roofline.planner.trace_result import TraceMetrics, TracePlanResult, TraceStep
 from roofline.planner.verify import Verification
-from roofline.report.markdown import md_escape
+from roofline.report.text.markdown import md_escape
 from roofline.units import fmt_percent, fmt_seconds, short_kernel_name
 
 PARTS = ("compute", "memory", "launch", "latency", "communication", "unknown", "launch wait", "host stall", "lead-in",

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from roofline.planner.result import Metrics, PlanResult
-from roofline.report.markdown import md_escape
+from roofline.report.text.markdown import md_escape
 from roofline.units import fmt_bytes, fmt_percent, fmt_seconds
 from roofline.workload.predict import PhasePrediction
 

@@ -1,4 +1,4 @@
-"""Draw a serving plan's charts (``roofline.report.plan_figures``): stacked per-phase bars after
+"""Draw a serving plan's charts (``roofline.report.charts.plan``): stacked per-phase bars after
 each step, and the batch sweep's latency/throughput frontier. Element ids: ``bars-<phase>-<term>-<row>``,
 ``throughput-<row>``, ``slo-<name>``, ``curve-<n>``, ``frontier-points-<n>-<bound>``, ``chosen-<n>``,
 ``legend``, ``notes``.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from roofline.report import mpl
-from roofline.report.figures import BOUND_COLOURS, BOUND_LABELS
-from roofline.report.plan_figures import (
+from roofline.report.charts import mpl
+from roofline.report.charts.roofline import BOUND_COLOURS, BOUND_LABELS
+from roofline.report.charts.plan import (
     TERM_COLOURS,
     TERM_LABELS,
     TERMS,

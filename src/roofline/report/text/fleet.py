@@ -11,8 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from roofline.analysis.fleet import FleetResult, JobCheck, Straggler, TraceSetResult
-from roofline.report.console import BOUND_STYLE
-from roofline.report.markdown import md_escape
+from roofline.report.text.console import BOUND_STYLE
+from roofline.report.text.markdown import md_escape
 from roofline.safetext import escape_controls
 from roofline.units import fmt_percent, fmt_seconds
 

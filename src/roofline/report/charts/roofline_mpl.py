@@ -1,5 +1,5 @@
 """Draw roofline charts (one device with its kernels, or several devices compared) from the
-plot-ready models in ``roofline.report.figures``. Nothing is computed about the workload here.
+plot-ready models in ``roofline.report.charts.roofline``. Nothing is computed about the workload here.
 
 Every drawn element carries a ``gid`` (an ``id`` in SVG): ``roof-…``, ``slope-…``, ``ridge-…``,
 ``points-<bound>``, ``label-<n>``, ``hier-<n>``; tests and the HTML report rely on them.
@@ -12,8 +12,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from roofline.report import mpl
-from roofline.report.figures import (
+from roofline.report.charts import mpl
+from roofline.report.charts.roofline import (
     BOUND_COLOURS,
     BOUND_LABELS,
     BOUNDS,

@@ -1,7 +1,7 @@
 """Plot-ready model of a trace's timeline: one row per device (busy by bound, then each idle state:
 launch wait, host stall, lead-in, graph gaps, other idle) and one per stream (busy by bound), on a time axis from the start of the accounted span.
 Built from the timeline model (``roofline.analysis.timeline.timeline_segments``) and the verdicts;
-``roofline.report.timeline_chart`` draws it.
+``roofline.report.charts.timeline_mpl`` draws it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from roofline.analysis.result import ClassifyResult
 from roofline.analysis.timeline import DeviceSegments, Segment
-from roofline.report.figures import BOUND_COLOURS, source_name
+from roofline.report.charts.roofline import BOUND_COLOURS, source_name
 from roofline.report.matching import VerdictIndex
 from roofline.units import fmt_percent, fmt_seconds
 

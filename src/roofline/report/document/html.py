@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 
-from roofline.report.document import Block, Bullets, Cell, Chart, Paragraph, Report, Section, Table, Verdict
+from roofline.report.document.model import Block, Bullets, Cell, Chart, Paragraph, Report, Section, Table, Verdict
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:"
 TONE_COLOURS = {

@@ -9,21 +9,21 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from roofline.planner.result import Metrics, PlanResult
-from roofline.report.document import Bullets, Cell, Chart, Paragraph, Section, Table, Verdict
-from roofline.report.figures import RooflineFigure
-from roofline.report.plan_figures import TERMS, FrontierFigure, PlanStepsFigure
+from roofline.report.document.model import Bullets, Cell, Chart, Paragraph, Section, Table, Verdict
+from roofline.report.charts.roofline import RooflineFigure
+from roofline.report.charts.plan import TERMS, FrontierFigure, PlanStepsFigure
 from roofline.units import fmt_bytes, fmt_percent, fmt_seconds
 
 
 def _drawer(render: str, figure: object) -> Callable[[str], bytes]:
     def draw(fmt: str) -> bytes:
-        from roofline.report import plan_chart, plot
+        from roofline.report.charts import plan_mpl, roofline_mpl
 
         if render == "roofline":
-            return plot.render_roofline(figure, fmt)  # type: ignore[arg-type]
+            return roofline_mpl.render_roofline(figure, fmt)  # type: ignore[arg-type]
         if render == "steps":
-            return plan_chart.render_plan_steps(figure, fmt)  # type: ignore[arg-type]
-        return plan_chart.render_frontier(figure, fmt)  # type: ignore[arg-type]
+            return plan_mpl.render_plan_steps(figure, fmt)  # type: ignore[arg-type]
+        return plan_mpl.render_frontier(figure, fmt)  # type: ignore[arg-type]
 
     return draw
 

@@ -10,7 +10,7 @@ from rich.text import Text
 from roofline.analysis.result import ClassifyResult
 from roofline.hardware.spec import HardwareSpec, Roofs
 from roofline.precision import Unit
-from roofline.report.summary_text import caveat_text, idle_split, time_by_bound_text, utilisation_text, verdict_name
+from roofline.report.text.summary import caveat_text, idle_split, time_by_bound_text, utilisation_text, verdict_name
 from roofline.units import (
     fmt_bytes,
     fmt_bytes_per_s,

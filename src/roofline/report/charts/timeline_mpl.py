@@ -1,4 +1,4 @@
-"""Draw a trace's GPU timeline (``roofline.report.timeline_figure.TimelineFigure``): one lane per
+"""Draw a trace's GPU timeline (``roofline.report.charts.timeline.TimelineFigure``): one lane per
 device with busy time coloured by the bound of the kernels running and idle time split into launch
 wait (coloured) and the idle states no launch-side change removes (host stall, lead-in, graph gaps,
 other: neutral fills, hatched), and one lane per stream. Element ids: ``lane-<n>-<category>``, ``step-<n>``,
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from roofline.report import mpl
-from roofline.report.timeline_figure import CATEGORY_COLOURS, CATEGORY_HATCHES, CATEGORY_LABELS, TimelineFigure
+from roofline.report.charts import mpl
+from roofline.report.charts.timeline import CATEGORY_COLOURS, CATEGORY_HATCHES, CATEGORY_LABELS, TimelineFigure
 from roofline.units import fmt_percent, fmt_seconds
 
 LANE_HEIGHT_IN = 0.42

@@ -1,6 +1,6 @@
 """Plot-ready models of a roofline chart and of a device comparison: which roofs, which points,
 which labels. Pure functions of result objects, so what a chart shows is testable without
-matplotlib; ``roofline.report.plot`` only draws these.
+matplotlib; ``roofline.report.charts.roofline_mpl`` only draws these.
 """
 
 from __future__ import annotations

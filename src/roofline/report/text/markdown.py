@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from roofline.analysis.result import ClassifyResult
-from roofline.report.summary_text import caveat_text, idle_split, time_by_bound_text, utilisation_text, verdict_name
+from roofline.report.text.summary import caveat_text, idle_split, time_by_bound_text, utilisation_text, verdict_name
 from roofline.units import (
     fmt_bytes_per_s,
     fmt_flops_per_s,

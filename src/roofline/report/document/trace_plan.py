@@ -4,8 +4,8 @@ and per step the evidence, the reason, the risks and how to verify it."""
 from __future__ import annotations
 
 from roofline.planner.trace_result import TracePlanResult
-from roofline.report.document import Bullets, Cell, Paragraph, Section, Table
-from roofline.report.trace_plan_render import baseline_label, components_text, evidence_text, split_text
+from roofline.report.document.model import Bullets, Cell, Paragraph, Section, Table
+from roofline.report.text.trace_plan import baseline_label, components_text, evidence_text, split_text
 from roofline.units import fmt_seconds
 
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 from roofline import __version__
 from roofline.analysis.result import ClassifyResult
-from roofline.report.summary_text import caveat_text
+from roofline.report.text.summary import caveat_text
 from roofline.errors import InputError
-from roofline.report.document import Bullets, Cell, Chart, Paragraph, Report, Section, Table, Verdict
-from roofline.report.figures import DEFAULT_LABELS, roofline_figure, source_name
-from roofline.report.timeline_figure import TimelineFigure
+from roofline.report.document.model import Bullets, Cell, Chart, Paragraph, Report, Section, Table, Verdict
+from roofline.report.charts.roofline import DEFAULT_LABELS, roofline_figure, source_name
+from roofline.report.charts.timeline import TimelineFigure
 from roofline.units import (
     fmt_bytes_per_s,
     fmt_flops_per_s,
@@ -47,7 +47,7 @@ class ReportItem:
 
 def _draw_roofline(figure):  # type: ignore[no-untyped-def]
     def draw(fmt: str) -> bytes:
-        from roofline.report.plot import render_roofline
+        from roofline.report.charts.roofline_mpl import render_roofline
 
         return render_roofline(figure, fmt)
 
@@ -56,7 +56,7 @@ def _draw_roofline(figure):  # type: ignore[no-untyped-def]
 
 def _draw_timeline(figure: TimelineFigure):  # type: ignore[no-untyped-def]
     def draw(fmt: str) -> bytes:
-        from roofline.report.timeline_chart import render_timeline
+        from roofline.report.charts.timeline_mpl import render_timeline
 
         return render_timeline(figure, fmt)
 

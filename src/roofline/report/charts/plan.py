@@ -1,6 +1,6 @@
 """Plot-ready models of a serving plan: the per-phase time breakdown after each step, the batch
 sweep's latency/throughput frontier, and the baseline's predicted ops on the device roofline. Pure
-functions of the plan result (and of sweep rows, computed by the caller); ``roofline.report.plan_chart``
+functions of the plan result (and of sweep rows, computed by the caller); ``roofline.report.charts.plan_mpl``
 draws them.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from roofline.analysis.result import HardwareUsed
 from roofline.errors import InputError
 from roofline.planner.result import Metrics, PlanResult
-from roofline.report.figures import (
+from roofline.report.charts.roofline import (
     BOUND_COLOURS,
     BOUNDS,
     DEFAULT_LABELS,

@@ -1,0 +1,1 @@
+"""Charts: figure data (pure) and its matplotlib drawing (``*_mpl``)."""

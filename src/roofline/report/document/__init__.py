@@ -1,0 +1,1 @@
+"""Shareable reports: the document model, sections per result, HTML and Markdown writers."""

@@ -1,0 +1,1 @@
+"""Terminal (rich) and Markdown renderings of each result."""
