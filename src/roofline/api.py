@@ -49,12 +49,15 @@ def device(name: str, *, ceilings: str | None = None, hw_files: Sequence[PathLik
 def classify(path_or_paths: PathLike | Sequence[PathLike], hw: str = "auto", step: int | None = None,
              counters: PathLike | None = None, ceilings: str | None = None, *, device: int | None = None,
              hw_files: Sequence[PathLike] | None = None, hw_dirs: Sequence[PathLike] | None = None,
-             jobs: int | None = None, backend: str = "local"):  # type: ignore[no-untyped-def]
+             jobs: int | None = None, backend: str = "local", scheduler: str | None = None,
+             one_job: bool = False, reference: PathLike | None = None):  # type: ignore[no-untyped-def]
     """Classify a trace, an Nsight export, a classify JSON or declared kernels.
 
     One file gives a :class:`~roofline.analysis.result.ClassifyResult`; several files a list of
-    them; a directory of per-rank traces a :class:`~roofline.analysis.fleet.FleetResult`
-    (``jobs``/``backend`` as ``roofline classify DIR/``)."""
+    them. A directory gives a :class:`~roofline.analysis.fleet.FleetResult` when its traces say
+    they are the ranks of one job (``one_job=True`` forces it), else a
+    :class:`~roofline.analysis.fleet.TraceSetResult` of separate traces side by side;
+    ``jobs``/``backend``/``scheduler``/``reference`` as ``roofline classify DIR/`` (docs/ranks.md)."""
     from roofline.app.classify import analyse_path, read_counters
 
     paths = _paths(path_or_paths)
@@ -66,7 +69,8 @@ def classify(path_or_paths: PathLike | Sequence[PathLike], hw: str = "auto", ste
                              fix="classify(DIR) or classify([file, ...])")
         from roofline.app.fleet import classify_directory
 
-        return classify_directory(paths[0], jobs=jobs, backend=backend, hw=hw, ceilings=ceilings,
+        return classify_directory(paths[0], jobs=jobs, backend=backend, scheduler=scheduler, one_job=one_job,
+                                  reference=Path(reference) if reference is not None else None, hw=hw, ceilings=ceilings,
                                   hw_files=[Path(p) for p in hw_files or []], hw_dirs=[Path(p) for p in hw_dirs or []],
                                   step=step, device=device)
     reg = registry(hw_files, hw_dirs)
