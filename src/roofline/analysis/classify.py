@@ -139,6 +139,14 @@ class KernelVerdict(BaseModel):
     collective: CollectiveVerdict | None = None
 
 
+def _carried(work: KernelWork) -> dict:
+    """What a verdict carries over from its work unchanged: identity, counters, launch facts."""
+    return dict(name=work.name, op=work.op, count=work.count, hardware_flops=work.hardware_flops,
+                l2_bytes=work.l2_bytes, l1_bytes=work.l1_bytes, launch_call_s=work.launch_call_s,
+                launch_delay_s=work.launch_delay_s, kind=work.kind, in_graph=work.in_graph,
+                blocks_per_call=work.blocks_per_call, longest_run=work.longest_run)
+
+
 def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
     if work.collective is not None:
         return classify_collective(work, work.collective, roofs)
@@ -156,22 +164,11 @@ def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
     if missing:
         total = work.measured_s if work.measured_s is not None else launch_floor * count
         return KernelVerdict(
-            name=work.name,
-            op=work.op,
-            count=work.count,
+            **_carried(work),
             total_s=total,
             time_basis="measured" if work.measured_s is not None else "predicted",
             flops=work.flops,
             bytes=work.bytes,
-            hardware_flops=work.hardware_flops,
-            l2_bytes=work.l2_bytes,
-            l1_bytes=work.l1_bytes,
-            launch_call_s=work.launch_call_s,
-            launch_delay_s=work.launch_delay_s,
-            kind=work.kind,
-            in_graph=work.in_graph,
-            blocks_per_call=work.blocks_per_call,
-            longest_run=work.longest_run,
             precision=precision.value if precision else None,
             unit=work.unit.value,
             ai=_safe_ai(work.flops, work.bytes),
@@ -221,22 +218,11 @@ def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
     elif work.precision is not None and roof.label.split()[0] != work.precision.value:
         notes.append(f"judged against the {roof.label} roof (no {work.precision.value} {work.unit.value} peak)")
     return KernelVerdict(
-        name=work.name,
-        op=work.op,
-        count=work.count,
+        **_carried(work),
         total_s=total,
         time_basis="measured" if work.measured_s is not None and work.measured_s > 0 else "predicted",
         flops=work.flops,
         bytes=work.bytes,
-        hardware_flops=work.hardware_flops,
-        l2_bytes=work.l2_bytes,
-        l1_bytes=work.l1_bytes,
-        launch_call_s=work.launch_call_s,
-        launch_delay_s=work.launch_delay_s,
-        kind=work.kind,
-        in_graph=work.in_graph,
-        blocks_per_call=work.blocks_per_call,
-        longest_run=work.longest_run,
         precision=precision.value if precision else None,
         unit=work.unit.value,
         ai=ai,
@@ -304,19 +290,11 @@ def classify_collective(work: KernelWork, collective: CollectiveWork, roofs: Roo
         link_bandwidth_bytes_per_s=link.bandwidth.value if link else None,
     )
     return KernelVerdict(
-        name=work.name,
-        op=work.op,
-        count=work.count,
+        **_carried(work),
         total_s=total,
         time_basis="measured",
         flops=None,
         bytes=None,
-        launch_call_s=work.launch_call_s,
-        launch_delay_s=work.launch_delay_s,
-        kind=work.kind,
-        in_graph=work.in_graph,
-        blocks_per_call=work.blocks_per_call,
-        longest_run=work.longest_run,
         precision=None,
         unit=work.unit.value,
         ai=None,
