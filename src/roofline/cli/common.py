@@ -8,21 +8,26 @@ import signal
 import sys
 import threading
 import traceback
+from enum import Enum
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from roofline.atomicio import append_atomic, start_command, write_atomic, written_outputs
 from roofline.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, InputError
-from roofline.sources import LoadedInput, read_input
 from roofline.app.registry import HW_PATH_ENV
 from roofline.app.registry import registry_for as registry_from_options
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class HwFormat(str, Enum):
+    table = "table"
+    json = "json"
+
 
 HwFileOption = Annotated[
     list[Path] | None,
@@ -155,8 +160,13 @@ def handle_errors(fn: F) -> F:
 PROGRESS_MIN_BYTES = 64 * 1024 * 1024
 
 
-def read_with_progress(path: Path) -> LoadedInput:
-    """Read an input, with a progress bar on stderr for large files when stderr is a terminal."""
+def read_with_progress(path: Path) -> Any:
+    """Read an input (a roofline.sources.LoadedInput), with a progress bar on stderr for large
+    files when stderr is a terminal."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from roofline.sources import read_input
+
     console = stderr_console()
     size = path.stat().st_size if path.is_file() else 0
     if size < PROGRESS_MIN_BYTES or not console.is_terminal:

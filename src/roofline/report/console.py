@@ -7,7 +7,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from roofline.analysis.result import ClassifyResult
+from typing import TYPE_CHECKING
+
 from roofline.hardware.spec import HardwareSpec, Roofs
 from roofline.precision import Unit
 from roofline.units import (
@@ -20,6 +21,9 @@ from roofline.units import (
     fmt_seconds,
     short_kernel_name,
 )
+
+if TYPE_CHECKING:  # annotations only: `hw list` must not import the analysis (numpy)
+    from roofline.analysis.result import ClassifyResult
 
 BOUND_STYLE = {"compute": "bold magenta", "memory": "bold cyan", "launch": "bold yellow", "unknown": "dim"}
 
