@@ -17,7 +17,8 @@ from roofline.cli import app
 from roofline.app.classify import classify_loaded
 from roofline.hardware.registry import load_registry
 from roofline.plan.engine import rules_for
-from roofline.plan.trace import DOMAIN, TraceModel, evaluate_trace, plan_trace, trace_model
+from roofline.plan.trace import DOMAIN, TraceModel, evaluate_trace, trace_model
+from roofline.plan.trace_planner import plan_trace
 from roofline.plan.verify import verify_plan
 from roofline.sources import read_input
 

@@ -9,49 +9,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel
-
+from roofline.analysis import timeline_table
 from roofline.analysis.classify import KernelWork
 from roofline.analysis.event_table import EventTable
 from roofline.analysis.events import GpuEvent
-
-
-class StepFigures(BaseModel):
-    step: int
-    span_s: float
-    gpu_busy_s: float
-    idle_s: float
-    launch_wait_s: float
-    kernels: int
-    kernel_time_s: float
-    # Idle from the step's start to its first GPU work: the host's own prologue (Python, input
-    # preparation, a graph's submission) — time that no launch-side change removes.
-    lead_in_s: float = 0.0
-
-
-class StreamFigures(BaseModel):
-    device: int
-    stream: int
-    events: int
-    busy_s: float
-
-
-class TimelineFigures(BaseModel):
-    span_s: float
-    gpu_busy_s: float
-    idle_s: float
-    launch_wait_s: float
-    other_idle_s: float
-    launch_gaps: int
-    kernels: int
-    kernel_time_s: float
-    graph_kernels: int = 0
-    steps: list[StepFigures] = []
-    # Communication (NCCL/RCCL kernels): their busy time, and the part with no other GPU work
-    # running beside it (the seed's exposed-communication test).
-    communication_s: float = 0.0
-    exposed_communication_s: float = 0.0
-    streams: list[StreamFigures] = []
+from roofline.analysis.timeline_figures import StepFigures, StreamFigures, TimelineFigures, is_communication
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +132,6 @@ def trace_span(events: list[GpuEvent], steps: list[tuple[int, int, int]]) -> tup
 
 def analyse_timeline(events: list[GpuEvent], steps: list[tuple[int, int, int]]) -> TimelineFigures:
     if isinstance(events, EventTable):  # a large trace's columns: the same figures, computed per column
-        from roofline.analysis import timeline_table
-
         return timeline_table.analyse_timeline(events, steps)
     if not events:
         return TimelineFigures(span_s=0, gpu_busy_s=0, idle_s=0, launch_wait_s=0, other_idle_s=0, launch_gaps=0,
@@ -237,12 +197,6 @@ def analyse_timeline(events: list[GpuEvent], steps: list[tuple[int, int, int]]) 
     )
 
 
-def is_communication(name: str) -> bool:
-    """NCCL/RCCL collective and point-to-point kernels (ncclKernel_AllReduce…, ncclDevKernel_…)."""
-    lowered = name.lower()
-    return "nccl" in lowered or "rccl" in lowered
-
-
 def _communication(events: list[GpuEvent], span_start: int, span_end: int) -> tuple[int, int]:
     """(communication busy ns, exposed ns) summed over devices: exposed is the time covered by
     communication kernels and by nothing else, union(all) − union(all but communication)."""
@@ -278,8 +232,6 @@ def _longest_runs(groups: dict[tuple, list[GpuEvent]]) -> dict[tuple, int]:
 def group_events(events: Iterable[GpuEvent]) -> list[KernelWork]:
     """Kernel groups for the table: same op, same kernel name, same launch mode."""
     if isinstance(events, EventTable):
-        from roofline.analysis import timeline_table
-
         return timeline_table.group_events(events)
     groups: dict[tuple, list[GpuEvent]] = defaultdict(list)
     for event in events:
@@ -343,3 +295,4 @@ def timeline_segments(events: list[GpuEvent], steps: list[tuple[int, int, int]])
             streams[stream] = [piece for piece in pieces if piece.kind == "busy"]
         out.append(DeviceSegments(device, span_start, span_end, segments, streams))
     return out
+

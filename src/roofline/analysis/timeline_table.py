@@ -17,7 +17,7 @@ import numpy as np
 
 from roofline.analysis.classify import KernelWork
 from roofline.analysis.event_table import KINDS, LINKS, MISSING, PRECISIONS, SOURCES, UNITS, EventTable
-from roofline.analysis.timeline import StepFigures, StreamFigures, TimelineFigures, is_communication
+from roofline.analysis.timeline_figures import StepFigures, StreamFigures, TimelineFigures, is_communication
 
 _KERNEL = KINDS.index("kernel")
 

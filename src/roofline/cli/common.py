@@ -118,6 +118,23 @@ def _terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _is_validation_error(exc: BaseException) -> bool:
+    pydantic = sys.modules.get("pydantic")  # never imported just to ask
+    return pydantic is not None and isinstance(exc, pydantic.ValidationError)
+
+
+def validation_line(exc: Any) -> str:
+    """A pydantic ValidationError as one line: the first problem, where it is, in plain words."""
+    from roofline.cli.lazy import one_line
+
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": str(exc)}
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    subject = f"'{where}': " if where else ""
+    return one_line(f"invalid value {subject}{first.get('msg', '')}{more} — check the value given for it")
+
+
 def handle_errors(fn: F) -> F:
     """Map InputError to a one-line message and exit 2; anything unexpected to exit 3. Before
     the command runs: refuse outputs that would overwrite inputs; afterwards, an interrupt says
@@ -142,6 +159,8 @@ def handle_errors(fn: F) -> F:
         except BrokenPipeError:
             raise typer.Exit(0) from None
         except Exception as exc:  # a bug: say so in one line, keep the traceback for who asks
+            if _is_validation_error(exc):  # a value no reader checked first: still the user's input
+                raise error_exit(validation_line(exc), EXIT_BAD_INPUT) from None
             if os.environ.get("ROOFLINE_DEBUG"):
                 traceback.print_exc()
             where = traceback.extract_tb(exc.__traceback__)[-1]

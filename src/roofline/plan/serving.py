@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from roofline.errors import InputError
 from roofline.hardware.spec import HardwareSpec, Roofs
-from roofline.plan.engine import PlanOutcome, run_plan
 from roofline.units import fmt_bytes
 from roofline.workload.efficiency import Efficiency, calibrated
 from roofline.workload.memory import plan_memory
@@ -147,18 +146,4 @@ def build_context(cfg: ServingConfig, arch: ModelArch, spec: HardwareSpec, roofs
     return ServingContext(arch, spec, roofs, eff, resolve_draft(cfg, arch, base=base))
 
 
-def plan_serving(cfg: ServingConfig, context: ServingContext, *, max_steps: int = 8) -> PlanOutcome:
-    import roofline.plan.serving_rules  # noqa: F401  (registers the rules)
-
-    return run_plan(
-        cfg,
-        domain=DOMAIN,
-        evaluate=lambda c: evaluate(c, context),
-        diagnose=lambda c, e: Diagnosis(c, e, context),
-        score=score,
-        satisfied=satisfied,
-        max_steps=max_steps,
-    )
-
-
-__all__ = ["Diagnosis", "Evaluation", "MoESpec", "ServingContext", "evaluate", "plan_serving", "score"]
+__all__ = ["Diagnosis", "Evaluation", "MoESpec", "ServingContext", "evaluate", "score"]
