@@ -9,7 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from roofline.report import mpl
-from roofline.report.timeline_figure import CATEGORY_COLOURS, CATEGORY_LABELS, TimelineFigure
+from roofline.report.timeline_figure import (
+    CATEGORY_COLOURS,
+    CATEGORY_HATCHES,
+    CATEGORY_LABELS,
+    HATCH_COLOUR,
+    TimelineFigure,
+)
 from roofline.units import fmt_percent, fmt_seconds
 
 LANE_HEIGHT_IN = 0.42
@@ -48,8 +54,10 @@ def render_timeline(figure: TimelineFigure, fmt: str) -> bytes:
             # Device lanes are full height; stream lanes thinner, so the eye groups them under their GPU.
             thickness = 0.7 if not row.label.startswith(" ") else 0.45
             for category, spans in by_category.items():
+                hatch = CATEGORY_HATCHES.get(category)
                 ax.broken_barh(spans, (lane - thickness / 2, thickness), facecolors=CATEGORY_COLOURS[category],
-                               edgecolors="none", gid=f"lane-{lane}-{category}")
+                               edgecolors=HATCH_COLOUR if hatch else "none", linewidths=0, hatch=hatch,
+                               gid=f"lane-{lane}-{category}")
             if row.binned:
                 ax.text(1.005, lane, "binned", transform=ax.get_yaxis_transform(), fontsize=7, color="#777777",
                         va="center")
@@ -79,7 +87,9 @@ def _legend(fig: Any, figure: TimelineFigure, top: float) -> None:
         if category in totals:
             seconds, share = totals[category]
             label += f"\n{fmt_seconds(seconds)} ({fmt_percent(share)} of the span)"
-        handles.append(Patch(facecolor=CATEGORY_COLOURS[category], edgecolor="none", label=label))
+        hatch = CATEGORY_HATCHES.get(category)
+        handles.append(Patch(facecolor=CATEGORY_COLOURS[category], edgecolor=HATCH_COLOUR if hatch else "none",
+                             linewidth=0, hatch=hatch, label=label))
     seconds, share = totals.get("busy", (0.0, 0.0))
     handles.append(Patch(facecolor="white", edgecolor="none",
                          label=f"GPU busy in all: {fmt_seconds(seconds)} ({fmt_percent(share)})"))

@@ -14,11 +14,16 @@ from roofline.report.figures import BOUND_COLOURS, source_name
 from roofline.report.matching import VerdictIndex
 from roofline.units import fmt_percent, fmt_seconds
 
+# Busy time in the colours of its bound; idle time in neutral greys, so an orange is always a
+# launch-bound kernel (idle waiting for the host was a second orange next to it). The wait for
+# the host is hatched: idle, but idle with a cause the plan can remove.
 CATEGORY_COLOURS = {
     **BOUND_COLOURS,
-    "launch_wait": "#D55E00",  # idle, waiting for the host to launch: the launch-bound gaps
+    "launch_wait": "#EEEEEE",  # idle, waiting for the host to launch: the launch-bound gaps
     "other_idle": "#DDDDDD",
 }
+CATEGORY_HATCHES = {"launch_wait": "////"}
+HATCH_COLOUR = "#8A8A8A"
 CATEGORY_LABELS = {
     "compute": "busy · compute-bound kernels",
     "memory": "busy · memory-bound kernels",
