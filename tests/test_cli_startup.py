@@ -97,3 +97,13 @@ def test_a_pydantic_error_escaping_a_command_is_one_line_and_exit_2() -> None:
     result = runner.invoke(one, [])
     assert result.exit_code == 2
     assert result.stderr == "roofline: error: invalid value 'batch': must be at least 1 — check the value given for it\n"
+
+
+@pytest.mark.parametrize(
+    ("words", "word", "expected"),
+    [("roofline cl", "1", "classify"), ("roofline hw s", "2", "show"), ("roofline classify --fo", "2", "--format")],
+)
+def test_shell_completion_reaches_lazily_loaded_commands(words: str, word: str, expected: str) -> None:
+    env = {"_ROOFLINE_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": word}
+    result = runner.invoke(app, [], env=env, prog_name="roofline")
+    assert result.exit_code == 0 and result.output.split() == [expected]
