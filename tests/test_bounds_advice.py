@@ -100,7 +100,7 @@ def test_matrix_precisions_come_from_the_registry_roofs() -> None:
 
 
 def test_the_trace_plan_proposes_fp16_not_bf16_on_a_v100() -> None:
-    from roofline.planner.trace import plan_trace
+    from roofline.planner.trace_planner import plan_trace
 
     def techniques(hw: str) -> list[str]:
         result = classify(H200 / "captured" / "decode_fp32_eager.json.gz", hw)

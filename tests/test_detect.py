@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-import roofline.cli.hw as hw_cli
+import roofline.cli.hw_detect as hw_cli
 import roofline.hardware.detect as detect_module
 from roofline.cli import app
 from roofline.hardware.detect import detect_gpus, match_spec, starter_spec

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import roofline.cli.hw as hw_cli
+import roofline.cli.hw_measure as hw_cli
 from roofline.cli import app
 from roofline.hardware import measure as m
 from roofline.hardware.registry import load_hw_file, load_registry, resolve_roofs
@@ -178,7 +178,7 @@ def fake_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_cli_measure_writes_an_overlay_that_applies(fake_gpu, tmp_path: Path) -> None:
     out = tmp_path / "h200.yaml"
-    result = runner.invoke(app, ["hw", "measure", "--quick", "--out", str(out)])
+    result = runner.invoke(app, ["hw", "measure", "--quick", "--output", str(out)])
     assert result.exit_code == 0, result.output
     assert "registry: h200-sxm" in result.stderr and "measured ceilings" in result.stderr
     overlay = load_hw_file(out)
@@ -239,7 +239,7 @@ def test_measure_on_the_gpu(tmp_path: Path) -> None:
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU")
     out = tmp_path / "ceilings.yaml"
-    result = runner.invoke(app, ["hw", "measure", "--quick", "--out", str(out)])
+    result = runner.invoke(app, ["hw", "measure", "--quick", "--output", str(out)])
     assert result.exit_code == 0, result.output
     overlay = load_hw_file(out)
     assert isinstance(overlay, CeilingsOverlay)
@@ -250,3 +250,15 @@ def test_measure_on_the_gpu(tmp_path: Path) -> None:
         if bf16:
             assert 0.4 * bf16 < overlay.peak_tflops.matrix[Precision.BF16] < 1.05 * bf16
     assert overlay.launch_overhead_us.graph < overlay.launch_overhead_us.eager
+
+
+def test_cli_measure_out_is_a_deprecated_spelling_of_output(fake_gpu, tmp_path: Path) -> None:
+    # Every command writes its file with --output; hw measure's former --out still works, hidden.
+    out = tmp_path / "old.yaml"
+    result = runner.invoke(app, ["hw", "measure", "--quick", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "--out is deprecated; use --output" in result.stderr
+    assert isinstance(load_hw_file(out), CeilingsOverlay)
+    both = runner.invoke(app, ["hw", "measure", "--quick", "--out", str(out), "--output", str(tmp_path / "b.yaml")])
+    assert both.exit_code == 2 and "--out and --output both given" in both.stderr
+    assert "--out " not in runner.invoke(app, ["hw", "measure", "--help"], env={"COLUMNS": "200"}).stdout

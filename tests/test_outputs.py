@@ -187,7 +187,7 @@ def test_outputs_that_name_an_input_are_refused_before_any_work(tmp_path: Path) 
         ["gate", str(trace), str(trace), "--thresholds", str(thresholds), "--junit", str(thresholds)],
         ["gate", str(trace), str(trace), "--markdown", str(trace)],
         ["report", str(trace), "--hw", "h200", "-o", str(trace)],
-        ["hw", "measure", "--hw-file", str(spec), "--out", str(spec)],
+        ["hw", "measure", "--hw-file", str(spec), "--output", str(spec)],
         ["hw", "detect", "--hw-file", str(spec), "--write-spec", str(spec)],
     ]
     for args in cases:

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from roofline.cli import app
 from roofline.hardware.registry import load_registry
 from roofline.hardware.spec import roofs_from_spec
-from roofline.planner.serving import build_context, evaluate, plan_serving
+from roofline.planner.serving import build_context, evaluate
+from roofline.planner.serving_planner import plan_serving
 from roofline.precision import Precision
 from roofline.workload.memory import max_batch_that_fits, plan_memory, weight_bits
 from roofline.workload.model import ModelArch, load_model

@@ -17,7 +17,8 @@ from roofline.cli import app
 from roofline.app.classify import classify_loaded
 from roofline.hardware.registry import load_registry
 from roofline.planner.engine import rules_for
-from roofline.planner.trace import DOMAIN, TraceModel, evaluate_trace, plan_trace, trace_model
+from roofline.planner.trace import DOMAIN, TraceModel, evaluate_trace, trace_model
+from roofline.planner.trace_planner import plan_trace
 from roofline.planner.verify import verify_plan
 from roofline.sources import read_input
 

@@ -113,25 +113,58 @@ def test_profile_training_script_steps_on_the_optimizer(tmp_path: Path, torch_cp
     assert trace_steps(out) == ["ProfilerStep#1", "ProfilerStep#2"]
 
 
-def test_profile_crashing_script_keeps_its_traceback_and_exit_code(tmp_path: Path, torch_cpu) -> None:
+def test_profile_crashing_script_keeps_its_traceback_and_says_its_exit_code(tmp_path: Path, torch_cpu) -> None:
     script = tmp_path / "crash.py"
     script.write_text("import torch\nm = torch.nn.Linear(4, 4).eval()\nm(torch.randn(2, 4))\n"
                       "raise ValueError('boom from the script')\n")
     done = profile("-o", str(tmp_path / "t.json"), "--", sys.executable, str(script))
-    assert done.returncode == 1
+    assert done.returncode == 4  # the script failed: not 1, which the gate uses for a regression
     assert "Traceback (most recent call last)" in done.stderr and f'File "{script}", line 4' in done.stderr
     assert "ValueError: boom from the script" in done.stderr
     assert "roofline/" not in done.stderr.split("ValueError")[0]  # no roofline frame in the script's traceback
     assert "the script exited with code 1" in done.stderr
 
 
-def test_profile_passes_the_exit_code_through_after_classifying(tmp_path: Path, torch_cpu) -> None:
+def test_profile_names_the_scripts_exit_code_and_still_classifies(tmp_path: Path, torch_cpu) -> None:
     script = tmp_path / "exit5.py"
     script.write_text("import sys, torch\nm = torch.nn.Linear(4, 4).eval()\n"
                       "for _ in range(4):\n    m(torch.randn(2, 4))\nsys.exit(5)\n")
     done = profile("--steps", "1", "--warmup", "1", "-o", str(tmp_path / "t.json"), "--", sys.executable, str(script))
-    assert done.returncode == 5
+    assert done.returncode == 4
+    assert "the script exited with code 5; classifying the trace it left (exit 4)" in done.stderr
     assert "verdict: no GPU activity was recorded" in done.stdout  # the trace was complete: still classified
+
+
+def test_auto_steps_on_forward_calls_of_a_model_left_in_training_mode(tmp_path: Path, torch_cpu) -> None:
+    # An inference loop that never calls .eval() nor no_grad(): auto used to wait for optimizer
+    # steps that never come, then advise lowering --warmup.
+    script = tmp_path / "serve.py"
+    script.write_text("import torch\nm = torch.nn.Linear(8, 8)\nfor _ in range(6):\n    m(torch.randn(2, 8))\n")
+    out = tmp_path / "t.json"
+    done = profile("--steps", "2", "--warmup", "1", "-o", str(out), "--", sys.executable, str(script))
+    assert done.returncode == 0, done.stderr
+    assert "Linear is in training mode but no optimizer stepped" in done.stderr
+    assert "2 profiled step(s), calls of Linear.forward" in done.stderr
+    assert len(trace_steps(out)) == 2
+
+
+def test_auto_profiles_the_whole_run_of_a_script_without_a_module(tmp_path: Path, torch_cpu) -> None:
+    script = tmp_path / "plain.py"
+    script.write_text("import torch\nx = torch.randn(64, 64)\nfor _ in range(3):\n    x = x @ x / 64\nprint('done')\n")
+    out = tmp_path / "t.json"
+    done = profile("-o", str(out), "--", sys.executable, str(script))
+    assert done.returncode == 0, done.stderr
+    assert "no nn.Module was called: the whole run was profiled" in done.stderr
+    assert "the whole run, no steps" in done.stderr and out.is_file()
+
+
+def test_a_single_forward_in_training_mode_gets_the_fix_that_applies(tmp_path: Path, torch_cpu) -> None:
+    script = tmp_path / "once.py"
+    script.write_text("import torch\nm = torch.nn.Linear(8, 8)\nm(torch.randn(2, 8))\n")
+    done = profile("-o", str(tmp_path / "t.json"), "--", sys.executable, str(script))
+    assert done.returncode == 2
+    assert "no optimizer step ran, but Linear.forward was called 1 time(s)" in done.stderr
+    assert "--step-on module" in done.stderr
 
 
 def test_profile_too_few_steps_is_a_usage_error(tmp_path: Path, torch_cpu) -> None:

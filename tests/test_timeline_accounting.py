@@ -21,7 +21,8 @@ from roofline.analysis.events import GpuEvent
 from roofline.analysis.profiler_overhead import PROFILER_OVERHEAD_PER_OP_S, removable_overhead_s
 from roofline.app.classify import classify_loaded
 from roofline.hardware.registry import load_registry
-from roofline.planner.trace import TraceDiagnosis, TraceModel, evaluate_trace, plan_trace, trace_model
+from roofline.planner.trace import TraceDiagnosis, TraceModel, evaluate_trace, trace_model
+from roofline.planner.trace_planner import plan_trace
 from roofline.planner.trace_rules import cuda_graphs, host_stall
 from roofline.sources import read_input
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from roofline.errors import InputError, MissingDependencyError
 
-__version__ = "0.1.0"
+from roofline.version import __version__
 
 _API = ("classify", "plan", "plan_trace", "snapshot", "gate", "registry", "device")
 __all__ = ["__version__", "InputError", "MissingDependencyError", "capture", *_API]

@@ -53,6 +53,7 @@ class Capture:
         self.with_stack = with_stack
         self.steps_taken = 0
         self.written = False
+        self.discarded = False
         self._prof: Any = None
         self._torch: Any = None
 
@@ -92,6 +93,8 @@ class Capture:
         self._prof.__enter__()
 
     def _export(self, prof: Any) -> None:
+        if self.discarded:
+            return
         # Written beside the target and renamed over it, so a process killed mid-export leaves no
         # half trace under the final name (docs/robustness.md). export_chrome_trace gzips when the
         # name ends in .gz, so the temporary name keeps that ending.
@@ -115,6 +118,13 @@ class Capture:
         self._prof.step()
         if self.done:
             self.stop()
+
+    def discard(self) -> None:
+        """Stop without writing anything (a provisional whole-run capture that steps replace)."""
+        self.discarded = True
+        if self._prof is not None:
+            prof, self._prof = self._prof, None
+            prof.__exit__(None, None, None)
 
     def stop(self) -> None:
         if self._prof is None:
@@ -151,13 +161,27 @@ STEP_MODES = ("auto", "module", "optimizer", "none")
 class _Session:
     """Step markers placed without the script's help: the first nn.Module called (necessarily the
     outermost one: nothing else is running) is the step module. A step ends when its forward returns
-    (inference, decode loops) or, when it is training, at each optimizer step."""
+    (inference, decode loops) or, when it is training, at each optimizer step.
+
+    ``auto`` decides from what the script does, not from ``module.training`` alone (a model never
+    put in ``eval()`` is in training mode while it serves): a training-mode module starts on
+    optimizer steps, and when its forward returns a second time with no optimizer step and no
+    gradient in between, it was inference after all and its forward calls become the steps. Until a
+    module is called, ``auto`` records the whole run from torch's import, so a script without an
+    nn.Module still leaves a trace (as ``--step-on none`` would); the first forward call replaces
+    that provisional capture with the scheduled one."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         self.mode = config["step_on"]
         self.capture: Capture | None = None
+        self.provisional: Capture | None = None
         self.module: str | None = None
+        self.step_module: Any = None
+        self.forwards = 0
+        self.optimizer_steps = 0
+        self.note: str | None = None
+        self.undecided = False
         self.handles: list[Any] = []
         atexit.register(self.finish)
 
@@ -165,24 +189,53 @@ class _Session:
         if self.mode == "none":
             self._start(torch)
             return
+        if self.mode == "auto":
+            self.provisional = Capture(self.config["out"], steps=1, warmup=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.provisional.start()
         self.handles.append(torch.nn.modules.module.register_module_forward_pre_hook(self._first_forward))
 
     def _first_forward(self, module: Any, args: Any) -> None:
         import torch
 
         self._remove_hooks()  # a global hook on every module call would tax a launch-bound script
+        if self.provisional is not None:
+            self.provisional.discard()
+            self.provisional = None
         self.module = type(module).__name__
+        self.step_module = module
         training = module.training and torch.is_grad_enabled()
         if self.mode == "optimizer" or (self.mode == "auto" and training):
             from torch.optim.optimizer import register_optimizer_step_post_hook
 
+            self.undecided = self.mode == "auto"
             self.mode = "optimizer"
-            hook = register_optimizer_step_post_hook(lambda *a: self._step())
+            self.handles.append(register_optimizer_step_post_hook(lambda *a: self._optimizer_step()))
+            self.handles.append(module.register_forward_hook(lambda *a: self._forward()))
         else:
             self.mode = "module"
-            hook = module.register_forward_hook(lambda *a: self._step())
-        self.handles.append(hook)
+            self.handles.append(module.register_forward_hook(lambda *a: self._forward()))
         self._start(torch)
+
+    def _optimizer_step(self) -> None:
+        self.optimizer_steps += 1
+        self.undecided = False
+        self._step()
+
+    def _forward(self) -> None:
+        self.forwards += 1
+        if self.mode == "module":
+            self._step()
+        elif self.undecided and self.forwards >= 2 and self.optimizer_steps == 0:
+            # Two forward calls, no optimizer step between them: inference, unless gradients are
+            # being accumulated over micro-batches (then .grad is set and the optimizer comes later).
+            self.undecided = False
+            if not any(p.grad is not None for p in self.step_module.parameters()):
+                self.mode = "module"
+                self.note = (f"{self.module} is in training mode but no optimizer stepped and no gradient was "
+                             "computed: its forward calls are the steps (call .eval() to say so)")
+                self._step()
 
     def _start(self, torch: Any) -> None:
         c = self.config
@@ -208,6 +261,9 @@ class _Session:
         self.handles.clear()
 
     def finish(self) -> None:
+        if self.provisional is not None:  # auto, and no nn.Module was ever called: the whole run
+            self.capture, self.provisional, self.mode = self.provisional, None, "none"
+            self.note = "no nn.Module was called: the whole run was profiled, without steps (as --step-on none)"
         if self.capture is not None and not self.capture.done:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the parent reports what is missing, in one line
@@ -223,6 +279,9 @@ class _Session:
             "steps_taken": c.steps_taken if c else 0,
             "active_steps_recorded": c.active_steps_recorded if c else 0,
             "written": bool(c and c.written),
+            "forwards": self.forwards,
+            "optimizer_steps": self.optimizer_steps,
+            "note": self.note,
         }
         Path(self.config["status"]).write_text(json.dumps(status))
 

@@ -15,6 +15,8 @@ EXIT_OK = 0
 EXIT_REGRESSION = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
+# roofline profile: the profiled command itself failed (its own exit code is in the message).
+EXIT_SCRIPT_FAILED = 4
 
 
 @dataclass

@@ -160,3 +160,41 @@ def short_kernel_name(name: str, width: int = 72) -> str:
     if len(result) > width:
         result = result[: width - 1] + "…"
     return result or name[:width]
+
+
+def _fold_templates(name: str) -> str:
+    """``vectorized_elementwise_kernel<4, at::native::GeluCUDAKernelImpl…>`` → ``vectorized_elementwise_kernel<…>``:
+    every template argument list folded, namespaces dropped, as in short_kernel_name."""
+    short = short_kernel_name(name, 10_000)
+    if " " in short and "<" not in short:  # a profiler label, not a C++ name
+        return short
+    out, depth = [], 0
+    for char in short:
+        if char == "<":
+            depth += 1
+            if depth == 1:
+                out.append("<…>")
+        elif char == ">":
+            depth = max(depth - 1, 0)
+        elif depth == 0:
+            out.append(char)
+    return "".join(out)
+
+
+def kernel_labels(kernels: list[tuple[str, str | None]]) -> list[str]:
+    """How a performance engineer reads kernel names in a table: the kernel without its template
+    arguments, then the op that launched it in brackets —
+    ``void at::native::vectorized_elementwise_kernel<4, at::native::GeluCUDAKernelImpl…>(…)`` of
+    ``aten::gelu`` → ``vectorized_elementwise_kernel<…> [aten::gelu]``. Where two labels would read
+    the same, those keep their first template argument (``<4, …>`` vs ``<8, …>``). Full names stay
+    in JSON and Markdown."""
+
+    def label(name: str, op: str | None, kernel: str) -> str:
+        return kernel if not op or op == name else f"{kernel} [{op}]"
+
+    folded = [label(name, op, _fold_templates(name)) for name, op in kernels]
+    counts: dict[str, int] = {}
+    for text in folded:
+        counts[text] = counts.get(text, 0) + 1
+    return [label(name, op, short_kernel_name(name, 10_000)) if counts[text] > 1 else text
+            for (name, op), text in zip(kernels, folded)]

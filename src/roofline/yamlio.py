@@ -53,6 +53,12 @@ def read_text(path: Path, *, what: str, max_bytes: int = MAX_YAML_BYTES) -> str:
         ) from None
 
 
+# libyaml (PyYAML's C extension) parses the 19 bundled specs in ~0.02 s where the pure-Python
+# parser took 0.44 s on every run; both build the same nodes (with line marks, for the messages)
+# and the same safe constructor runs on them, so the data is what yaml.safe_load returns.
+SAFE_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml(path: Path, *, what: str) -> tuple[Any, yaml.Node | None]:
     """Parse a YAML file with ``yaml.safe_load`` semantics; return data and its node tree."""
     text = read_text(path, what=what)
@@ -60,16 +66,20 @@ def load_yaml(path: Path, *, what: str) -> tuple[Any, yaml.Node | None]:
         raise InputError("file is empty", file=path, fix=f"write a {what} (see docs/)")
     try:
         _check_events(text, path)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = SAFE_LOADER(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                raise InputError("file holds no YAML document", file=path, fix=f"write a {what} (see docs/)")
+            _check_nodes(node, path)
+            try:
+                data = loader.construct_document(node)
+            except yaml.YAMLError as exc:
+                raise _yaml_error(exc, path, "plain YAML only; tags are not allowed") from None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, path, "fix the YAML syntax") from None
-    if node is None:
-        raise InputError("file holds no YAML document", file=path, fix=f"write a {what} (see docs/)")
-    _check_nodes(node, path)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise _yaml_error(exc, path, "plain YAML only; tags are not allowed") from None
     return data, node
 
 
@@ -84,7 +94,7 @@ def _check_events(text: str, path: Path) -> None:
     """Depth and alias count from the event stream, which the parser produces without recursing:
     before the (recursive) composer sees the document."""
     depth = aliases = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    for event in yaml.parse(text, Loader=SAFE_LOADER):
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_YAML_DEPTH:

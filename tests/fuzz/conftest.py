@@ -12,6 +12,14 @@ import pytest
 from fuzzkit import SCALE, STATS  # noqa: E402  (tests/fuzz is on sys.path, as for the test modules)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Everything here is the fuzz suite: `-m "not fuzz"` leaves it out of a quick local run.
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(here):
+            item.add_marker(pytest.mark.fuzz)
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path

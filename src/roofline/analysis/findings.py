@@ -9,7 +9,7 @@ from roofline.analysis.roofline import Bound
 from roofline.units import fmt_bytes, fmt_bytes_per_s, fmt_intensity, fmt_percent, fmt_seconds, short_kernel_name
 
 if TYPE_CHECKING:
-    from roofline.analysis.timeline import TimelineFigures
+    from roofline.analysis.timeline_figures import TimelineFigures
 
 MAX_KERNEL_FINDINGS = 5
 # The seed: "when profiling reveals that kernel launch gaps constitute more than 10 percent of

@@ -30,7 +30,7 @@ from collections import Counter
 
 from pydantic import BaseModel, Field
 
-from roofline import __version__
+from roofline.version import __version__
 from roofline.analysis.result import ClassifyResult
 from roofline.presentable import Presentable
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from roofline import __version__
+from roofline.version import __version__
 from roofline.analysis.classify import KernelVerdict, TimeByBound, sort_by_time, time_by_bound
 from roofline.analysis.findings import findings_for, trace_findings
-from roofline.analysis.timeline import StepFigures, StreamFigures, TimelineFigures
 from roofline.analysis.profiler_overhead import overhead_basis, profiler_overhead_s, removable_overhead_s
+from roofline.analysis.timeline_figures import StepFigures, StreamFigures, TimelineFigures
 from roofline.analysis.roofline import Bound
 from roofline.hardware.spec import HardwareSpec, Roofs
 from roofline.presentable import Presentable

@@ -18,7 +18,7 @@ import numpy as np
 from roofline.analysis.classify import KernelWork
 from roofline.analysis.collectives import group_collective
 from roofline.analysis.event_table import KINDS, LINKS, MISSING, PRECISIONS, SOURCES, UNITS, EventTable
-from roofline.analysis.timeline import (
+from roofline.analysis.timeline_figures import (
     Buckets,
     StepFigures,
     StreamFigures,

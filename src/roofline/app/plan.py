@@ -12,7 +12,8 @@ from roofline.analysis.result import HardwareUsed, hardware_used
 from roofline.errors import InputError
 from roofline.hardware.registry import Registry, resolve_roofs
 from roofline.planner.result import PlanResult, build_plan_result
-from roofline.planner.serving import ServingContext, build_context, evaluate, plan_serving
+from roofline.planner.serving import ServingContext, build_context, evaluate
+from roofline.planner.serving_planner import plan_serving
 from roofline.workload.hub_cache import hub_cache_dir
 from roofline.workload.model import load_model
 from roofline.workload.serving import ServingConfig, load_serving_config

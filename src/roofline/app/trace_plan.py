@@ -10,7 +10,7 @@ from roofline.analysis.result import ClassifyResult
 from roofline.app.classify import Reader, analyse_path
 from roofline.errors import InputError
 from roofline.hardware.registry import Registry
-from roofline.planner.trace import plan_trace
+from roofline.planner.trace_planner import plan_trace
 from roofline.planner.trace_result import TracePlanResult, build_trace_plan
 from roofline.planner.verify import verify_plan
 from roofline.sources import read_input

@@ -19,7 +19,7 @@ from roofline.cli.common import (
     registry_from_options,
     read_with_progress,
 )
-from roofline.cli.output import FILE_WIDTH, OutputFormat, classify_text, emit, stdout_console, write_output
+from roofline.cli.output import FILE_WIDTH, OutputFormat, classify_text, emit, write_output
 from roofline.report.text.console import classify_renderable
 from roofline.report.annotate import annotate_trace, check_annotate_target
 
@@ -87,7 +87,7 @@ def classify(
     width = None if output is None else FILE_WIDTH
     items = []
     for index, result in enumerate(results):
-        items.append(classify_renderable(result, top=top, width=width or stdout_console().width))
+        items.append(classify_renderable(result, top=top))
         if plans is not None:
             from roofline.report.text.trace_plan import trace_plan_renderable
 

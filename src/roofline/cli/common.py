@@ -8,21 +8,26 @@ import signal
 import sys
 import threading
 import traceback
+from enum import Enum
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from roofline.atomicio import append_atomic, start_command, write_atomic, written_outputs
 from roofline.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, InputError
-from roofline.sources import LoadedInput, read_input
 from roofline.app.registry import HW_PATH_ENV
 from roofline.app.registry import registry_for as registry_from_options
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class HwFormat(str, Enum):
+    table = "table"
+    json = "json"
+
 
 HwFileOption = Annotated[
     list[Path] | None,
@@ -113,6 +118,23 @@ def _terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _is_validation_error(exc: BaseException) -> bool:
+    pydantic = sys.modules.get("pydantic")  # never imported just to ask
+    return pydantic is not None and isinstance(exc, pydantic.ValidationError)
+
+
+def validation_line(exc: Any) -> str:
+    """A pydantic ValidationError as one line: the first problem, where it is, in plain words."""
+    from roofline.cli.lazy import one_line
+
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": str(exc)}
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    subject = f"'{where}': " if where else ""
+    return one_line(f"invalid value {subject}{first.get('msg', '')}{more} — check the value given for it")
+
+
 def handle_errors(fn: F) -> F:
     """Map InputError to a one-line message and exit 2; anything unexpected to exit 3. Before
     the command runs: refuse outputs that would overwrite inputs; afterwards, an interrupt says
@@ -137,6 +159,8 @@ def handle_errors(fn: F) -> F:
         except BrokenPipeError:
             raise typer.Exit(0) from None
         except Exception as exc:  # a bug: say so in one line, keep the traceback for who asks
+            if _is_validation_error(exc):  # a value no reader checked first: still the user's input
+                raise error_exit(validation_line(exc), EXIT_BAD_INPUT) from None
             if os.environ.get("ROOFLINE_DEBUG"):
                 traceback.print_exc()
             where = traceback.extract_tb(exc.__traceback__)[-1]
@@ -155,8 +179,13 @@ def handle_errors(fn: F) -> F:
 PROGRESS_MIN_BYTES = 64 * 1024 * 1024
 
 
-def read_with_progress(path: Path) -> LoadedInput:
-    """Read an input, with a progress bar on stderr for large files when stderr is a terminal."""
+def read_with_progress(path: Path) -> Any:
+    """Read an input (a roofline.sources.LoadedInput), with a progress bar on stderr for large
+    files when stderr is a terminal."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from roofline.sources import read_input
+
     console = stderr_console()
     size = path.stat().st_size if path.is_file() else 0
     if size < PROGRESS_MIN_BYTES or not console.is_terminal:

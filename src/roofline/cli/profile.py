@@ -1,8 +1,10 @@
 """``roofline profile -o trace.json -- python script.py ARGS``: capture a trace of a script, then classify it.
 
 The script runs as a child process, not in-process: its ``sys.argv``, ``__main__``, ``sys.exit``,
-atexit handlers, signals, stdout/stderr and tracebacks stay exactly its own, and its exit code is
-passed through. A ``sitecustomize`` injected through ``PYTHONPATH`` starts the profiler inside it
+atexit handlers, signals, stdout/stderr and tracebacks stay exactly its own. Exit codes: 0 profiled
+and classified; 2 bad usage or nothing captured; 3 internal error; 4 the script itself failed
+(the message names its exit code; a trace it left is still classified) — never 1, the gate's
+"regression". A ``sitecustomize`` injected through ``PYTHONPATH`` starts the profiler inside it
 (:func:`roofline.capture.bootstrap`) and reports back through a small status file.
 """
 
@@ -27,7 +29,7 @@ from roofline.capture import CONFIG_ENV
 from roofline.app.classify import classify_loaded
 from roofline.cli.output import OutputFormat, classify_text
 from roofline.cli.common import CeilingsOption, HwDirOption, HwFileOption, handle_errors, registry_from_options
-from roofline.errors import InputError
+from roofline.errors import EXIT_SCRIPT_FAILED, InputError
 from roofline.report.text.console import classify_renderable
 from roofline.sources import read_input
 
@@ -137,8 +139,9 @@ def profile(
     step_on: Annotated[
         StepOn,
         typer.Option("--step-on", help="What ends a step: 'module' (each call of the first nn.Module the script "
-                     "calls), 'optimizer' (each optimizer step), 'auto' (optimizer if that module is training, else "
-                     "module), 'none' (the whole run, unscheduled)."),
+                     "calls), 'optimizer' (each optimizer step), 'auto' (optimizer steps when the script trains, "
+                     "else forward calls; the whole run when it calls no nn.Module), 'none' (the whole run, "
+                     "unscheduled)."),
     ] = StepOn.auto,
     hw: Annotated[str, typer.Option("--hw", help="Device for classify, or 'auto' (from the trace).")] = "auto",
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, json or md")] = OutputFormat.table,
@@ -150,6 +153,7 @@ def profile(
     """Profile a Python script with the settings roofline needs, then classify the trace.
 
     Everything after '--' is the command, e.g. roofline profile -o trace.json -- python train.py --lr 3e-4.
+    Exit codes: 0 profiled; 2 bad usage or nothing captured; 3 internal error; 4 the script failed.
     """
     command = ctx.meta.get(COMMAND_KEY)
     if command is None:
@@ -175,30 +179,32 @@ def profile(
 
 def report(status: dict | None, code: int, output: Path, steps: int, warmup: int, registry: Any, hw: str,
            ceilings: str | None, fmt: OutputFormat, top: int | None) -> int:
-    """Print the outcome; the exit code: the script's when it failed, else 0 (2 when nothing was captured)."""
-    failed = f"the script exited with code {code}"
+    """Print the outcome; the exit code: 0, or EXIT_SCRIPT_FAILED when the script failed (raises
+    InputError, exit 2, when a script that succeeded left nothing to classify)."""
+    failed = f"the script exited with code {code}" + (f" (signal {code - 128})" if code > 128 else "")
+    exit_code = EXIT_SCRIPT_FAILED if code else 0
     if status is None or not status.get("started"):
         if code:
-            say(f"{failed} before the profiler started; no trace was written")
-            return code
+            say(f"{failed} before the profiler started; no trace was written (exit {EXIT_SCRIPT_FAILED})")
+            return exit_code
         raise InputError(
             "the profiler never started in the profiled command", place="profile",
-            fix="it must be a Python process that imports torch and calls an nn.Module (or use --step-on none); "
-                "python -I/-E ignores the PYTHONPATH set-up")
+            fix="it must be a Python process that imports torch; python -I/-E ignores the PYTHONPATH set-up")
     unit = {"optimizer": "optimizer steps", "none": "the whole run, no steps"}.get(
         status["mode"], f"calls of {status.get('module')}.forward")
+    if status.get("note"):
+        say(f"note: {status['note']}")
     if not status.get("written"):
-        message = (f"the script made {status['steps_taken']} step(s) ({unit}), fewer than --warmup {warmup} + 1: "
-                   "nothing was profiled")
+        message, fix = _nothing_profiled(status, unit, steps, warmup)
         if code:
-            say(f"{failed}; {message}")
-            return code
-        raise InputError(message, place="profile", fix="lower --warmup, or run more iterations")
+            say(f"{failed}; {message} (exit {EXIT_SCRIPT_FAILED})")
+            return exit_code
+        raise InputError(message, place="profile", fix=fix)
     if status["mode"] != "none" and status["active_steps_recorded"] < steps:
         say(f"only {status['active_steps_recorded']} of {steps} profiled steps completed ({unit}); "
             "classifying the partial trace")
     if code:
-        say(f"{failed}; classifying the trace it left")
+        say(f"{failed}; classifying the trace it left (exit {EXIT_SCRIPT_FAILED})")
     try:
         loaded = read_input(output)
     except InputError as exc:
@@ -207,16 +213,28 @@ def report(status: dict | None, code: int, output: Path, steps: int, warmup: int
         say(f"trace written to {output} ({_steps(status, unit)})")
         print("verdict: no GPU activity was recorded (the script ran on the CPU only): "
               "nothing to place on a GPU roofline")
-        return code
+        return exit_code
     result = classify_loaded(loaded, registry, hw, ceilings)
     say(f"trace written to {output} ({_steps(status, unit)})")
     text = classify_text([result], fmt, top)
     if text is None:
-        console = Console()
-        console.print(classify_renderable(result, top=top, width=console.width))
+        Console().print(classify_renderable(result, top=top))
     else:
         sys.stdout.write(text)
-    return code
+    return exit_code
+
+
+def _nothing_profiled(status: dict, unit: str, steps: int, warmup: int) -> tuple[str, str]:
+    """Why no step was profiled, and the fix that applies to what the script did."""
+    taken = status["steps_taken"]
+    message = f"the script made {taken} step(s) ({unit}), fewer than --warmup {warmup} + 1: nothing was profiled"
+    forwards = status.get("forwards", 0)
+    if status["mode"] == "optimizer" and status.get("optimizer_steps", 0) == 0 and forwards:
+        return (f"no optimizer step ran, but {status.get('module')}.forward was called {forwards} time(s): "
+                "nothing was profiled",
+                f"profile its forward calls with --step-on module (and --warmup {max(forwards - steps, 0)} or "
+                "less), or --step-on none for the whole run")
+    return message, "lower --warmup, or run more iterations (or --step-on none for the whole run)"
 
 
 def _steps(status: dict, unit: str) -> str:

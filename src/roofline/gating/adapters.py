@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from roofline import __version__
+from roofline.version import __version__
 from roofline.errors import InputError
 from roofline.safetext import escape_controls
 from roofline.gating.from_plan import looks_like_plan_json

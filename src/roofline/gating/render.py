@@ -10,11 +10,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from rich.console import Group
-from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from roofline.gating.result import GateResult, Row
+from roofline.report.text.fit import Column, FitTable, Name
 from roofline.report.text.markdown import md_escape
 from roofline.gating.fmt import fmt_value
 
@@ -72,24 +71,30 @@ def verdict_counts(rows: list[Row]) -> str:
 
 def gate_renderable(result: GateResult, *, show_all: bool = False) -> Group:
     shown, hidden = split_rows(result, show_all)
-    table = Table(show_lines=False, header_style="bold", pad_edge=False)
-    # Numbers, metric names and verdicts never wrap; names, reasons and long labels (a plan's
-    # list of steps) fold to what is left — a column wide enough for every number stays whole.
-    numbers = [cell for row in shown if row.baseline_label is None and row.current_label is None
-               for cell in cell_values(row)[:2]]
-    number_width = max((len(cell) for cell in numbers), default=8)
-    for column, justify, wrap in (("", "left", False), ("entry", "left", True), ("metric", "left", False),
-                                  ("baseline", "right", True), ("current", "right", True), ("Δ", "right", False),
-                                  ("Δ%", "right", False), ("threshold", "left", True), ("verdict", "left", False),
-                                  ("reason", "left", True)):
-        width = number_width if column in ("baseline", "current") else None
-        table.add_column(column, justify=justify, overflow="fold", no_wrap=not wrap,  # type: ignore[arg-type]
-                         min_width=width)
+    # Numbers, metric names and verdicts never wrap; entry names are cut at their end, reasons and
+    # long labels (a plan's list of steps) wrap between words in what width is left.
+    rows = []
     for row in shown:
         base, cur, delta = cell_values(row)
         style = LEVEL_STYLE[row.level]
-        table.add_row(Text(LEVEL_MARK[row.level], style=style), escape(row.name), row.metric, base, cur, delta,
-                      fmt_rel(row), row.threshold, Text(row.verdict, style=style), escape(row.reason))
+        rows.append([Text(LEVEL_MARK[row.level], style=style), Name(row.name), row.metric, base, cur, delta,
+                     fmt_rel(row), row.threshold, Text(row.verdict, style=style), row.reason])
+    numbers = [cell for row in shown if row.baseline_label is None and row.current_label is None
+               for cell in cell_values(row)[:2]]
+    number_width = max((len(cell) for cell in numbers), default=8)
+    columns = (
+        Column("", "left"),
+        Column("entry", "left", name=True, min_width=16, want=40),
+        Column("metric", "left"),
+        Column("baseline", prose=True, min_width=number_width),
+        Column("current", prose=True, min_width=number_width),
+        Column("Δ", keep=3),
+        Column("Δ%", keep=1),
+        Column("threshold", "left", prose=True, min_width=10, keep=5),
+        Column("verdict", "left"),
+        Column("reason", "left", prose=True, min_width=16, keep=4),
+    )
+    table = FitTable(columns, rows, show_lines=False, header_style="bold", pad_edge=False)
     parts: list = [Text(_sides(result))]
     parts += [Text(f"note: {note}", style="dim") for note in result.notes]
     if shown:

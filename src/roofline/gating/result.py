@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, computed_field
 
 
-from roofline import __version__
+from roofline.version import __version__
 from roofline.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_REGRESSION
 from roofline.presentable import Presentable
 

@@ -15,7 +15,7 @@ from typing import Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from roofline import __version__
+from roofline.version import __version__
 from roofline.errors import InputError
 
 SNAPSHOT_SCHEMA_VERSION = 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 
-from roofline import __version__
+from roofline.version import __version__
 from roofline.planner.engine import PlanOutcome
 from roofline.planner.serving import Evaluation
 from roofline.presentable import Presentable

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from roofline.errors import InputError
 from roofline.hardware.spec import HardwareSpec, Roofs
-from roofline.planner.engine import PlanOutcome, run_plan
 from roofline.units import fmt_bytes
 from roofline.precision import Precision, Unit
 from roofline.workload.efficiency import Efficiency, calibrated
@@ -233,18 +232,4 @@ def build_context(cfg: ServingConfig, arch: ModelArch, spec: HardwareSpec, roofs
     return ServingContext(arch, spec, roofs, eff, resolve_draft(cfg, arch, base=base, hub_cache=hub_cache), profile)
 
 
-def plan_serving(cfg: ServingConfig, context: ServingContext, *, max_steps: int = 8) -> PlanOutcome:
-    import roofline.planner.serving_rules  # noqa: F401  (registers the rules)
-
-    return run_plan(
-        cfg,
-        domain=DOMAIN,
-        evaluate=lambda c: evaluate(c, context),
-        diagnose=lambda c, e: Diagnosis(c, e, context),
-        score=score,
-        satisfied=satisfied,
-        max_steps=max_steps,
-    )
-
-
-__all__ = ["Diagnosis", "Evaluation", "MoESpec", "ServingContext", "evaluate", "plan_serving", "score"]
+__all__ = ["Diagnosis", "Evaluation", "MoESpec", "ServingContext", "evaluate", "score"]

@@ -44,7 +44,8 @@ def weight_quantization(d: Diagnosis) -> Candidate[ServingConfig] | None:
             targets="memory",
             rationale=(
                 f"decode is memory-bound ({fmt_percent(_share(decode, 'memory'))} of the step) and weights are "
-                f"{fmt_percent(weight_share)} of its {fmt_bytes(decode.bytes)} per GPU: 4.125-bit weights move ~3.9x fewer bytes"
+                f"{fmt_percent(weight_share)} of the bytes a step reads per GPU ({fmt_bytes(decode.weight_bytes)} "
+                f"of {fmt_bytes(decode.bytes)}): 4.125-bit weights move ~3.9x fewer bytes"
             ),
             risks=("quality: calibrate and check perplexity/evals (int4 can cost points on reasoning tasks)",
                    "dequantization halves streaming efficiency; needs int4 GEMM kernels (Marlin/AWQ)"),

@@ -33,8 +33,7 @@ from dataclasses import dataclass, field, replace
 from roofline.analysis.classify import KernelVerdict
 from roofline.analysis.profiler_overhead import removable_overhead_s
 from roofline.analysis.result import ClassifyResult
-from roofline.analysis.timeline import is_communication
-from roofline.planner.engine import PlanOutcome, run_plan
+from roofline.analysis.timeline_figures import is_communication
 
 DOMAIN = "trace"
 # Host cost of a replayed CUDA graph, per kernel it holds: the H200 decode capture submits 429
@@ -240,26 +239,6 @@ def evaluate_trace(model: TraceModel) -> TraceEvaluation:
     )
 
 
-def _score(evaluation: TraceEvaluation) -> float:
+def step_score(evaluation: TraceEvaluation) -> float:
+    """What the planner minimises: the log of the step time (a 10% cut scores the same at any size)."""
     return math.log(max(evaluation.step_s, 1e-12))
-
-
-def plan_trace(result: ClassifyResult, *, max_steps: int = 8, only: list[str] | None = None,
-               profiled: bool | None = None) -> PlanOutcome:
-    """Ordered plan for a classified trace. ``only`` restricts the rules (by name) — what
-    ``--verify`` uses to replay the steps a second trace shows were applied, on the profiled step
-    as measured (both traces carry the profiler's overhead). ``profiled`` overrides that choice:
-    True plans the step as profiled, False with the profiler's overhead out."""
-    import roofline.planner.trace_rules  # noqa: F401  (registers the rules)
-
-    return run_plan(
-        trace_model(result, profiled=only is not None if profiled is None else profiled),
-        domain=DOMAIN,
-        evaluate=evaluate_trace,
-        diagnose=lambda m, e: TraceDiagnosis(m, e, result, replay=only is not None),
-        score=_score,
-        satisfied=lambda e: None,
-        min_gain=0.01,
-        max_steps=len(only) if only is not None else max_steps,
-        only=only,
-    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 
-from roofline import __version__
+from roofline.version import __version__
 from roofline.analysis.profiler_overhead import overhead_basis
 from roofline.analysis.result import ClassifyResult
 from roofline.planner.engine import PlanOutcome

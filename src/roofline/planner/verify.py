@@ -17,7 +17,8 @@ from roofline.analysis.classify import KernelVerdict
 from roofline.analysis.result import ClassifyResult
 from roofline.errors import InputError
 from roofline.planner.engine import rules_for
-from roofline.planner.trace import DOMAIN, plan_trace
+from roofline.planner.trace import DOMAIN
+from roofline.planner.trace_planner import plan_trace  # also registers the rules rules_for() lists
 
 
 class VerifiedStep(BaseModel):
@@ -169,8 +170,6 @@ def _spread(r: ClassifyResult) -> float:
 
 
 def verify_plan(before: ClassifyResult, after: ClassifyResult, applied: list[str] | None = None) -> Verification:
-    import roofline.planner.trace_rules  # noqa: F401  (registers the rules)
-
     if before.hardware.name != after.hardware.name:
         raise InputError(
             f"the traces ran on different devices: {before.hardware.name} ({before.inputs[0]}) and "

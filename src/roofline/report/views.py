@@ -1,11 +1,9 @@
 """Views of result objects for notebooks and the terminal: flat rows (DataFrames), an HTML
 fragment (Jupyter's ``_repr_html_``) and a rich renderable (``__rich__``). One view per result
-type, registered with :func:`view`; ``roofline.presentable.Presentable`` finds it by type."""
+type, registered with ``roofline.presentable.register_view``; ``Presentable`` finds it by type."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from roofline.analysis.fleet import FleetResult, TraceSetResult
@@ -13,30 +11,10 @@ from roofline.analysis.result import ClassifyResult
 from roofline.gating.result import GateResult
 from roofline.planner.result import PlanResult
 from roofline.planner.trace_result import TracePlanResult
+from roofline.presentable import register_view
 
 
-@dataclass(frozen=True)
-class View:
-    rows: Callable[[Any], list[dict[str, Any]]]
-    html: Callable[[Any], str]
-    rich: Callable[[Any], Any]
-
-
-_VIEWS: dict[type, View] = {}
-
-
-def view(result_type: type, *, rows: Callable, html: Callable, rich: Callable) -> View:
-    if result_type in _VIEWS:
-        raise ValueError(f"a view of {result_type.__name__} is registered already")
-    _VIEWS[result_type] = View(rows, html, rich)
-    return _VIEWS[result_type]
-
-
-def view_for(result: Any) -> View:
-    for klass in type(result).__mro__:
-        if klass in _VIEWS:
-            return _VIEWS[klass]
-    raise TypeError(f"no view of {type(result).__name__}")
+view = register_view
 
 
 def _rich_html(renderable: Any, width: int = 140) -> str:

@@ -14,16 +14,21 @@ from roofline.report.charts.roofline import BOUND_COLOURS, source_name
 from roofline.report.matching import VerdictIndex
 from roofline.units import fmt_percent, fmt_seconds
 
+# Busy time in the colours of its bound; idle time in neutral greys, so an orange is always a
+# launch-bound kernel (idle waiting for the host was a second orange next to it). The wait for
+# the host is hatched: idle, but idle with a cause the plan can remove.
 CATEGORY_COLOURS = {
     **BOUND_COLOURS,
-    "launch_wait": "#D55E00",  # idle, waiting for the host to launch: the launch-bound gaps
-    # Idle states no launch-side change removes: neutral fills, told apart by their hatching.
+    # Idle states are neutral greys told apart by their hatching: the wait for the host (the
+    # launch-bound gaps) hatched darkest, beside but never confused with launch-bound kernels.
+    "launch_wait": "#EEEEEE",
     "host_stall": "#F2F2F2",
     "lead_in": "#FFFFFF",
     "graph_gap": "#E6E6E6",
     "other_idle": "#DDDDDD",
 }
-CATEGORY_HATCHES = {"host_stall": "////", "lead_in": "....", "graph_gap": "xxx"}
+CATEGORY_HATCHES = {"launch_wait": "////", "host_stall": "\\\\", "lead_in": "....", "graph_gap": "xxx"}
+HATCH_COLOUR = "#8A8A8A"
 CATEGORY_LABELS = {
     "compute": "busy · compute-bound kernels",
     "memory": "busy · memory-bound kernels",

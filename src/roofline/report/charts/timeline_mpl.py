@@ -10,7 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from roofline.report.charts import mpl
-from roofline.report.charts.timeline import CATEGORY_COLOURS, CATEGORY_HATCHES, CATEGORY_LABELS, TimelineFigure
+from roofline.report.charts.timeline import (
+    CATEGORY_COLOURS,
+    CATEGORY_HATCHES,
+    CATEGORY_LABELS,
+    HATCH_COLOUR,
+    TimelineFigure,
+)
 from roofline.units import fmt_percent, fmt_seconds
 
 LANE_HEIGHT_IN = 0.42
@@ -52,7 +58,7 @@ def render_timeline(figure: TimelineFigure, fmt: str) -> bytes:
             for category, spans in by_category.items():
                 hatch = CATEGORY_HATCHES.get(category)
                 ax.broken_barh(spans, (lane - thickness / 2, thickness), facecolors=CATEGORY_COLOURS[category],
-                               edgecolors=HATCH_COLOUR if hatch else "none", linewidth=0, hatch=hatch,
+                               edgecolors=HATCH_COLOUR if hatch else "none", linewidths=0, hatch=hatch,
                                gid=f"lane-{lane}-{category}")
             if row.binned:
                 ax.text(1.005, lane, "binned", transform=ax.get_yaxis_transform(), fontsize=7, color="#777777",
@@ -85,7 +91,7 @@ def _legend(fig: Any, figure: TimelineFigure, top: float) -> None:
             label += f"\n{fmt_seconds(seconds)} ({fmt_percent(share)} of the span)"
         hatch = CATEGORY_HATCHES.get(category)
         handles.append(Patch(facecolor=CATEGORY_COLOURS[category], edgecolor=HATCH_COLOUR if hatch else "none",
-                             hatch=hatch, linewidth=0, label=label))
+                             linewidth=0, hatch=hatch, label=label))
     seconds, share = totals.get("busy", (0.0, 0.0))
     handles.append(Patch(facecolor="white", edgecolor="none",
                          label=f"GPU busy in all: {fmt_seconds(seconds)} ({fmt_percent(share)})"))

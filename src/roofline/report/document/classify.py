@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from roofline import __version__
+from roofline.version import __version__
 from roofline.analysis.result import ClassifyResult
 from roofline.report.text.summary import caveat_text
 from roofline.errors import InputError

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Group
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from roofline.analysis.result import ClassifyResult
 from roofline.hardware.spec import HardwareSpec, Roofs
 from roofline.precision import Unit
 from roofline.report.text.summary import caveat_text, idle_split, time_by_bound_text, utilisation_text, verdict_name
+from roofline.report.text.fit import Column, FitTable, Name
 from roofline.units import (
     fmt_bytes,
     fmt_bytes_per_s,
@@ -19,14 +20,17 @@ from roofline.units import (
     fmt_intensity,
     fmt_percent,
     fmt_seconds,
-    short_kernel_name,
+    kernel_labels,
 )
+
+if TYPE_CHECKING:  # annotations only: `hw list` must not import the analysis (numpy)
+    from roofline.analysis.result import ClassifyResult
 
 BOUND_STYLE = {"compute": "bold magenta", "memory": "bold cyan", "launch": "bold yellow", "latency": "bold red",
                "communication": "bold green", "unknown": "dim"}
 
 
-def classify_renderable(result: ClassifyResult, top: int | None = None, width: int = 160) -> Group:
+def classify_renderable(result: ClassifyResult, top: int | None = None) -> Group:
     summary = result.summary
     hw = result.hardware
     head = Text()
@@ -59,7 +63,7 @@ def classify_renderable(result: ClassifyResult, top: int | None = None, width: i
     if summary.utilisation is not None:
         verdict.append(f"\nutilisation: {utilisation_text(summary)}")
 
-    table = kernel_table(result, top=top, width=width)
+    table = kernel_table(result, top=top)
     parts: list = [head, verdict, table]
     kernels = result.kernels if top is None else result.kernels[:top]
     if top is not None and len(result.kernels) > top:
@@ -76,87 +80,82 @@ def classify_renderable(result: ClassifyResult, top: int | None = None, width: i
     return Group(*parts)
 
 
-# Columns in the order they are dropped from the right when the terminal is narrow.
-_WIDE_ONLY = {"FLOP/s", "B/s", "source", "share"}
-NARROW_WIDTH = 130
+# What a narrow terminal keeps: the name, its time and its bound always; then % of roof, AI,
+# share, calls, the roof's name; achieved FLOP/s and B/s and the FLOPs' source go first.
+KERNEL_COLUMNS = (
+    Column("kernel", "left", name=True, min_width=24, want=48),
+    Column("calls", keep=4),
+    Column("time"),
+    Column("share", keep=3),
+    Column("bound", "left"),
+    Column("AI", keep=2),
+    Column("FLOP/s", keep=6),
+    Column("B/s", keep=7),
+    Column("% roof", keep=1),
+    Column("roof", "left", keep=5),
+    Column("source", "left", keep=8),
+)
 
 
-def kernel_table(result: ClassifyResult, top: int | None = None, width: int = 160) -> Table:
-    """Kernel groups sorted by time, with their bound and the evidence for it."""
-    wide = width >= NARROW_WIDTH
-    columns = [
-        ("kernel", "left"),
-        ("calls", "right"),
-        ("time", "right"),
-        ("share", "right"),
-        ("bound", "left"),
-        ("AI", "right"),
-        ("FLOP/s", "right"),
-        ("B/s", "right"),
-        ("% roof", "right"),
-        ("roof", "left"),
-        ("source", "left"),
-    ]
-    columns = [c for c in columns if wide or c[0] not in _WIDE_ONLY]
-    table = Table(show_lines=False, header_style="bold", expand=False, pad_edge=False)
-    for column, justify in columns:
-        if column == "kernel":
-            table.add_column(column, justify=justify, overflow="fold", ratio=1, min_width=16)
-        else:
-            table.add_column(column, justify=justify, no_wrap=True)
+def kernel_table(result: ClassifyResult, top: int | None = None) -> FitTable:
+    """Kernel groups sorted by time, with their bound and the evidence for it, laid out for the
+    width it is printed at (roofline.report.text.fit): names shortened, never broken; the least needed
+    columns left out first."""
     kernels = result.kernels if top is None else result.kernels[:top]
     span = result.summary.gpu_busy_s or result.summary.span_s
-    for v in kernels:
-        short = escape(short_kernel_name(v.name))
-        name = short if not v.op or v.op == v.name else f"{short} [dim]({escape(v.op)})[/dim]"
-        cells = {
-            "kernel": name,
-            "calls": str(v.count),
-            "time": fmt_seconds(v.total_s) + ("" if v.time_basis == "measured" else "*"),
-            "share": fmt_percent(v.total_s / span) if span > 0 else "—",
-            "bound": Text(v.bound.value, style=BOUND_STYLE[v.bound.value]),
-            "AI": fmt_intensity(v.ai),
-            "FLOP/s": fmt_flops_per_s(v.achieved_flops_per_s),
-            "B/s": fmt_bytes_per_s(v.achieved_bytes_per_s),
-            "% roof": fmt_percent(v.pct_of_roof),
-            "roof": f"{v.roof or '—'}" + (" (m)" if v.roof_origin == "measured" else ""),
-            "source": v.source,
-        }
-        table.add_row(*(cells[c] for c, _ in columns))
-    return table
+    labels = kernel_labels([(v.name, v.op) for v in kernels])
+    rows = []
+    for v, label in zip(kernels, labels):
+        op = f" [{v.op}]" if v.op and v.op != v.name else ""
+        rows.append([
+            Name(label[: len(label) - len(op)], op),
+            str(v.count),
+            fmt_seconds(v.total_s) + ("" if v.time_basis == "measured" else "*"),
+            fmt_percent(v.total_s / span) if span > 0 else "—",
+            Text(v.bound.value, style=BOUND_STYLE[v.bound.value]),
+            fmt_intensity(v.ai),
+            fmt_flops_per_s(v.achieved_flops_per_s),
+            fmt_bytes_per_s(v.achieved_bytes_per_s),
+            fmt_percent(v.pct_of_roof),
+            Text(f"{v.roof or '—'}" + (" (m)" if v.roof_origin == "measured" else "")),
+            v.source,
+        ])
+    return FitTable(KERNEL_COLUMNS, rows, header_style="bold")
 
 
-def hw_list_table(specs: list[HardwareSpec]) -> Table:
-    table = Table(header_style="bold")
-    for column, justify in [
-        ("name", "left"),
-        ("device", "left"),
-        ("fp16/bf16 matrix", "right"),
-        ("fp8 matrix", "right"),
-        ("fp32 vector", "right"),
-        ("memory", "right"),
-        ("bandwidth", "right"),
-        ("ridge fp16", "right"),
-    ]:
-        table.add_column(column, justify=justify)
+# The registry's name is what --hw takes: it is never cut. The peaks stack their headers.
+HW_LIST_COLUMNS = (
+    Column("name", "left"),
+    Column("device", "left", name=True, min_width=12),
+    Column("fp16/bf16\nmatrix"),
+    Column("fp8\nmatrix", keep=2),
+    Column("fp32\nvector", keep=3),
+    Column("memory", keep=4),
+    Column("bandwidth", keep=1),
+    Column("ridge\nfp16", keep=5),
+)
+
+
+def hw_list_table(specs: list[HardwareSpec]) -> FitTable:
     from roofline.precision import Precision
 
+    rows = []
     for spec in specs:
         half = spec.peak_tflops.matrix.get(Precision.BF16) or spec.peak_tflops.matrix.get(Precision.FP16)
         fp8 = spec.peak_tflops.matrix.get(Precision.FP8)
         fp32 = spec.peak_tflops.vector.get(Precision.FP32)
         ridge = half / spec.memory.bandwidth_tb_s if half else None
-        table.add_row(
-            spec.name,
-            spec.display_name,
+        rows.append([
+            Text(spec.name),
+            Name(spec.display_name),
             f"{half:g} TFLOP/s" if half else "—",
             f"{fp8:g} TFLOP/s" if fp8 else "—",
             f"{fp32:g} TFLOP/s" if fp32 else "—",
             f"{spec.memory.capacity_gb:g} GB",
             f"{spec.memory.bandwidth_tb_s:g} TB/s",
             fmt_intensity(ridge),
-        )
-    return table
+        ])
+    return FitTable(HW_LIST_COLUMNS, rows, header_style="bold")
 
 
 def hw_show_renderable(spec: HardwareSpec, roofs: Roofs, source_file: str, overlays: list[str]) -> Group:

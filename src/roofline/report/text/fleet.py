@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Group
-from rich.markup import escape
 from rich.table import Table
+from rich.markup import escape
 from rich.text import Text
 
 from roofline.analysis.fleet import FleetResult, JobCheck, Straggler, TraceSetResult
+from roofline.report.text.fit import Column, FitTable
 from roofline.report.text.console import BOUND_STYLE
 from roofline.report.text.markdown import md_escape
 from roofline.safetext import escape_controls
@@ -60,6 +61,21 @@ def _spread_line(result: FleetResult, metric: str) -> str | None:
     return f"{_METRIC[metric]}: min {fmt(s.min)}, median {fmt(s.median)}, max {fmt(s.max)}{ratio}"
 
 
+# The rank, its verdict, step time and the straggler flag stay at any width.
+RANK_COLUMNS = (
+    Column("rank"),
+    Column("verdict", "left"),
+    Column("step"),
+    Column("kernels", keep=4),
+    Column("busy", keep=3),
+    Column("launch\nwait", keep=2),
+    Column("MFU", keep=1),
+    Column("MBU", keep=1),
+    Column("FLOPs\nknown", keep=5),
+    Column("straggler", "left"),
+)
+
+
 def fleet_renderable(result: FleetResult) -> Group:
     head = Text()
     head.append("roofline classify", style="bold")
@@ -68,21 +84,16 @@ def fleet_renderable(result: FleetResult) -> Group:
     basis = job_line(result.job)
     if basis:
         head.append(f"\n{escape_controls(basis)}", style="dim")
-    table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    for column in ("rank", "verdict", "step", "kernels", "busy", "launch wait", "MFU", "MBU", "FLOPs known",
-                   "straggler"):
-        table.add_column(column, justify="left" if column in ("verdict", "straggler") else "right", no_wrap=True)
     flagged: dict[int, list[str]] = {}
     for s in result.stragglers:
         flagged.setdefault(s.rank, []).append(_METRIC[s.metric])
-    for r in result.ranks:
-        table.add_row(
-            str(r.rank),
-            Text(r.verdict, style=BOUND_STYLE.get(r.verdict, "")),
-            fmt_seconds(r.step_time_s), fmt_seconds(r.kernel_time_s), fmt_seconds(r.gpu_busy_s),
-            fmt_seconds(r.launch_wait_s), fmt_percent(r.mfu), fmt_percent(r.mbu), fmt_percent(r.flops_coverage),
-            Text(", ".join(flagged.get(r.rank, [])), style="bold red"),
-        )
+    rows = [
+        [str(r.rank), Text(r.verdict, style=BOUND_STYLE.get(r.verdict, "")), fmt_seconds(r.step_time_s),
+         fmt_seconds(r.kernel_time_s), fmt_seconds(r.gpu_busy_s), fmt_seconds(r.launch_wait_s), fmt_percent(r.mfu),
+         fmt_percent(r.mbu), fmt_percent(r.flops_coverage), Text(", ".join(flagged.get(r.rank, [])), style="bold red")]
+        for r in result.ranks
+    ]
+    table = FitTable(RANK_COLUMNS, rows, show_edge=False, pad_edge=False, header_style="bold")
     parts: list = [head, table]
     lines = Text()
     if result.stragglers:

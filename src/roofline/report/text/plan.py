@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from rich.console import Group
-from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from roofline.planner.result import Metrics, PlanResult
+from roofline.report.text.fit import Column, FitTable, Name
 from roofline.report.text.markdown import md_escape
-from roofline.units import fmt_bytes, fmt_percent, fmt_seconds
+from roofline.units import fmt_bytes, fmt_flops, fmt_percent, fmt_seconds
 from roofline.workload.predict import PhasePrediction
 
 TERM_ORDER = ("compute", "memory", "launch", "communication")
@@ -37,29 +36,78 @@ def _metric_row(result: PlanResult, m: Metrics) -> list[str]:
     ]
 
 
-def phase_table(result: PlanResult) -> Table:
-    table = Table(title="phases (per GPU, baseline)", header_style="bold")
-    for column in ("phase", "time", "ideal roofline", "bound", "split", "kernels", "MFU", "MBU", "weights", "KV"):
-        table.add_column(column, justify="right" if column not in ("phase", "bound", "split") else "left")
-    for phase in (result.prefill, result.decode):
-        table.add_row(
-            phase.phase, fmt_seconds(phase.time_s), fmt_seconds(phase.ideal_s), phase.bound,
-            _breakdown(phase.breakdown), str(phase.kernels), fmt_percent(phase.mfu), fmt_percent(phase.mbu),
-            fmt_bytes(phase.weight_bytes), fmt_bytes(phase.kv_bytes),
-        )
-    return table
+PHASE_COLUMNS = (
+    Column("phase", "left"),
+    Column("time"),
+    Column("ideal\nroofline", keep=3),
+    Column("bound", "left"),
+    Column("split", "left", prose=True, min_width=16, keep=6),
+    Column("kernels", keep=4),
+    Column("MFU", keep=2),
+    Column("MBU", keep=1),
+    Column("weights\nread", keep=5),
+    Column("KV\nread", keep=7),
+)
 
 
-def op_table(phase: PhasePrediction, top: int = 12) -> Table:
-    table = Table(title=f"{phase.phase} ops (per GPU, all layers)", header_style="bold")
-    for column in ("op", "kernels", "time", "ideal", "bound", "AI", "FLOPs", "bytes", "precision"):
-        table.add_column(column, justify="left" if column in ("op", "bound", "precision") else "right")
-    for op in sorted(phase.ops, key=lambda o: -o.gpu_s)[:top]:
-        table.add_row(
-            op.name, str(op.kernels), fmt_seconds(op.gpu_s), fmt_seconds(op.ideal_s), op.bound,
-            f"{op.ai:.3g}" if op.ai is not None else "—", f"{op.flops:.3g}", fmt_bytes(op.bytes), op.precision,
-        )
-    return table
+def phase_table(result: PlanResult) -> FitTable:
+    rows = [
+        [phase.phase, fmt_seconds(phase.time_s), fmt_seconds(phase.ideal_s), phase.bound, _breakdown(phase.breakdown),
+         str(phase.kernels), fmt_percent(phase.mfu), fmt_percent(phase.mbu), fmt_bytes(phase.weight_bytes),
+         fmt_bytes(phase.kv_bytes)]
+        for phase in (result.prefill, result.decode)
+    ]
+    return FitTable(PHASE_COLUMNS, rows, title="phases (per GPU, baseline; bytes read per step)", header_style="bold")
+
+
+OP_COLUMNS = (
+    Column("op", "left", name=True, min_width=12),
+    Column("kernels", keep=4),
+    Column("time"),
+    Column("ideal", keep=3),
+    Column("bound", "left"),
+    Column("AI", keep=2),
+    Column("FLOPs", keep=6),
+    Column("bytes", keep=5),
+    Column("precision", "left", keep=7),
+)
+
+
+def op_table(phase: PhasePrediction, top: int = 12) -> FitTable:
+    rows = [
+        [Name(op.name), str(op.kernels), fmt_seconds(op.gpu_s), fmt_seconds(op.ideal_s), op.bound,
+         f"{op.ai:.3g}" if op.ai is not None else "—", fmt_flops(op.flops), fmt_bytes(op.bytes), op.precision]
+        for op in sorted(phase.ops, key=lambda o: -o.gpu_s)[:top]
+    ]
+    return FitTable(OP_COLUMNS, rows, title=f"{phase.phase} ops (per GPU, all layers)", header_style="bold")
+
+
+STEP_COLUMNS = (
+    Column("#"),
+    Column("change", "left", prose=True, min_width=14),
+    Column("attacks", "left", keep=5),
+    Column("TTFT", keep=1),
+    Column("ITL"),
+    Column("throughput", keep=2),
+    Column("batch", keep=3),
+    Column("max\nbatch", keep=4),
+)
+
+
+def steps_table(result: PlanResult) -> FitTable:
+    rows = [["", "baseline", "", *_metric_row(result, result.baseline)]]
+    rows += [[str(step.index), step.technique, step.targets, *_metric_row(result, step.after)] for step in result.steps]
+    return FitTable(STEP_COLUMNS, rows, title="plan", header_style="bold")
+
+
+def step_details(result: PlanResult) -> Text:
+    """Why each step, its risks and how to verify it: prose under the table, wrapped at words."""
+    text = Text()
+    for step in result.steps:
+        text.append(f"{step.index}. {step.technique}", style="bold")
+        text.append(f" — {step.rationale}\n")
+        text.append(f"   risks: {'; '.join(step.risks)}\n   verify: {step.verify}\n", style="dim")
+    return text
 
 
 def engine_line(result: PlanResult) -> str:
@@ -85,19 +133,12 @@ def plan_renderable(result: PlanResult) -> Group:
     head.append(engine_line(result) + "\n")
     mem = result.memory
     head.append(
-        f"memory per GPU: weights {fmt_bytes(mem.weight_bytes)} ({mem.weight_bits:g} bits), KV "
+        f"memory per GPU: weights {fmt_bytes(mem.weight_bytes)} ({mem.weight_bits:g} bits; "
+        f"{fmt_bytes(result.decode.weight_bytes)} read per step, the embedding table only as looked up), KV "
         f"{fmt_bytes(mem.kv_bytes_per_request)} per {mem.context_tokens}-token request "
         f"({fmt_bytes(mem.kv_bytes_per_token)}/token), workspace {fmt_bytes(mem.workspace_bytes)}, reserve "
         f"{fmt_bytes(mem.reserve_bytes)} of {fmt_bytes(mem.capacity_bytes)} → max batch {mem.max_batch}"
     )
-    steps = Table(title="plan", header_style="bold", show_lines=True)
-    for column in ("#", "change", "attacks", "TTFT", "ITL", "throughput", "batch", "max batch", "why now / risks / verify"):
-        steps.add_column(column, overflow="fold")
-    steps.add_row("", "baseline", "", *_metric_row(result, result.baseline), "")
-    for step in result.steps:
-        detail = (f"{escape(step.rationale)}\n[dim]risks: {escape('; '.join(step.risks))}\n"
-                  f"verify: {escape(step.verify)}[/dim]")
-        steps.add_row(str(step.index), escape(step.technique), step.targets, *_metric_row(result, step.after), detail)
     tail = Text()
     if result.unmet_slos:
         tail.append(f"unmet SLOs after the plan: {', '.join(result.unmet_slos)} — {result.stop_reason}\n", style="bold red")
@@ -105,7 +146,7 @@ def plan_renderable(result: PlanResult) -> Group:
         tail.append(f"{result.stop_reason}\n", style="bold green")
     for note in result.notes:
         tail.append(f"note: {note}\n", style="dim")
-    return Group(head, phase_table(result), op_table(result.decode), steps, tail)
+    return Group(head, phase_table(result), op_table(result.decode), steps_table(result), step_details(result), tail)
 
 
 def plan_markdown(result: PlanResult) -> str:
@@ -145,17 +186,26 @@ def plan_markdown(result: PlanResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def sweep_table(rows: list[dict[str, object]]) -> Table:
-    table = Table(title="batch sweep (latency / throughput frontier)", header_style="bold")
-    for column in ("batch", "TTFT", "ITL", "throughput", "per GPU", "decode bound", "note"):
-        table.add_column(column, justify="left" if column in ("decode bound", "note") else "right")
+SWEEP_COLUMNS = (
+    Column("batch"),
+    Column("TTFT", keep=2),
+    Column("ITL"),
+    Column("throughput"),
+    Column("per GPU", keep=3),
+    Column("decode\nbound", "left", keep=1),
+    Column("note", "left", prose=True, min_width=12, keep=4),
+)
+
+
+def sweep_table(rows: list[dict[str, object]]) -> FitTable:
+    cells = []
     for row in rows:
         if row.get("error"):
-            table.add_row(str(row["batch"]), "—", "—", "—", "—", "—", str(row["error"]))
+            cells.append([str(row["batch"]), "—", "—", "—", "—", "—", str(row["error"])])
             continue
-        table.add_row(
+        cells.append([
             str(row["batch"]), fmt_seconds(row["ttft_s"]), fmt_seconds(row["itl_s"]),  # type: ignore[arg-type]
             f"{row['throughput_tok_s']:,.0f} tok/s", f"{row['throughput_tok_s_per_gpu']:,.0f}",
             str(row["decode_bound"]), "",
-        )
-    return table
+        ])
+    return FitTable(SWEEP_COLUMNS, cells, title="batch sweep (latency / throughput frontier)", header_style="bold")

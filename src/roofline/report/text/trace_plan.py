@@ -9,6 +9,7 @@ from rich.text import Text
 
 from roofline.planner.trace_result import TraceMetrics, TracePlanResult, TraceStep
 from roofline.planner.verify import Verification
+from roofline.report.text.fit import Column, FitTable
 from roofline.report.text.markdown import md_escape
 from roofline.units import fmt_percent, fmt_seconds, short_kernel_name
 
@@ -54,6 +55,16 @@ def evidence_text(step: TraceStep, limit: int = 3) -> str:
     return "; ".join(rows) + (f"; and {more} more group{'s' if more != 1 else ''}" if more > 0 else "")
 
 
+TRACE_STEP_COLUMNS = (
+    Column("#"),
+    Column("change", "left", prose=True, min_width=14),
+    Column("attacks", "left", keep=3),
+    Column("step\nafter"),
+    Column("Δ step", keep=1),
+    Column("critical", "left", keep=2),
+)
+
+
 def trace_plan_renderable(result: TracePlanResult) -> Group:
     head = Text()
     head.append("roofline plan", style="bold")
@@ -63,15 +74,11 @@ def trace_plan_renderable(result: TracePlanResult) -> Group:
     head.append(f"{baseline_label(b)} {fmt_seconds(b.step_s)}: {components_text(b)} · "
                 f"{b.kernels_per_step:.0f} kernels/step · critical path: {b.critical}\n")
     head.append(f"split: {split_text(b)}")
-    table = Table(title="plan (each step re-evaluated on the timeline the steps before it left)", header_style="bold")
-    table.add_column("#", justify="right")
-    table.add_column("change", overflow="fold", ratio=1)
-    for column in ("attacks", "step after", "Δ step", "critical"):
-        table.add_column(column, justify="left" if column in ("attacks", "critical") else "right", no_wrap=True)
-    table.add_row("", baseline_label(b), "", fmt_seconds(b.step_s), "", b.critical)
-    for step in result.steps:
-        table.add_row(str(step.index), escape(step.technique), step.targets, fmt_seconds(step.after.step_s),
-                      _delta(step), step.after.critical)
+    rows = [["", baseline_label(b), "", fmt_seconds(b.step_s), "", b.critical]]
+    rows += [[str(step.index), step.technique, step.targets, fmt_seconds(step.after.step_s), _delta(step),
+              step.after.critical] for step in result.steps]
+    table = FitTable(TRACE_STEP_COLUMNS, rows, header_style="bold",
+                     title="plan (each step re-evaluated on the timeline the steps before it left)")
     details = Text()
     for step in result.steps:
         details.append(f"{step.index}. {step.technique}\n", style="bold")
