@@ -10,8 +10,8 @@ Per trace it prints:
 
 * ``busy``: roofline's GPU busy share of its span, the independent interval union's share of the
   same kind of span, and the difference in points (target: within 1 point);
-* ``bound``: the share of kernel time with a compute, memory, communication or launch bound
-  (target: >= 90%);
+* ``bound``: the share of kernel time with a bound, i.e. any class but ``unknown`` (compute,
+  memory, communication, launch, and the latency-bound / under-occupied class) (target: >= 90%);
 * the verdict and its share, roofline's launch-wait share;
 * ``device``: what ``--hw auto`` picked, or why it failed (target: every named device detected).
   Where auto fails and the trace's device has a spec under another name, the figures are computed
@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXTERNAL = ROOT / "tests" / "data" / "external"
 CAPTURE_DIRS = [ROOT / "tests" / "data" / "h200" / "training", ROOT / "tests" / "data" / "h200" / "captured"]
 ANY_SPEC = "h100-sxm"  # for the busy figure of a trace whose device has no spec (busy uses no roofs)
-BOUND_KEYS = ("compute", "memory", "communication", "launch")
+UNBOUND = "unknown"  # every other class (compute, memory, communication, launch, latency) is a bound
 
 # The registry spec to use when --hw auto fails, by the trace's device name (or, for traces whose
 # name is empty, by file). The bench's own choice, only so the other columns have figures:
@@ -136,7 +136,7 @@ def one_trace(name: str, path: Path, expected: dict | None, classify, registry, 
     total = sum(times.values())
     row.update(
         busy_share=s.gpu_busy_s / s.span_s if s.span_s else None,
-        bound_share=sum(times.get(k, 0.0) for k in BOUND_KEYS) / total if total else None,
+        bound_share=(total - times.get(UNBOUND, 0.0)) / total if total else None,
         by_bound={k: v / total for k, v in times.items()} if total else {},
         verdict=s.verdict,
         verdict_share=s.verdict_share,

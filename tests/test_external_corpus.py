@@ -25,63 +25,43 @@ GPU = sorted(name for name, row in EXPECTED.items() if row["kind"] == "gpu")
 NON_GPU = sorted(name for name, row in EXPECTED.items() if row["kind"] != "gpu")
 runner = CliRunner()
 
-# Where --hw auto cannot pick a spec, the figures below are taken with the spec of the device the
-# trace names (A100-PG509-200 is the HGX A100 SXM4 40 GB board; the empty-named ROCm traces report
-# gfx 9.4, 304 CUs and 192 GB: an MI300X).
+# Where --hw auto cannot pick a spec (a detection gap), the figures below are taken with the spec
+# of the device the trace names (A100-PG509-200 is the HGX A100 SXM4 40 GB board; the empty-named
+# ROCm traces report gfx 9.4, 304 CUs and 192 GB: an MI300X).
 SPEC_FOR = {
     "NVIDIA A100-PG509-200": "a100-sxm4-40gb",
     "NVIDIA H100 80GB HBM3": "h100-sxm",
     "AMD Instinct MI300X VF": "mi300x",
     "": "mi300x",
 }
-# Devices with no spec in the registry, or a trace that names none. GPU busy does not use the
-# roofs, so it is checked with any spec; the share with a bound is not checked on these.
-NO_SPEC = {
-    "hta/amd_trace/mi250_minitoy_train_ROCm6_2_kineto.json.gz": "mi300x",
-    "tracelens/mi210/gpu_only_trace/gpu_only_trace.json.gz": "mi300x",
-    "hta/timeline_analysis/sampled_rank-0.json.gz": "h100-sxm",
-}
+# A trace that names no device: GPU busy does not use the roofs, so it is checked with any spec;
+# the share with a bound is not checked on it.
+NO_SPEC = {"hta/timeline_analysis/sampled_rank-0.json.gz": "h100-sxm"}
 # What each kind of non-GPU trace's message must say it is.
 KIND_WORDS = {"cpu_only": "cpu-only", "mtia": "mtia", "cupti_range_profiler": "range profil"}
 
-GRAPH_BUSY = "CUDA/HIP-graph replay windows are counted as busy, not the kernels inside them"
-NO_SHAPES = "no shapes recorded: ops cannot be costed"
-BACKWARD = "backward/optimizer/collective ops and kernel-name families have no cost model yet"
-GRAPH_KERNELS = "graph-replayed kernels are not linked to ops (no capture-time annotations used)"
-PG509 = "device name variant 'A100-PG509-200' is not matched to the A100 SXM4 spec"
-TRAILER = "deviceProperties after traceEvents is not read"
-VF = "ROCm name variant 'MI300X VF' is not matched"
-EMPTY_NAME = "empty device name: not detected from computeMajor/numSms/totalGlobalMem"
+NO_SHAPES = "no shapes recorded: the ops cannot be costed"
+GRAPH_KERNELS = "kernels replayed from a CUDA/HIP graph are not linked to ops, and their kernel-name family is not costed"
 GAPS = {
-    "busy": {
-        "hta/negative_queue_length_values_check/rank0.json.gz": GRAPH_BUSY,
-    },
+    "busy": {},
     "bound": {
-        "hta/negative_queue_length_values_check/rank0.json.gz": BACKWARD,
+        "hta/negative_queue_length_values_check/rank0.json.gz":
+            "CUTLASS GEMMs replayed from CUDA graphs and the Adam multi-tensor kernel are not costed",
         "hta/nccl_parser_config/nccl_data.json.gz": NO_SHAPES,
         "hta/df_index_resolver/df_index_resolver.step3.json.gz": NO_SHAPES,
-        "hta/trace_diff/test/test.step1011.json.gz": BACKWARD,
         "hta/critical_path/alexnet/benchmark_result_2869224_1695835535_trace.json.gz": NO_SHAPES,
-        "tracelens/b200/eager_trace.json.gz": "vLLM custom ops and compiled-graph kernels have no cost model yet",
-        "tracelens/mi300/resnet_act_checkpoint.json.gz": BACKWARD,
+        "hta/trace_diff/test/test.step1011.json.gz":
+            "fbgemm split-embedding (TBE) forward/backward with row-wise Adagrad has no cost model",
+        "hta/amd_trace/mi250_minitoy_train_ROCm6_2_kineto.json.gz": "a host-to-device memcpy gets no bound",
+        "tracelens/b200/eager_trace.json.gz":
+            "vLLM fused MoE (MX fp4/fp8 bmm) and the symm-mem multimem all-reduce have no cost model",
+        "tracelens/mi210/gpu_only_trace/gpu_only_trace.json.gz":
+            "a trace of kernels only (no ops): batch-norm, elementwise and MIOpen transpose kernels are not costed by name",
         "tracelens/inference/sglang_decode/sglang_Qwen3-8B_decode.json.gz": GRAPH_KERNELS,
         "tracelens/inference/vllm_decode_full/graph_execution.json.gz": GRAPH_KERNELS,
         "tracelens/inference/vllm_prefilldecode_piecewise/graph_execution.json.gz": GRAPH_KERNELS,
-        "tracelens/perf_model/normalization/normalization_layer_test.json.gz": BACKWARD,
     },
-    "device": {
-        "hta/nccl_parser_config/nccl_data.json.gz": PG509,
-        "hta/critical_path/alexnet/benchmark_result_2869224_1695835535_trace.json.gz": PG509,
-        "hta/triton_example/triton_example.json.gz": PG509,
-        "hta/amd_trace/mi250_minitoy_train_ROCm6_2_kineto.json.gz":
-            "no MI250 spec, and ROCm's 'AMD Radeon Graphics' name is not resolved through gcnArchName",
-        "tracelens/mi210/gpu_only_trace/gpu_only_trace.json.gz": "no MI210 spec",
-        "tracelens/h100/gaunernst_bert-small-uncased__1016001.json.gz": TRAILER,
-        "tracelens/h100/Falconsai_nsfw_image_detection__1016002.json.gz": TRAILER,
-        "tracelens/mi300/gaunernst_bert-small-uncased__1016001.json.gz": VF,
-        "tracelens/inference/vllm_decode_full/graph_execution.json.gz": EMPTY_NAME,
-        "tracelens/inference/vllm_prefilldecode_piecewise/graph_execution.json.gz": EMPTY_NAME,
-    },
+    "device": {},
     "kind": {
         "hta/mtia_inference_trace/mtia_inference_rank_0.json.gz": "an MTIA trace is reported as a CPU-only profile",
         "hta/cupti_profiler/benchmark_result_924719_1679055439_trace.json.gz":
@@ -110,7 +90,8 @@ def figures(name: str) -> dict:
     code, out, err, _ = classify(name)
     if code != 0:
         names = EXPECTED[name]["active_device_names"]
-        hw = NO_SPEC.get(name) or SPEC_FOR[names[0]]
+        hw = NO_SPEC.get(name) or (SPEC_FOR.get(names[0]) if len(names) == 1 else None)
+        assert hw, f"--hw auto failed and no spec is known for {names}: {err}"
         code, out, err, _ = classify(name, hw)
     assert code == 0, err
     return json.loads(out)
@@ -137,7 +118,7 @@ def test_non_gpu_trace_says_what_it_is(name: str) -> None:
     assert KIND_WORDS[EXPECTED[name]["kind"]] in message, err
 
 
-@pytest.mark.parametrize("name", cases([n for n in GPU if n not in NO_SPEC or n in GAPS["device"]], "device"))
+@pytest.mark.parametrize("name", cases([n for n in GPU if n not in NO_SPEC], "device"))
 def test_named_device_is_detected(name: str) -> None:
     code, out, err, _ = classify(name)
     assert code == 0, err
@@ -154,8 +135,8 @@ def test_gpu_busy_within_a_point_of_the_interval_union(name: str) -> None:
 @pytest.mark.parametrize("name", cases([n for n in GPU if n not in NO_SPEC], "bound"))
 def test_nine_tenths_of_gpu_time_has_a_bound(name: str) -> None:
     times = figures(name)["summary"]["time_by_bound"]
-    bound = sum(times.get(k, 0.0) for k in ("compute", "memory", "communication", "launch"))
-    assert bound >= 0.9 * sum(times.values())
+    total = sum(times.values())
+    assert total - times.get("unknown", 0.0) >= 0.9 * total  # every class but unknown is a bound
 
 
 def _independent():
@@ -185,5 +166,5 @@ def test_every_corpus_file_has_its_licence_and_origin() -> None:
     for name, row in EXPECTED.items():
         assert (EXTERNAL / name).stat().st_size == row["bytes"], name
         assert row["origin"]["path"] in readme and name in readme, name
-    on_disk = {str(p.relative_to(EXTERNAL)) for p in EXTERNAL.rglob("*.json.gz")}
+    on_disk = {str(p.relative_to(EXTERNAL)) for folder in ("hta", "tracelens") for p in (EXTERNAL / folder).rglob("*.json.gz")}
     assert on_disk == set(EXPECTED)
