@@ -103,7 +103,7 @@ def one_trace(name: str, path: Path, expected: dict | None, classify, registry, 
         row.update(error=exc.one_line(), exit=2, seconds=time.perf_counter() - t0)
         return row
     except Exception as exc:  # noqa: BLE001  (a crash is what the bench is for: record it)
-        row.update(crash=f"{type(exc).__name__}: {exc}"[:300], where=_where(exc), seconds=time.perf_counter() - t0)
+        row.update(crash=_crash(exc), where=_where(exc), seconds=time.perf_counter() - t0)
         return row
     try:
         result = classify(loaded, registry, "auto", None)
@@ -124,11 +124,11 @@ def one_trace(name: str, path: Path, expected: dict | None, classify, registry, 
             row.update(error=exc2.one_line(), seconds=time.perf_counter() - t0)
             return row
         except Exception as exc2:  # noqa: BLE001
-            row.update(crash=f"{type(exc2).__name__}: {exc2}"[:300], where=_where(exc2))
+            row.update(crash=_crash(exc2), where=_where(exc2))
             row["seconds"] = time.perf_counter() - t0
             return row
     except Exception as exc:  # noqa: BLE001
-        row.update(crash=f"{type(exc).__name__}: {exc}"[:300], where=_where(exc), seconds=time.perf_counter() - t0)
+        row.update(crash=_crash(exc), where=_where(exc), seconds=time.perf_counter() - t0)
         return row
     row["seconds"] = time.perf_counter() - t0
     s = result.summary
@@ -150,6 +150,10 @@ def one_trace(name: str, path: Path, expected: dict | None, classify, registry, 
     if row["busy_share"] is not None and row["union_share"] is not None:
         row["busy_pts"] = 100 * (row["busy_share"] - row["union_share"])
     return row
+
+
+def _crash(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 def _where(exc: BaseException) -> str:

@@ -42,13 +42,19 @@ TRACELENS = ("AMD-AGI/TraceLens", "171dd74721ca1ec45709e5805b68ae1f65e27811", "t
 # tests/traces/X), except the cut trace, whose origin is named here.
 CORPUS = {
     "hta/negative_queue_length_values_check/rank0.json.gz":
-        "A100 SXM4 distributed training rank (all-to-all, reduce-scatter, all-reduce) with CUDA-graph replays",
-    "hta/nccl_parser_config/nccl_data.json.gz": "A100 (PG509) DDP training, NCCL all-reduce/broadcast, no shapes",
-    "hta/df_index_resolver/df_index_resolver.step3.json.gz": "V100 32GB DDP training step (cut to ProfilerStep#3)",
+        "A100 SXM4 distributed training rank (all-to-all, reduce-scatter, all-reduce) "
+        "with CUDA-graph replays",
+    "hta/nccl_parser_config/nccl_data.json.gz":
+        "A100 (PG509) DDP training, NCCL all-reduce/broadcast, no shapes",
+    "hta/df_index_resolver/df_index_resolver.step3.json.gz":
+        "V100 32GB DDP training step (cut to ProfilerStep#3)",
     "hta/trace_diff/test/test.step1011.json.gz":
-        "V100 16GB training rank (Adagrad, NCCL send/recv + all-reduce, CUDA graphs; cut to ProfilerStep#1011)",
-    "hta/timeline_analysis/sampled_rank-0.json.gz": "distributed training rank with no deviceProperties block",
-    "hta/critical_path/alexnet/benchmark_result_2869224_1695835535_trace.json.gz": "A100 (PG509) AlexNet, no shapes",
+        "V100 16GB training rank (Adagrad, NCCL send/recv + all-reduce, CUDA graphs; "
+        "cut to ProfilerStep#1011)",
+    "hta/timeline_analysis/sampled_rank-0.json.gz":
+        "distributed training rank with no deviceProperties block",
+    "hta/critical_path/alexnet/benchmark_result_2869224_1695835535_trace.json.gz":
+        "A100 (PG509) AlexNet, no shapes",
     "hta/triton_example/triton_example.json.gz": "A100 (PG509) one Triton kernel",
     "hta/amd_trace/mi250_minitoy_train_ROCm6_2_kineto.json.gz":
         "MI250 toy training on ROCm 6.2 (deviceProperties names 'AMD Radeon Graphics')",
@@ -63,15 +69,18 @@ CORPUS = {
     "tracelens/h100/Falconsai_nsfw_image_detection__1016002.json.gz":
         "H100 Hugging Face ViT inference (deviceProperties after traceEvents)",
     "tracelens/mi300/gaunernst_bert-small-uncased__1016001.json.gz": "MI300X VF Hugging Face BERT inference",
-    "tracelens/mi300/resnet_act_checkpoint.json.gz": "MI300X ResNet DDP training with activation checkpointing, RCCL",
+    "tracelens/mi300/resnet_act_checkpoint.json.gz":
+        "MI300X ResNet DDP training with activation checkpointing, RCCL",
     "tracelens/mi210/gpu_only_trace/gpu_only_trace.json.gz": "MI210 kernels and runtime only (no operators)",
-    "tracelens/inference/sglang_decode/sglang_Qwen3-8B_decode.json.gz": "MI300X SGLang Qwen3-8B decode, HIP-graph replay",
+    "tracelens/inference/sglang_decode/sglang_Qwen3-8B_decode.json.gz":
+        "MI300X SGLang Qwen3-8B decode, HIP-graph replay",
     "tracelens/inference/vllm_decode_full/graph_execution.json.gz":
         "MI300X vLLM full-graph decode replay (empty device names)",
     "tracelens/inference/vllm_prefilldecode_piecewise/graph_execution.json.gz":
         "MI300X vLLM piecewise-graph prefill+decode replays (empty device names)",
     "tracelens/torch_compile_triton/trace.json.gz": "MI300X torch.compile / Triton kernels",
-    "tracelens/perf_model/normalization/normalization_layer_test.json.gz": "MI300X norm layers forward and backward",
+    "tracelens/perf_model/normalization/normalization_layer_test.json.gz":
+        "MI300X norm layers forward and backward",
 }
 CUT_ORIGIN = {
     "hta/df_index_resolver/df_index_resolver.step3.json.gz": "df_index_resolver/df_index_resolver.json.gz",
@@ -124,8 +133,8 @@ def figures(path: str) -> dict:
         cats[e.get("cat")] += 1
     xs = [e for e in events if e.get("ph") == "X"]
     gpu = [e for e in xs if e.get("cat") in GPU_CATS]
-    steps = [e for e in xs if str(e.get("name", "")).startswith("ProfilerStep#") and e.get("cat") not in GPU_CATS
-             and e.get("cat") != "gpu_user_annotation"]
+    steps = [e for e in xs if str(e.get("name", "")).startswith("ProfilerStep#")
+             and e.get("cat") not in (*GPU_CATS, "gpu_user_annotation")]
     if gpu:
         kind = "gpu"
     elif any(str(c).startswith("mtia") for c in cats):
@@ -148,7 +157,8 @@ def figures(path: str) -> dict:
                               and "GraphLaunch" in str(e.get("name", ""))),
         "collective_kernels": sum(1 for e in gpu if e["cat"] == "kernel" and "ccl" in e["name"].lower()),
         "cpu_ops": cats.get("cpu_op", 0),
-        "cpu_ops_with_shapes": sum(1 for e in xs if e.get("cat") == "cpu_op" and "Input Dims" in (e.get("args") or {})),
+        "cpu_ops_with_shapes": sum(1 for e in xs if e.get("cat") == "cpu_op"
+                                   and "Input Dims" in (e.get("args") or {})),
     }
     if kind != "gpu":
         return out
@@ -219,8 +229,8 @@ def _int(value):
 
 def main() -> int:
     result = {
-        "about": "Figures computed by tests/data/external/independent_figures.py (plain gzip + json, no roofline "
-                 "code); see its docstring for the definitions.",
+        "about": "Figures computed by tests/data/external/independent_figures.py (plain gzip + json, "
+                 "no roofline code); see its docstring for the definitions.",
         "traces": {},
     }
     for local, covers in CORPUS.items():
