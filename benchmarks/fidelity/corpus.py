@@ -81,6 +81,8 @@ def partition_rows(results: list[RunPrediction]) -> list[dict[str, object]]:
         "tp": lambda r: f"tp{r.tp}",
         "concurrency": lambda r: f"c {concurrency_band(r.concurrency)}",
         "backend×model": lambda r: f"{r.engine} {bundled_name(r.model)}",
+        "backend×model×system×tp×c": lambda r: (f"{r.engine} {bundled_name(r.model)} {r.hardware} tp{r.tp} "
+                                                f"c {concurrency_band(r.concurrency)}"),
     }
     rows: list[dict[str, object]] = []
     for dimension, key in keys.items():
