@@ -18,11 +18,19 @@ from roofline.planner.calibrate import calibrate
 from roofline.planner.serving import build_context, evaluate
 from roofline.planner.serving_runs import predict_runs
 from roofline.precision import Precision
-from roofline.workload.engine_profile import EngineProfile, Scheduler, load_engine_profile
+from roofline.workload.engine_profile import (
+    EngineProfile,
+    Kernels,
+    Scheduler,
+    SchedulerOverride,
+    VersionOverride,
+    load_engine_profile,
+    version_matches,
+)
 from roofline.workload.memory import weight_bits
 from roofline.workload.model import load_model
 from roofline.workload.runs import MeasuredRun
-from roofline.workload.scheduling import StepResult, continuous, static
+from roofline.workload.scheduling import StepResult, continuous, residual_life, static
 from roofline.workload.serving import ServingConfig
 
 runner = CliRunner()
@@ -43,8 +51,13 @@ def test_continuous_formulas_by_hand() -> None:
     assert t.decode_batch == 4 and t.prefill_share == pytest.approx(share)
     tpot = (1 - share) * 0.02 + share * 0.03 + 1e-3
     assert t.tpot_s == pytest.approx(tpot)
-    # TTFT: 10 ms per request + own chunk (30 ms step + 1 ms host) + half the others' 10 ms chunks + half an ITL.
-    assert t.ttft_s == pytest.approx(0.01 + 0.031 + 0.5 * 3 * 0.01 + 0.5 * tpot)
+    # TTFT: 10 ms per request + own chunk (30 ms step + 1 ms host) + half the others' 10 ms chunks + the
+    # residual life of the iteration under way: iterations of 21 ms (decode + host) and, in 2.97% of
+    # them, 31 ms; E[T²]/(2·E[T]) by hand (inspection paradox; half an iteration were all alike).
+    mean = (1 - share) * 0.021 + share * 0.031
+    residual = ((1 - share) * 0.021**2 + share * 0.031**2) / (2 * mean)
+    assert residual > 0.5 * tpot
+    assert t.ttft_s == pytest.approx(0.01 + 0.031 + 0.5 * 3 * 0.01 + residual)
     service = t.ttft_s + 100 * tpot
     assert t.request_rate == pytest.approx(4 / service)
     # Twice the clients that fit: each waits one more service time for a slot (Little's law).
@@ -207,3 +220,38 @@ def test_too_few_rows_keep_defaults_with_a_warning(tmp_path: Path) -> None:
     result = runner.invoke(app, ["calibrate", str(path), "--folds", "0", "-o", str(tmp_path / "p.yaml")])
     assert result.exit_code == 0, result.output
     assert "warning: scheduler.iteration_s not fitted" in result.stderr and "kept the default" in result.stderr
+
+
+def test_residual_life_is_the_inspection_paradox() -> None:
+    # Iterations of 10 ms and, one in ten, 100 ms: an arrival lands in a long one with probability
+    # 100/(0.9·10 + 0.1·100) = 10/19 of the time and waits E[T²]/(2E[T]) = (0.9·1e-4 + 0.1·1e-2)/(2·0.019).
+    assert residual_life(0.1, 0.010, 0.100) == pytest.approx((0.9 * 1e-4 + 0.1 * 1e-2) / (2 * 0.019))
+    assert residual_life(0.0, 0.010, 0.100) == pytest.approx(0.005)  # all alike: half an iteration
+
+
+def test_version_prefixes_match_by_component() -> None:
+    assert version_matches("0.5.1", "0.5.1.post1") and version_matches("0.5.1", "0.5.1")
+    assert not version_matches("0.5.1", "0.5.10") and not version_matches("0.5.1", "0.5")
+    assert version_matches("1.0.0", "1.0.0rc3") and version_matches("0.12", "0.12.0")
+    assert not version_matches("1.0.0", "1.0.01")
+
+
+def test_version_override_replaces_only_what_it_sets() -> None:
+    base = EngineProfile(name="x", versions=["0.5"], scheduler=Scheduler(per_request_s=0.1, ttft_queue_share=0.1),
+                         kernels=Kernels(gemm_compute={"bf16": 0.8, "fp8": 0.5}),
+                         by_version={"0.5.1": VersionOverride(scheduler=SchedulerOverride(ttft_queue_share=0.6),
+                                                              kernels=Kernels(gemm_compute={"fp8": 0.7}))})
+    v = base.for_version("0.5.1.post1")
+    assert v.scheduler.ttft_queue_share == 0.6 and v.scheduler.per_request_s == 0.1
+    assert v.kernels.gemm_compute == {"bf16": 0.8, "fp8": 0.7}
+    assert base.for_version("0.5.6").scheduler.ttft_queue_share == 0.1  # no override: the profile's own
+    assert base.for_version(None) is base
+
+
+def test_bundled_sglang_releases_differ_in_queueing() -> None:
+    # Fitted on the fit split (benchmarks/fidelity/fit_profiles.py): SGLang 0.5.1's Qwen3-32B sweeps are
+    # synchronised waves (TTFT ≈ 0.55·C prefills), 0.5.6's Llama-8B sweeps are not.
+    old, new = load_engine_profile("sglang", "0.5.1.post1"), load_engine_profile("sglang", "0.5.6.post2")
+    assert old.scheduler.ttft_queue_share > 0.3 > new.scheduler.ttft_queue_share
+    with pytest.raises(InputError, match="known sglang versions"):
+        load_engine_profile("sglang", "9.9")

@@ -81,6 +81,8 @@ def partition_rows(results: list[RunPrediction]) -> list[dict[str, object]]:
         "tp": lambda r: f"tp{r.tp}",
         "concurrency": lambda r: f"c {concurrency_band(r.concurrency)}",
         "backend×model": lambda r: f"{r.engine} {bundled_name(r.model)}",
+        "backend×model×system×tp×c": lambda r: (f"{r.engine} {bundled_name(r.model)} {r.hardware} tp{r.tp} "
+                                                f"c {concurrency_band(r.concurrency)}"),
     }
     rows: list[dict[str, object]] = []
     for dimension, key in keys.items():
@@ -114,6 +116,10 @@ def diagnosis(result: RunPrediction) -> str:
                          "waiting behind other requests' prefills")
         elif ratio > 1.5:
             notes.append(f"measured TTFT is {ratio:.1f}x one predicted prefill: fixed per-request cost")
+        elif p.queued:
+            notes.append(f"TTFT over-predicted {1 / ratio:.1f}x: the paged bf16 KV cache predicted holds {p.running} of "
+                         f"{run.concurrency} requests, so {p.queued} wait {p.queue_s:.0f} s for a slot; the engine admitted "
+                         "more (an fp8 KV cache, or preemption that keeps TTFT short and moves the wait into TPOT)")
         else:
             notes.append(f"TTFT over-predicted {1 / ratio:.1f}x (prefill {p.prefill.bound}-bound)")
     else:

@@ -20,7 +20,13 @@ from roofline.planner.calibrate import calibrate as fit_profile
 from roofline.planner.calibrate import median_errors
 from roofline.planner.serving import build_context
 from roofline.planner.serving_runs import predict_runs
-from roofline.workload.engine_profile import EngineProfile, load_engine_profile, load_profile_file, profile_yaml
+from roofline.workload.engine_profile import (
+    EngineProfile,
+    load_engine_profile,
+    load_profile_file,
+    profile_yaml,
+    version_matches,
+)
 from roofline.workload.model import load_model
 from roofline.workload.runs import bundled_name, split_of
 from roofline.workload.runs_csv import read_runs_csv
@@ -40,6 +46,8 @@ def calibrate(
     models: Annotated[str | None, typer.Option("--model", help="Only these models, comma-separated bundled names.")] = None,
     split: Annotated[str, typer.Option("--split", help="Fit on 'all' rows, or on the 'fit' side of the deterministic "
                                        "split and report the 'validate' side (docs/fidelity.md).")] = "all",
+    engine_version: Annotated[str | None, typer.Option("--engine-version", help="Only rows of this engine version "
+                                                       "(a prefix: 0.5.1 takes 0.5.1.post1).")] = None,
     folds: Annotated[int, typer.Option("--folds", min=0, help="Cross-validation folds (whole sweeps).")] = 5,
     hw_file: HwFileOption = None,
     hw_dir: HwDirOption = None,
@@ -51,6 +59,8 @@ def calibrate(
     runs = read_runs_csv(measurements).runs
     if engine:
         runs = [r for r in runs if r.engine == engine.lower()]
+    if engine_version:
+        runs = [r for r in runs if r.engine_version and version_matches(engine_version, r.engine_version)]
     if models:
         wanted = {m.strip().lower() for m in models.split(",") if m.strip()}
         runs = [r for r in runs if bundled_name(r.model) in wanted]
@@ -64,7 +74,9 @@ def calibrate(
     if name:
         start = start.model_copy(update={"name": name})
     versions = sorted({r.engine_version for r in runs if r.engine_version})
-    if versions:
+    if engine_version:
+        start = start.model_copy(update={"versions": [engine_version]})
+    elif versions:
         start = start.model_copy(update={"versions": sorted({".".join(v.split(".")[:2]) for v in versions})})
     registry = registry_from_options(hw_file, hw_dir)
 

@@ -49,7 +49,7 @@ def _reset(profile: EngineProfile) -> EngineProfile:
     provenance = {k: v for k, v in profile.provenance.items() if k.startswith("scheduler.") and not any(
         k == f"scheduler.{name}" for name in HOST)}
     return profile.model_copy(update={"scheduler": scheduler, "kernels": kernels, "comm": Comm(), "fit": None,
-                                      "provenance": provenance})
+                                      "by_version": {}, "provenance": provenance})
 
 
 def _classes(phase: PhasePrediction, weight: float, out: dict[str, float], offset: list[float]) -> None:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from roofline.errors import InputError
 from roofline.hardware.spec import HardwareSpec, Roofs
 from roofline.planner.serving import ServingContext, build_context, evaluate
+from roofline.workload.engine_profile import load_engine_profile
 from roofline.workload.model import ModelArch
 from roofline.workload.predict import Prediction
 from roofline.workload.runs import MeasuredRun, bundled_name, hardware_name, serving_config_data
@@ -36,14 +38,24 @@ class RunPrediction:
         return self.prediction.itl_s / self.run.tpot_s - 1 if self.prediction else None
 
 
+@lru_cache(maxsize=None)
+def _covers(engine: str, version: str) -> bool:
+    try:
+        return load_engine_profile(engine).covers(version) and bool(load_engine_profile(engine).by_version)
+    except InputError:
+        return False
+
+
 def run_config(run: MeasuredRun, *, legacy: bool = False, profile_path: str | None = None) -> ServingConfig:
     data = serving_config_data(run, model=bundled_name(run.model), hardware=hardware_name(run.hardware),
                                legacy=legacy)
     if not legacy:
-        # The profile is chosen by engine (or given); the row's version is what it was fitted on,
-        # recorded in the profile, not a pin a validation row must match.
+        # The profile is chosen by engine (or given); the row's version picks the constants fitted on
+        # that version's runs where the bundled profile has them, and is otherwise no pin a row must match.
         runtime = dict(data["runtime"])  # type: ignore[arg-type]
-        runtime.pop("engine_version", None)
+        version = runtime.pop("engine_version", None)
+        if version and profile_path is None and _covers(str(runtime["engine"]), str(version)):
+            runtime["engine_version"] = version
         if profile_path is not None:
             runtime["engine_profile"] = profile_path
         data["runtime"] = runtime

@@ -95,6 +95,46 @@ class VendorOverride(_Strict):
     source: str = ""
 
 
+def version_parts(version: str) -> list[str]:
+    """``0.5.6.post2`` → ['0', '5', '6', 'post2']; ``1.0.0rc3`` → ['1', '0', '0rc3'] (dot-separated)."""
+    return [part for part in version.strip().lower().split(".") if part]
+
+
+def version_matches(prefix: str, version: str) -> bool:
+    """A profile's version prefix covers a version component by component: '0.5.1' covers '0.5.1.post1'
+    and '0.5.1' but not '0.5.10'; '1.0.0' covers '1.0.0rc3' (a release candidate of that release)."""
+    want, have = version_parts(prefix), version_parts(version)
+    if not want or len(want) > len(have):
+        return False
+    *whole, last = want
+    return have[:len(whole)] == whole and (have[len(whole)] == last or (
+        have[len(whole)].startswith(last) and not have[len(whole)][len(last):][:1].isdigit()))
+
+
+class SchedulerOverride(_Strict):
+    """The fitted scheduler constants of one engine version (None keeps the profile's)."""
+
+    iteration_s: float | None = Field(None, ge=0, le=1)
+    per_sequence_s: float | None = Field(None, ge=0, le=0.01)
+    per_request_s: float | None = Field(None, ge=0, le=10)
+    ttft_queue_share: float | None = Field(None, ge=0, le=4)
+
+
+class VersionOverride(_Strict):
+    """Constants fitted on the runs of one engine version (its scheduler changes between releases:
+    e.g. SGLang 0.5.1's prefill-first scheduling keeps closed-loop arrivals synchronised, 0.5.6's do not)."""
+
+    scheduler: SchedulerOverride = Field(default_factory=SchedulerOverride)
+    kernels: Kernels = Field(default_factory=Kernels)
+    comm: Comm = Field(default_factory=Comm)
+    rows_fit: int = Field(0, ge=0)
+    fit_ttft_error: float | None = None
+    fit_tpot_error: float | None = None
+    cv_ttft_error: float | None = None
+    cv_tpot_error: float | None = None
+    source: str = ""
+
+
 class FitRecord(_Strict):
     corpus: str
     sha256: str = ""
@@ -120,6 +160,9 @@ class EngineProfile(_Strict):
     kernels: Kernels = Field(default_factory=Kernels)
     comm: Comm = Field(default_factory=Comm)
     vendors: dict[str, VendorOverride] = Field(default_factory=dict, description="by hardware vendor: amd, …")
+    # Constants fitted on one engine version's runs, by version prefix ('0.5.1', '1.0.0'); a config's
+    # runtime.engine_version picks the longest prefix that covers it, else the profile's own values.
+    by_version: dict[str, VersionOverride] = Field(default_factory=dict)
     fit: FitRecord | None = None
     provenance: dict[str, str] = Field(default_factory=dict, description="constant → its source and fit error")
 
@@ -147,6 +190,31 @@ class EngineProfile(_Strict):
         if not updates:
             return base
         return base.model_copy(update={**updates, "source": f"engine profile {self.label}"})
+
+    def covers(self, version: str) -> bool:
+        return any(version_matches(v, version) for v in (*self.versions, *self.by_version))
+
+    def for_version(self, version: str | None) -> EngineProfile:
+        """This profile with the override of the longest version prefix covering ``version`` applied
+        (the kernels and comm of an override replace the profile's entry by entry)."""
+        if not version or not self.by_version:
+            return self
+        matches = [v for v in self.by_version if version_matches(v, version)]
+        if not matches:
+            return self
+        key = max(matches, key=lambda v: len(version_parts(v)))
+        o = self.by_version[key]
+        scheduler = self.scheduler.model_copy(update={k: v for k, v in o.scheduler if v is not None})
+        kernels = self.kernels.model_copy(update={
+            "gemm_compute": {**self.kernels.gemm_compute, **o.kernels.gemm_compute},
+            "gemm_memory": {**self.kernels.gemm_memory, **o.kernels.gemm_memory},
+            **{k: v for k, v in o.kernels if v is not None and not isinstance(v, dict)}})
+        comm = self.comm.model_copy(update={
+            "allreduce_latency_s": {**self.comm.allreduce_latency_s, **o.comm.allreduce_latency_s},
+            **({"bus_efficiency": o.comm.bus_efficiency} if o.comm.bus_efficiency is not None else {})})
+        provenance = {**self.provenance, **{f"version {key}": o.source}} if o.source else self.provenance
+        return self.model_copy(update={"scheduler": scheduler, "kernels": kernels, "comm": comm, "by_version": {},
+                                       "versions": [key], "provenance": provenance})
 
     @property
     def label(self) -> str:
@@ -223,13 +291,12 @@ def load_engine_profile(engine: str, version: str | None = None, *, path: Path |
         raise InputError(f"unknown engine '{engine}'", place="runtime.engine",
                          fix=f"{hint}known engines: {', '.join(bundled)}; or give runtime.engine_profile: FILE.yaml")
     profile = load_profile_file(bundled[engine])
-    if version is not None and not any(version == v or version.startswith(v + ".") or version.startswith(v)
-                                       for v in profile.versions):
-        known = ", ".join(profile.versions) or "none (this profile is not versioned)"
+    if version is not None and not profile.covers(version):
+        known = ", ".join(sorted({*profile.versions, *profile.by_version})) or "none (this profile is not versioned)"
         raise InputError(f"no {engine} profile for version '{version}'", place="runtime.engine_version",
                          fix=f"known {engine} versions: {known}; drop engine_version, or calibrate your own "
                              "(roofline calibrate)")
-    return profile
+    return profile.for_version(version)
 
 
 def profile_yaml(profile: EngineProfile, header: str) -> str:

@@ -6,9 +6,15 @@ n + (OSL − 1) iterations (n = ⌈ISL / budget⌉ prefill chunks), so in steady
 carries D = R·(OSL − 1)/(n + OSL − 1) decodes and, from the *other* requests, (R − 1)·ISL/(n + OSL − 1)
 prompt tokens on average, in chunks of min(ISL, budget): a fraction f of the iterations a decoding
 request sees carry a chunk. TPOT = (1 − f)·t_decode + f·t_mixed + host time per iteration.
-TTFT = fixed per-request cost + half an iteration (arrival) + the share of other prefills it waits
-behind + its own n chunks, plus — when C > R — the wait for a slot, (C/R − 1) × the request's time
+TTFT = fixed per-request cost + the rest of the iteration under way when it arrives + the share of
+other prefills it waits behind + its own n chunks, plus — when C > R — the wait for a slot, (C/R − 1) × the request's time
 in the engine (Little's law in a closed loop). Throughput = R / time in the engine × OSL.
+
+The iteration under way at an arrival is not an average one: long iterations (those carrying a
+prompt chunk) cover more of the time line, so an arrival lands in one with probability ∝ its length
+and waits, on average, the residual life E[T²] / (2·E[T]) (the inspection paradox) — with a
+fraction f of iterations of length T_m and the rest T_d, that is
+(f·T_m² + (1 − f)·T_d²) / (2·(f·T_m + (1 − f)·T_d)), not half the mean.
 
 **Static**: the batch is prefilled in one pass, then decoded together: every request's first
 token comes after the whole batch's prefill.
@@ -59,6 +65,15 @@ def host_time(scheduler: Scheduler, sequences: int) -> float:
     return scheduler.iteration_s + scheduler.per_sequence_s * sequences
 
 
+def residual_life(share: float, short_s: float, long_s: float) -> float:
+    """Mean time an arrival waits for the iteration under way to end: E[T²] / (2·E[T]) over iterations
+    that are ``long_s`` with probability ``share`` and ``short_s`` otherwise (inspection paradox)."""
+    mean = share * long_s + (1 - share) * short_s
+    if mean <= 0:
+        return 0.0
+    return (share * long_s**2 + (1 - share) * short_s**2) / (2 * mean)
+
+
 def continuous(
     *, clients: int, capacity: int, prompt: int, output: int, scheduler: Scheduler, step: StepFn,
     decode_per_token: Callable[[StepResult], float] = lambda r: r.time_s,
@@ -83,7 +98,9 @@ def continuous(
         own = mixed if mixed is not None and carried == chunk else step(decode_batch, context, chunk, prompt)
         marginal = max(own.time_s - decode.time_s, 0.0)
         others = scheduler.ttft_queue_share * (running - 1) * chunks
-        half = 0.5
+        # The residual life of the iteration under way, as a multiple of TPOT (½ when all are alike).
+        long_s = (mixed.time_s if mixed is not None else t_decode) + host
+        half = residual_life(share, t_decode + host, long_s) / tpot if tpot > 0 else 0.5
     else:
         own = step(0, 0, prompt if chunks == 1 else chunk, prompt)
         marginal, others, half = 0.0, 0.0, 0.0
