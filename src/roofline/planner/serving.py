@@ -21,6 +21,7 @@ from roofline.workload.engine_profile import (
 )
 from roofline.workload.memory import max_batch_that_fits, plan_memory, workspace_terms
 from roofline.workload.model import ModelArch, MoESpec, load_model
+from roofline.workload.parallel import check_layout
 from roofline.workload.predict import Prediction, predict
 from roofline.workload.serving import ServingConfig
 
@@ -230,6 +231,7 @@ def build_context(cfg: ServingConfig, arch: ModelArch, spec: HardwareSpec, roofs
             place="parallelism.tensor",
             fix="use a divisor of the head count (1, 2, 4, 8, …)",
         )
+    check_layout(arch, cfg)
     return ServingContext(arch, spec, roofs, eff, resolve_draft(cfg, arch, base=base, hub_cache=hub_cache), profile)
 
 
