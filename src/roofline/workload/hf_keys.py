@@ -89,7 +89,7 @@ def text_part(config: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 
 def resembles(keys: set[str]) -> tuple[str, list[str]]:
     """The known family sharing most of its marking keys with ``keys``, and the keys shared."""
-    best = max(FAMILIES, key=lambda f: (len(FAMILIES[f] & keys) / len(FAMILIES[f]), f == "llama"))
+    best = max(FAMILIES, key=lambda f: (len(FAMILIES[f] & keys) / len(FAMILIES[f]), len(FAMILIES[f] & keys)))
     return best, sorted(FAMILIES[best] & keys)
 
 
