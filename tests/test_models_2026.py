@@ -236,3 +236,43 @@ def test_ep_that_does_not_divide_the_experts() -> None:
                                       "parallelism": {"tensor": 6, "expert": 3, "expert_tensor": 2}})
     with pytest.raises(InputError, match="does not divide the 128 routed experts"):
         check_layout(arch, c)
+
+
+# --- disaggregated serving -----------------------------------------------------------------------
+
+def test_disaggregated_pools_larger_than_the_gpus_are_refused() -> None:
+    with pytest.raises(ValueError, match="8 prefill \\+ 8 decode GPUs = 16, more than gpus 8"):
+        cfg(parallelism={"tensor": 8}, serving={"concurrency": 8, "disaggregated": {
+            "prefill": {"workers": 1, "tensor": 8}, "decode": {"workers": 1, "tensor": 8}}})
+
+
+def test_disaggregated_closed_loop_arithmetic() -> None:
+    from roofline.workload.disagg import Disaggregated, Pool, serve
+
+    layout = Disaggregated(prefill=Pool(workers=1), decode=Pool(workers=1))
+    # One client: no queueing; TTFT = prefill + transfer, TPOT = the step at batch 1.
+    one = serve(clients=1, output=101, layout=layout, prefill_s=0.2, transfer_s=0.01, decode_step=lambda b: 0.01)
+    assert one.ttft_s == pytest.approx(0.21, rel=1e-3) and one.tpot_s == 0.01
+    # 100 clients, 0.2 s prefills, 1 s of decode each: the prefill worker saturates at 5 requests/s, and by
+    # Little's law each client's cycle is 100 / 5 = 20 s, 1 s of it decoding: TTFT = 19 s.
+    many = serve(clients=100, output=101, layout=layout, prefill_s=0.2, transfer_s=0.0, decode_step=lambda b: 0.01)
+    assert many.request_rate == pytest.approx(5.0, rel=1e-3) and many.bottleneck == "prefill"
+    assert many.ttft_s == pytest.approx(19.0, rel=1e-3)
+
+
+def test_kv_transfer_time() -> None:
+    from roofline.workload.disagg import KV_TRANSFER_LATENCY_S, kv_transfer_s
+
+    # DeepSeek-V3, 4096-token prompt in bf16: 4096 × 70,272 B = 287.8 MB over 8 GPUs × 50 GB/s × 0.8.
+    assert kv_transfer_s(4096 * 70_272, 8, 50e9, 0.8) == pytest.approx(KV_TRANSFER_LATENCY_S + 287.8e6 / 320e9,
+                                                                         rel=1e-3)
+
+
+def test_mtp_draft_is_one_moe_layer_of_the_model() -> None:
+    from roofline.workload.parallel import mtp_draft
+
+    arch, _ = load_model("deepseek-r1")
+    draft = mtp_draft(arch)
+    assert draft.num_layers == 1 and draft.moe_layers == 1 and draft.mla == arch.mla
+    with pytest.raises(InputError, match="no multi-token-prediction"):
+        mtp_draft(load_model("qwen3-235b-a22b")[0])

@@ -21,7 +21,7 @@ from roofline.workload.engine_profile import (
 )
 from roofline.workload.memory import max_batch_that_fits, plan_memory, workspace_terms
 from roofline.workload.model import ModelArch, MoESpec, load_model
-from roofline.workload.parallel import check_layout
+from roofline.workload.parallel import check_layout, mtp_draft
 from roofline.workload.predict import Prediction, predict
 from roofline.workload.serving import ServingConfig
 
@@ -99,6 +99,8 @@ def synthetic_draft(arch: ModelArch, params_b: float) -> ModelArch:
 def resolve_draft(cfg: ServingConfig, arch: ModelArch, base=None, hub_cache=None) -> ModelArch | None:
     if cfg.speculative is None:
         return None
+    if cfg.speculative.mtp:
+        return mtp_draft(arch)
     if cfg.speculative.draft_model:
         draft, _ = load_model(cfg.speculative.draft_model, base=base, hub_cache=hub_cache)
         return draft
@@ -132,6 +134,10 @@ def evaluate(cfg: ServingConfig, context: ServingContext, *, check_batch: bool =
     """Memory feasibility first (an infeasible config is an InputError naming the overflow), then the
     time model. A ``batch`` the config gives must fit (in static mode, so must the clients); clients
     of continuous mode beyond what fits wait in the queue."""
+    if cfg.serving.disaggregated is not None:
+        from roofline.planner.serving_disagg import evaluate_disaggregated  # imports this module
+
+        return evaluate_disaggregated(cfg, context)
     arch = context.arch
     mode = context.mode(cfg)
     s = cfg.serving
@@ -237,6 +243,7 @@ def build_context(cfg: ServingConfig, arch: ModelArch, spec: HardwareSpec, roofs
 
 def plan_serving(cfg: ServingConfig, context: ServingContext, *, max_steps: int = 8) -> PlanOutcome:
     import roofline.planner.serving_rules  # noqa: F401  (registers the rules)
+    import roofline.planner.serving_rules_moe  # noqa: F401
 
     return run_plan(
         cfg,

@@ -73,3 +73,15 @@ def kv_bytes_per_sequence_per_gpu(arch: ModelArch, cfg: ServingConfig, context: 
 def scale_out(hardware: str, ranks: int) -> bool:
     """Whether a group of ``ranks`` GPUs spans more than one NVLink domain."""
     return ranks > NVLINK_DOMAIN.get(hardware, DEFAULT_NVLINK_DOMAIN)
+
+
+def mtp_draft(arch: ModelArch) -> ModelArch:
+    """The draft of multi-token prediction: the model's own MTP layers (DeepSeek-V3: one MoE decoder
+    layer sharing the embedding and LM head), run once per drafted token."""
+    if arch.mtp_layers < 1:
+        raise InputError(f"{arch.name} has no multi-token-prediction layers (num_nextn_predict_layers)",
+                         place="speculative.mtp", fix="use a draft model (speculative.draft_model or draft_params_b)")
+    moe = arch.moe.model_copy(update={"first_dense_layers": 0}) if arch.moe is not None else None
+    windows = arch.layer_windows[-arch.mtp_layers:] if arch.layer_windows else ()
+    return arch.model_copy(update={"name": f"{arch.name}-mtp", "num_layers": arch.mtp_layers, "moe": moe,
+                                   "layer_windows": windows, "mtp_layers": 0})

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from roofline.errors import InputError
+from roofline.workload.disagg import Disaggregated
 from roofline.precision import Precision, parse_precision
 from roofline.yamlio import load_yaml, validate
 
@@ -95,6 +96,8 @@ class Serving(_Section):
     prompt_tokens: int = Field(default=1024, ge=1)
     output_tokens: int = Field(default=256, ge=1)
     max_context_tokens: int | None = Field(default=None, ge=1)
+    # Separate prefill and decode pools (roofline.workload.disagg); the clients are ``concurrency``.
+    disaggregated: Disaggregated | None = None
 
     @property
     def clients(self) -> int:
@@ -144,6 +147,8 @@ class Runtime(_Section):
 
 class Speculative(_Section):
     draft_model: str | None = None
+    # The model's own multi-token-prediction layers draft (DeepSeek-V3/R1 num_nextn_predict_layers).
+    mtp: bool = False
     # Up to 100,000 B (100 T) parameters: 1e298 overflowed the synthetic draft's sizing (exit 3).
     draft_params_b: float | None = Field(default=None, gt=0, le=1e5,
                                          description="draft size in billions of parameters")
@@ -152,8 +157,8 @@ class Speculative(_Section):
 
     @model_validator(mode="after")
     def _draft(self) -> Speculative:
-        if self.draft_model is None and self.draft_params_b is None:
-            raise ValueError("give draft_model (a bundled name or config.json) or draft_params_b")
+        if self.draft_model is None and self.draft_params_b is None and not self.mtp:
+            raise ValueError("give draft_model (a bundled name or config.json), draft_params_b, or mtp: true")
         return self
 
 
@@ -175,6 +180,11 @@ class ServingConfig(_Section):
             product = "tensor × pipeline" if self.parallelism.attention_data == 1 else \
                 "tensor × attention_data × pipeline"
             raise ValueError(f"parallelism needs {product} = {needed} GPUs but gpus is {self.gpus}")
+        disagg = self.serving.disaggregated
+        if disagg is not None and disagg.gpus > self.gpus:
+            raise ValueError(
+                f"serving.disaggregated needs {disagg.prefill.gpus} prefill + {disagg.decode.gpus} decode GPUs = "
+                f"{disagg.gpus}, more than gpus {self.gpus}")
         return self
 
 
