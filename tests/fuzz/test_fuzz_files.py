@@ -67,7 +67,8 @@ TARGETS: list[tuple[str, Callable[[Path], Outcome], Path | None, str]] = [
     ("hardware spec", run_hwspec, HWSPEC_SEEDS[0], "spec.yaml"),
     ("ceilings overlay", run_hwspec, CEILINGS_SEEDS[0], "ceilings.yaml"),
     ("serving config", run_serving, SERVING_SEEDS[0], "serve.yaml"),
-    ("hf config.json", run_model, MODEL_SEEDS[0], "config.json"),
+    # A model that fits the 8 GPUs of run_model's serving config (a 671B MoE does not).
+    ("hf config.json", run_model, next(p for p in MODEL_SEEDS if p.stem == "llama-3-8b"), "config.json"),
     ("gate thresholds", run_thresholds, THRESHOLD_SEEDS[0], "gate.yaml"),
     ("snapshot", run_snapshot, SNAPSHOT_SEEDS[0], "baseline.json"),
     ("classify json", run_classify_json, None, "result.json"),

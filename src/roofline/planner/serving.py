@@ -8,6 +8,7 @@ from pathlib import Path
 
 from roofline.errors import InputError
 from roofline.hardware.spec import HardwareSpec, Roofs
+from roofline.planner.serving_disagg import predict_disaggregated
 from roofline.units import fmt_bytes
 from roofline.precision import Precision, Unit
 from roofline.workload.efficiency import Efficiency, calibrated
@@ -20,6 +21,7 @@ from roofline.workload.engine_profile import (
 )
 from roofline.workload.memory import max_batch_that_fits, plan_memory, workspace_terms
 from roofline.workload.model import ModelArch, MoESpec, load_model
+from roofline.workload.parallel import check_layout, mtp_draft
 from roofline.workload.predict import Prediction, predict
 from roofline.workload.serving import ServingConfig
 
@@ -97,6 +99,8 @@ def synthetic_draft(arch: ModelArch, params_b: float) -> ModelArch:
 def resolve_draft(cfg: ServingConfig, arch: ModelArch, base=None, hub_cache=None) -> ModelArch | None:
     if cfg.speculative is None:
         return None
+    if cfg.speculative.mtp:
+        return mtp_draft(arch)
     if cfg.speculative.draft_model:
         draft, _ = load_model(cfg.speculative.draft_model, base=base, hub_cache=hub_cache)
         return draft
@@ -130,6 +134,10 @@ def evaluate(cfg: ServingConfig, context: ServingContext, *, check_batch: bool =
     """Memory feasibility first (an infeasible config is an InputError naming the overflow), then the
     time model. A ``batch`` the config gives must fit (in static mode, so must the clients); clients
     of continuous mode beyond what fits wait in the queue."""
+    if cfg.serving.disaggregated is not None:
+        draft = (context.draft_arch or resolve_draft(cfg, context.arch)) if cfg.speculative is not None else None
+        prediction = predict_disaggregated(cfg, context, draft)
+        return Evaluation(prediction, slo_ratios(cfg, prediction))
     arch = context.arch
     mode = context.mode(cfg)
     s = cfg.serving
@@ -229,6 +237,7 @@ def build_context(cfg: ServingConfig, arch: ModelArch, spec: HardwareSpec, roofs
             place="parallelism.tensor",
             fix="use a divisor of the head count (1, 2, 4, 8, …)",
         )
+    check_layout(arch, cfg)
     return ServingContext(arch, spec, roofs, eff, resolve_draft(cfg, arch, base=base, hub_cache=hub_cache), profile)
 
 

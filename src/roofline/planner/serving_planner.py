@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import roofline.planner.serving_rules  # noqa: F401  (registers the rules)
+import roofline.planner.serving_rules_moe  # noqa: F401  (and those for MoE, MLA and disaggregation)
 from roofline.planner.engine import PlanOutcome, run_plan
 from roofline.planner.serving import DOMAIN, Diagnosis, ServingContext, evaluate, satisfied, score
 from roofline.workload.serving import ServingConfig

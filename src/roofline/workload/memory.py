@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from roofline.precision import BYTES_PER_ELEMENT, Precision
 from roofline.workload.model import ModelArch
+from roofline.workload.parallel import kv_bytes_per_sequence_per_gpu, weight_bytes_per_gpu
 from roofline.workload.serving import ServingConfig
 
 # CUDA context, cuBLAS/NCCL workspaces and allocator slack kept free on every GPU.
@@ -32,10 +33,25 @@ def kv_heads_per_gpu(arch: ModelArch, tensor_parallel: int) -> float:
     return max(arch.num_kv_heads / tensor_parallel, 1.0)
 
 
+def expert_weight_bits(cfg: ServingConfig) -> float:
+    """Bits per routed-expert weight: ``precision.experts`` when given, else the weights'."""
+    p = cfg.precision
+    if p.experts is None:
+        return weight_bits(p.weights, p.weight_group_size)
+    return weight_bits(p.experts, p.experts_group_size)
+
+
+def kv_bytes_per_request_per_gpu(arch: ModelArch, cfg: ServingConfig, context: float) -> float:
+    """A request's cache amortised over the replica's GPUs that could hold it: its attention group's
+    share (GQA heads split by TP, MLA's latent whole) divided by the attention-data-parallel groups,
+    so that ``max_batch`` counts the replica's sequences. Sliding-window layers hold their window."""
+    return kv_bytes_per_sequence_per_gpu(arch, cfg, context) / cfg.parallelism.attention_data
+
+
 def kv_bytes_per_token_per_gpu(arch: ModelArch, cfg: ServingConfig) -> float:
-    heads = kv_heads_per_gpu(arch, cfg.parallelism.tensor)
-    layers = arch.num_layers / cfg.parallelism.pipeline
-    return 2 * layers * heads * arch.head_dim * BYTES_PER_ELEMENT[cfg.precision.kv_cache]
+    """Per token of context, averaged over the request's ``context_tokens`` (exact without windows)."""
+    context = cfg.serving.context_tokens
+    return kv_bytes_per_request_per_gpu(arch, cfg, context) / context
 
 
 def max_batch_that_fits(capacity_bytes: float, fixed_bytes: float, kv_bytes_per_request: float) -> int:
@@ -85,12 +101,11 @@ def activation_workspace_bytes(arch: ModelArch, cfg: ServingConfig) -> float:
 def plan_memory(
     arch: ModelArch, cfg: ServingConfig, capacity_bytes: float, *, reserve_bytes: float = DEFAULT_RESERVE_BYTES
 ) -> MemoryPlan:
-    shards = cfg.parallelism.tensor * cfg.parallelism.pipeline
     bits = weight_bits(cfg.precision.weights, cfg.precision.weight_group_size)
-    weights = arch.total_params * bits / 8 / shards
-    per_token = kv_bytes_per_token_per_gpu(arch, cfg)
+    weights = weight_bytes_per_gpu(arch, cfg, bits, expert_weight_bits(cfg))
     context = cfg.serving.context_tokens
-    per_request = per_token * context
+    per_request = kv_bytes_per_request_per_gpu(arch, cfg, context)
+    per_token = per_request / context
     workspace = activation_workspace_bytes(arch, cfg)
     fixed = weights + workspace + reserve_bytes
     # The largest batch that fits counts the workspace each extra sequence adds, so evaluating the

@@ -8,16 +8,19 @@ overhead) and their activations at the activation precision.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Literal
+import math
+from dataclasses import replace
 
 from roofline.precision import BYTES_PER_ELEMENT, Precision, Unit
-from roofline.workload.memory import kv_heads_per_gpu, weight_bits
+from roofline.workload.attention_ops import mla_ops, windowed
+from roofline.workload.memory import expert_weight_bits, kv_heads_per_gpu, weight_bits
 from roofline.workload.model import ModelArch
+from roofline.workload.moe_ops import moe_layer_ops
+from roofline.workload.op_record import OpKind, Phase, PhaseOp, PhaseShape
+from roofline.workload.parallel import scale_out
 from roofline.workload.serving import ServingConfig
 
-Phase = Literal["prefill", "decode"]
-OpKind = Literal["gemm", "attention", "elementwise", "norm", "comm", "embedding"]
+__all__ = ["OpKind", "Phase", "PhaseOp", "PhaseShape", "build_phase_ops", "gemm_precision"]
 
 # Kernel launches per op occurrence: an inference engine's fused kernels vs Hugging Face eager code
 # (HF counts read off a real H200 trace: 358 kernels per Llama decode step of 8 layers,
@@ -45,52 +48,6 @@ _KERNELS: dict[str, dict[str, int]] = {
 }
 
 
-@dataclass(frozen=True)
-class PhaseOp:
-    """One op of a phase, per GPU. ``flops``/``bytes`` are per occurrence; ``count`` occurrences
-    per step (layers on this GPU for per-layer ops)."""
-
-    name: str
-    kind: OpKind
-    flops: float
-    bytes: float
-    precision: Precision
-    unit: Unit
-    kernels: int
-    count: int
-    weight_bytes: float = 0.0
-    kv_bytes: float = 0.0
-    comm_bytes: float = 0.0  # bytes each GPU sends over the link per occurrence
-    dequant: bool = False  # weights stored below the compute precision (int4/int8 weight-only)
-    rows: float = 0.0  # GEMM M dimension (tokens), for the tile-fill efficiency
-    copy: str | None = None  # a framework cache copy: "cat" or "repeat" (their own efficiencies)
-    group: int = 1  # GPUs in a collective (the tensor-parallel size of an all-reduce)
-
-    @property
-    def total_flops(self) -> float:
-        return self.flops * self.count
-
-    @property
-    def total_bytes(self) -> float:
-        return self.bytes * self.count
-
-
-@dataclass(frozen=True)
-class PhaseShape:
-    phase: Phase
-    batch: int
-    new_tokens: int  # per sequence: prompt length in prefill, 1 in decode (k+1 when verifying drafts)
-    context: int  # tokens attended to (cache length after this step)
-    # A mixed (continuous-batching) step also carries prompt tokens of arriving requests: this many,
-    # from prompts of ``prefill_context`` tokens (chunked prefill when a prompt exceeds the budget).
-    prefill_tokens: int = 0
-    prefill_context: int = 0
-
-    @property
-    def tokens(self) -> int:
-        return self.batch * self.new_tokens + self.prefill_tokens
-
-
 def gemm_precision(cfg: ServingConfig) -> tuple[Precision, bool]:
     """The precision GEMMs compute in, and whether weights are dequantized on the fly.
     16/32-bit weights compute in the activation type; fp8 weights with fp8 activations run on fp8
@@ -109,9 +66,19 @@ def _kernels(name: str, cfg: ServingConfig) -> int:
     return _KERNELS[name][key]
 
 
-def build_phase_ops(arch: ModelArch, cfg: ServingConfig, shape: PhaseShape) -> list[PhaseOp]:
-    tp = cfg.parallelism.tensor
-    layers = max(1, round(arch.num_layers / cfg.parallelism.pipeline))
+def local_shape(shape: PhaseShape, attention_data: int) -> PhaseShape:
+    """The step as the busiest attention-data-parallel rank sees it: ⌈B/dp⌉ of the sequences, and
+    a prompt chunk whole (one request's prompt runs on one rank)."""
+    if attention_data == 1:
+        return shape
+    return replace(shape, batch=math.ceil(shape.batch / attention_data))
+
+
+def build_phase_ops(arch: ModelArch, cfg: ServingConfig, global_shape: PhaseShape) -> list[PhaseOp]:
+    par = cfg.parallelism
+    tp = par.tensor
+    shape = local_shape(global_shape, par.attention_data)
+    layers = max(1, round(arch.num_layers / par.pipeline))
     b_act = BYTES_PER_ELEMENT[cfg.precision.activations]
     b_kv = BYTES_PER_ELEMENT[cfg.precision.kv_cache]
     b_w = weight_bits(cfg.precision.weights, cfg.precision.weight_group_size) / 8
@@ -155,45 +122,24 @@ def build_phase_ops(arch: ModelArch, cfg: ServingConfig, shape: PhaseShape) -> l
     rotary_passes = 12.0 if hf_eager else (2.0 if cfg.runtime.compiled else 4.0)
     act_passes = 5.0 if hf_eager else 3.0
     pointwise("attn_norm", "norm", 5, T * d, norm_passes, layers)
-    gemm("qkv_proj", d, q_dim + 2 * kv_dim, layers)
-    pointwise("rotary", "elementwise", 6, T * (q_dim + kv_dim), rotary_passes, layers)
-    # KV cache append. Hugging Face's DynamicCache concatenates, copying the whole cache each step;
-    # its StaticCache writes in place but, with the mask it needs, expands K and V to every query
-    # head before attention (GQA repeat), and attention then reads the expanded copies.
-    new_kv = T * 2 * kv_dim * b_kv
-    cache = shape.batch * shape.context * 2 * kv_dim * b_kv
-    group = max(heads * arch.head_dim / kv_dim, 1.0)
-    hf_static = cfg.runtime.framework == "huggingface" and cfg.runtime.cuda_graphs
-    if cfg.runtime.framework == "huggingface" and not cfg.runtime.cuda_graphs:
-        ops.append(PhaseOp("kv_write", "elementwise", 0.0, 2 * cache, vector, Unit.VECTOR,
-                           _kernels("kv_write", cfg), layers, kv_bytes=2 * cache, copy="cat"))
-    elif hf_static:
-        ops.append(PhaseOp("kv_write", "elementwise", 0.0, 2 * new_kv, vector, Unit.VECTOR, 2, layers, kv_bytes=new_kv))
-        ops.append(PhaseOp("gqa_repeat", "elementwise", 0.0, cache * (1 + group), vector, Unit.VECTOR, 2, layers,
-                           kv_bytes=cache * (1 + group), copy="repeat"))
-    elif _kernels("kv_write", cfg):
-        ops.append(PhaseOp("kv_write", "elementwise", 0.0, 2 * new_kv, vector, Unit.VECTOR,
-                           _kernels("kv_write", cfg), layers, kv_bytes=new_kv))
-    attention = attention_op(arch, cfg, shape, heads, kv_dim, b_act, b_kv, layers)
-    if hf_static and shape.phase == "decode":
-        extra = attention.kv_bytes * (group - 1)  # reads the expanded K and V
-        attention = replace(attention, bytes=attention.bytes + extra, kv_bytes=attention.kv_bytes + extra)
-    if shape.batch:
-        ops.append(attention)
-    if shape.prefill_tokens:
-        ops.append(chunk_attention_op(arch, cfg, shape, heads, kv_dim, b_act, layers))
+    if arch.mla is not None:
+        ops.extend(mla_ops(arch, shape, heads, layers, b_act=b_act, b_kv=b_kv, b_w=b_w, compute=compute,
+                           dequant=dequant, vector=vector, kernels=lambda n: _kernels(n, cfg)))
+    else:
+        ops.extend(_gqa_attention(arch, cfg, shape, heads, kv_dim, layers, vector, rotary_passes, gemm, pointwise))
     gemm("o_proj", q_dim, d, layers)
     allreduce(layers)
     if _kernels("residual_add", cfg):
         pointwise("residual_add", "elementwise", 1, T * d, 3, layers)
     pointwise("ffn_norm", "norm", 5, T * d, norm_passes, layers)
-    if arch.moe is None:
+    dense = layers if arch.moe is None else round(arch.dense_layers * layers / arch.num_layers)
+    if dense:
         width = arch.intermediate_size / tp
-        gemm("gate_up", d, (2 if arch.gated_ffn else 1) * width, layers)
-        pointwise("act_mul", "elementwise", 5, T * width, act_passes, layers)
-        gemm("down_proj", width, d, layers)
-    else:
-        ops.extend(moe_ops(arch, cfg, shape, layers, b_w, b_act, compute, dequant, vector))
+        gemm("gate_up", d, (2 if arch.gated_ffn else 1) * width, dense)
+        pointwise("act_mul", "elementwise", 5, T * width, act_passes, dense)
+        gemm("down_proj", width, d, dense)
+    if arch.moe is not None and layers - dense > 0:
+        ops.extend(moe_ops(arch, cfg, shape, global_shape, layers - dense, b_w, b_act, compute, dequant, vector))
     allreduce(layers)
     if _kernels("residual_add", cfg):
         pointwise("residual_add", "elementwise", 1, T * d, 3, layers)
@@ -205,6 +151,49 @@ def build_phase_ops(arch: ModelArch, cfg: ServingConfig, shape: PhaseShape) -> l
     gemm("lm_head", d, arch.vocab_size / tp, 1, rows=rows)
     pointwise("sampling", "elementwise", 5, rows * arch.vocab_size / tp, 2, 1)
     return ops
+
+
+def _gqa_attention(arch: ModelArch, cfg: ServingConfig, shape: PhaseShape, heads: float, kv_dim: float, layers: int,
+                   vector: Precision, rotary_passes: float, gemm, pointwise) -> list[PhaseOp]:  # noqa: ANN001
+    """QKV projection, rotary, KV-cache append and attention (per window group) of a GQA layer;
+    ``gemm``/``pointwise`` append their ops to the step directly (they come first)."""
+    b_act = BYTES_PER_ELEMENT[cfg.precision.activations]
+    b_kv = BYTES_PER_ELEMENT[cfg.precision.kv_cache]
+    q_dim, T = heads * arch.head_dim, shape.tokens
+    gemm("qkv_proj", arch.hidden_size, q_dim + 2 * kv_dim, layers)
+    out: list[PhaseOp] = []
+    pointwise("rotary", "elementwise", 6, T * (q_dim + kv_dim), rotary_passes, layers)
+    # KV cache append. Hugging Face's DynamicCache concatenates, copying the whole cache each step;
+    # its StaticCache writes in place but, with the mask it needs, expands K and V to every query
+    # head before attention (GQA repeat), and attention then reads the expanded copies.
+    new_kv = T * 2 * kv_dim * b_kv
+    cache = shape.batch * shape.context * 2 * kv_dim * b_kv
+    group = max(heads * arch.head_dim / kv_dim, 1.0)
+    hf_static = cfg.runtime.framework == "huggingface" and cfg.runtime.cuda_graphs
+    if cfg.runtime.framework == "huggingface" and not cfg.runtime.cuda_graphs:
+        out.append(PhaseOp("kv_write", "elementwise", 0.0, 2 * cache, vector, Unit.VECTOR,
+                           _kernels("kv_write", cfg), layers, kv_bytes=2 * cache, copy="cat"))
+    elif hf_static:
+        out.append(PhaseOp("kv_write", "elementwise", 0.0, 2 * new_kv, vector, Unit.VECTOR, 2, layers, kv_bytes=new_kv))
+        out.append(PhaseOp("gqa_repeat", "elementwise", 0.0, cache * (1 + group), vector, Unit.VECTOR, 2, layers,
+                           kv_bytes=cache * (1 + group), copy="repeat"))
+    elif _kernels("kv_write", cfg):
+        out.append(PhaseOp("kv_write", "elementwise", 0.0, 2 * new_kv, vector, Unit.VECTOR,
+                           _kernels("kv_write", cfg), layers, kv_bytes=new_kv))
+
+    def full_attention(local: PhaseShape, count: int) -> PhaseOp:
+        attention = attention_op(arch, cfg, local, heads, kv_dim, b_act, b_kv, count)
+        if hf_static and local.phase == "decode":
+            extra = attention.kv_bytes * (group - 1)  # reads the expanded K and V
+            attention = replace(attention, bytes=attention.bytes + extra, kv_bytes=attention.kv_bytes + extra)
+        return attention
+
+    if shape.batch:
+        out.extend(windowed(full_attention, arch, shape, layers, chunk=False))
+    if shape.prefill_tokens:
+        out.extend(windowed(lambda local, count: chunk_attention_op(arch, cfg, local, heads, kv_dim, b_act, count),
+                            arch, shape, layers, chunk=True))
+    return out
 
 
 def attention_op(
@@ -254,30 +243,21 @@ def chunk_attention_op(
 
 
 def moe_ops(
-    arch: ModelArch, cfg: ServingConfig, shape: PhaseShape, layers: int, b_w: float, b_act: float,
-    compute: Precision, dequant: bool, vector: Precision,
+    arch: ModelArch, cfg: ServingConfig, shape: PhaseShape, global_shape: PhaseShape, layers: int, b_w: float,
+    b_act: float, compute: Precision, dequant: bool, vector: Precision,
 ) -> list[PhaseOp]:
-    """Router, routed experts and shared experts. Only the experts some token picked are read:
-    the expected number touched by T tokens choosing k of E is E·(1 − (1 − k/E)^T)."""
-    assert arch.moe is not None
-    moe = arch.moe
-    tp = cfg.parallelism.tensor
-    T = shape.tokens
-    d = arch.hidden_size
-    width = moe.expert_intermediate_size / tp
-    proj = (3 if arch.gated_ffn else 2) * d * width
-    touched = moe.num_experts * (1 - (1 - moe.experts_per_token / moe.num_experts) ** T)
-    weights = touched * proj * b_w
-    acts = T * moe.experts_per_token * (2 * d + (3 if arch.gated_ffn else 2) * width) * b_act
-    ops = [
-        PhaseOp("router", "gemm", 2 * T * d * moe.num_experts, d * moe.num_experts * b_w + T * d * b_act,
-                compute, Unit.MATRIX, _kernels("router", cfg), layers, weight_bytes=d * moe.num_experts * b_w),
-        PhaseOp("experts", "gemm", 2 * T * moe.experts_per_token * proj, weights + acts, compute, Unit.MATRIX,
-                3, layers, weight_bytes=weights, dequant=dequant),
-    ]
-    if moe.shared_experts:
-        shared_width = (moe.shared_intermediate_size or moe.expert_intermediate_size) * moe.shared_experts / tp
-        shared = (3 if arch.gated_ffn else 2) * d * shared_width
-        ops.append(PhaseOp("shared_experts", "gemm", 2 * T * shared, shared * b_w + T * (2 * d + 3 * shared_width) * b_act,
-                           compute, Unit.MATRIX, 3, layers, weight_bytes=shared * b_w, dequant=dequant))
-    return ops
+    """Router, routed experts and shared experts of the MoE layers (roofline.workload.moe_ops): the
+    experts see every token of the replica, the router and shared experts this rank's."""
+    par, p = cfg.parallelism, cfg.precision
+    experts = p.experts or p.weights
+    expert_compute, expert_dequant = gemm_precision(cfg.model_copy(update={"precision": p.model_copy(
+        update={"weights": experts})})) if p.experts is not None else (compute, dequant)
+    all_to_all = par.attention_data > 1
+    return moe_layer_ops(
+        arch, tokens=global_shape.tokens if all_to_all else shape.tokens, local_tokens=shape.tokens,
+        tensor=par.tensor, expert=par.expert, expert_tensor=par.moe_tensor, layers=layers, b_w=b_w,
+        b_w_experts=expert_weight_bits(cfg) / 8, b_act=b_act, compute=compute, dequant=dequant,
+        expert_compute=expert_compute, expert_dequant=expert_dequant, vector=vector,
+        kernels=lambda n: _kernels(n, cfg), all_to_all=all_to_all,
+        scale_out=scale_out(cfg.hardware.strip().lower(), par.expert),
+    )

@@ -17,6 +17,7 @@ from roofline.workload.efficiency import Efficiency
 from roofline.workload.engine_profile import Scheduler
 from roofline.workload.memory import MemoryPlan
 from roofline.workload.model import ModelArch
+from roofline.workload.parallel import SCALE_OUT_BYTES_PER_S
 from roofline.workload.phases import PhaseOp, PhaseShape, build_phase_ops, gemm_precision
 from roofline.workload.scheduling import StepResult
 from roofline.workload.scheduling import continuous as serve_continuous
@@ -79,8 +80,9 @@ def op_time(op: PhaseOp, roofs: Roofs, eff: Efficiency) -> tuple[float, str, flo
     bandwidth = roofs.memory_bandwidth.value
     ideal_bw = roofs.datasheet_memory_bandwidth.value if roofs.datasheet_memory_bandwidth else bandwidth
     if op.kind == "comm":
-        t = eff.comm_latency_for(op.group) + op.comm_bytes / (_link_bandwidth(roofs) * eff.comm_bandwidth)
-        return t, "communication", op.comm_bytes / _link_bandwidth(roofs)
+        link = SCALE_OUT_BYTES_PER_S if op.scale_out else _link_bandwidth(roofs)
+        t = eff.comm_latency_for(op.group) + op.comm_bytes / (link * eff.comm_bandwidth)
+        return t, "communication", op.comm_bytes / link
     ideal = max(op.flops / _peak(roofs, op, ideal=True), op.bytes / ideal_bw)
     if op.kind == "gemm":
         fill = op.rows / (op.rows + eff.gemm_half_rows) if op.rows else 1.0
@@ -375,7 +377,7 @@ def predict(
     else:
         times = serve_continuous(clients=s.clients, capacity=capacity or s.clients, prompt=s.prompt_tokens,
                                  output=s.output_tokens, scheduler=sched, step=step, decode_per_token=decode_per_token)
-    replicas = max(cfg.gpus // (cfg.parallelism.tensor * cfg.parallelism.pipeline), 1)
+    replicas = max(cfg.gpus // cfg.parallelism.gpus_per_replica, 1)
     throughput = replicas * times.request_rate * s.output_tokens
     decode = speculation.get("verify", times.decode.phase)
     ttft_breakdown, itl_breakdown = serving_breakdowns(times, decode_per_token(times.decode))

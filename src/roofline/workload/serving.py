@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from roofline.errors import InputError
+from roofline.workload.disagg import Disaggregated
 from roofline.precision import Precision, parse_precision
 from roofline.yamlio import load_yaml, validate
 
@@ -19,8 +20,33 @@ class _Section(BaseModel):
 
 
 class Parallelism(_Section):
-    tensor: int = Field(default=1, ge=1)
+    tensor: int = Field(default=1, ge=1)  # attention (and dense-layer) tensor parallelism
     pipeline: int = Field(default=1, ge=1)
+    # Attention data parallelism (SGLang --enable-dp-attention, TensorRT-LLM attention DP): this many
+    # groups of ``tensor`` GPUs each run attention for their own share of the sequences; the MoE layers
+    # span all tensor × attention_data GPUs of the replica.
+    attention_data: int = Field(default=1, ge=1)
+    # Expert parallelism: the routed experts are split over ``expert`` GPUs, each expert's width over
+    # ``expert_tensor``; expert × expert_tensor = tensor × attention_data (None: the rest of it).
+    expert: int = Field(default=1, ge=1)
+    expert_tensor: int | None = Field(default=None, ge=1)
+
+    @property
+    def gpus_per_replica(self) -> int:
+        return self.tensor * self.attention_data * self.pipeline
+
+    @property
+    def moe_tensor(self) -> int:
+        return self.expert_tensor or max(self.tensor * self.attention_data // self.expert, 1)
+
+    @model_validator(mode="after")
+    def _moe_group(self) -> Parallelism:
+        group = self.tensor * self.attention_data
+        if self.expert * self.moe_tensor != group:
+            raise ValueError(
+                f"expert × expert_tensor = {self.expert} × {self.moe_tensor} must equal tensor × attention_data = "
+                f"{self.tensor} × {self.attention_data} (the MoE layers run on the replica's {group} GPUs)")
+        return self
 
 
 class PrecisionConfig(_Section):
@@ -29,6 +55,15 @@ class PrecisionConfig(_Section):
     kv_cache: Precision = Precision.FP16
     # Block-wise quantization: one fp16 scale per group of weights (int4/int8/fp4 only).
     weight_group_size: int | None = Field(default=None, gt=0)
+    # The routed experts apart from the other GEMMs (gpt-oss MXFP4 experts with bf16 attention,
+    # DeepSeek-R1-FP4's NVFP4 experts with fp8 attention); None: as ``weights``.
+    experts: Precision | None = None
+    experts_group_size: int | None = Field(default=None, gt=0)
+
+    @field_validator("experts", mode="before")
+    @classmethod
+    def _experts(cls, value: object) -> Precision | None:
+        return None if value is None else parse_precision(str(value))
 
     @field_validator("weights", "activations", "kv_cache", mode="before")
     @classmethod
@@ -61,6 +96,8 @@ class Serving(_Section):
     prompt_tokens: int = Field(default=1024, ge=1)
     output_tokens: int = Field(default=256, ge=1)
     max_context_tokens: int | None = Field(default=None, ge=1)
+    # Separate prefill and decode pools (roofline.workload.disagg); the clients are ``concurrency``.
+    disaggregated: Disaggregated | None = None
 
     @property
     def clients(self) -> int:
@@ -110,6 +147,8 @@ class Runtime(_Section):
 
 class Speculative(_Section):
     draft_model: str | None = None
+    # The model's own multi-token-prediction layers draft (DeepSeek-V3/R1 num_nextn_predict_layers).
+    mtp: bool = False
     # Up to 100,000 B (100 T) parameters: 1e298 overflowed the synthetic draft's sizing (exit 3).
     draft_params_b: float | None = Field(default=None, gt=0, le=1e5,
                                          description="draft size in billions of parameters")
@@ -118,8 +157,8 @@ class Speculative(_Section):
 
     @model_validator(mode="after")
     def _draft(self) -> Speculative:
-        if self.draft_model is None and self.draft_params_b is None:
-            raise ValueError("give draft_model (a bundled name or config.json) or draft_params_b")
+        if self.draft_model is None and self.draft_params_b is None and not self.mtp:
+            raise ValueError("give draft_model (a bundled name or config.json), draft_params_b, or mtp: true")
         return self
 
 
@@ -136,11 +175,16 @@ class ServingConfig(_Section):
 
     @model_validator(mode="after")
     def _gpus(self) -> ServingConfig:
-        needed = self.parallelism.tensor * self.parallelism.pipeline
+        needed = self.parallelism.gpus_per_replica
         if needed > self.gpus:
+            product = "tensor × pipeline" if self.parallelism.attention_data == 1 else \
+                "tensor × attention_data × pipeline"
+            raise ValueError(f"parallelism needs {product} = {needed} GPUs but gpus is {self.gpus}")
+        disagg = self.serving.disaggregated
+        if disagg is not None and disagg.gpus > self.gpus:
             raise ValueError(
-                f"parallelism needs tensor × pipeline = {needed} GPUs but gpus is {self.gpus}"
-            )
+                f"serving.disaggregated needs {disagg.prefill.gpus} prefill + {disagg.decode.gpus} decode GPUs = "
+                f"{disagg.gpus}, more than gpus {self.gpus}")
         return self
 
 

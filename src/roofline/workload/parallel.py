@@ -1,0 +1,87 @@
+"""How a replica's GPUs split the model: attention tensor parallelism (``tensor``) inside each of
+``attention_data`` data-parallel groups, the routed experts over ``expert`` GPUs and each expert's
+width over ``expert_tensor``, layers over ``pipeline`` stages — the weights, KV cache and tokens
+each GPU holds, and the link an expert-parallel all-to-all crosses.
+
+* Weights per GPU: routed experts / (expert × expert_tensor × pipeline) at the experts' precision;
+  everything else (attention, dense and shared FFN, embeddings) / (tensor × pipeline) — replicated
+  over the attention-data-parallel groups.
+* KV per GPU: a sequence lives on one attention-DP group; GQA splits its KV heads over the group's
+  tensor ranks (replicated once TP exceeds them); MLA's latent is shared by all heads, so every
+  tensor rank holds the whole latent — which is why attention DP, not TP, shrinks an MLA cache.
+"""
+
+from __future__ import annotations
+
+from roofline.errors import InputError
+from roofline.precision import BYTES_PER_ELEMENT
+from roofline.workload.model import ModelArch
+from roofline.workload.serving import ServingConfig
+
+# GPUs one NVLink domain joins: an HGX board (8), a GB200/GB300 NVL72 rack (72). An expert-parallel
+# group larger than that crosses the scale-out network.
+NVLINK_DOMAIN = {"gb200": 72, "gb300": 72}
+DEFAULT_NVLINK_DOMAIN = 8
+# Scale-out link per GPU: one 400 Gb/s ConnectX-7 (HGX H100/H200/B200 reference designs) = 50 GB/s.
+SCALE_OUT_BYTES_PER_S = 50e9
+
+
+def check_layout(arch: ModelArch, cfg: ServingConfig) -> None:
+    """One-line errors for a layout the model does not divide into."""
+    par = cfg.parallelism
+    if par.expert > 1 and arch.moe is None:
+        raise InputError(f"expert parallelism {par.expert} needs an MoE model; {arch.name} is dense",
+                         place="parallelism.expert", fix="set parallelism.expert to 1")
+    if arch.moe is not None:
+        if arch.moe.num_experts % par.expert:
+            raise InputError(
+                f"expert parallelism {par.expert} does not divide the {arch.moe.num_experts} routed experts of {arch.name}",
+                place="parallelism.expert", fix="use a divisor of the expert count (1, 2, 4, 8, …)")
+        if arch.moe.expert_intermediate_size % par.moe_tensor:
+            raise InputError(
+                f"expert_tensor {par.moe_tensor} does not divide the expert width {arch.moe.expert_intermediate_size} "
+                f"of {arch.name}", place="parallelism.expert_tensor",
+                fix="use more expert parallelism and less expert tensor parallelism")
+    if arch.num_layers < par.pipeline:
+        raise InputError(f"pipeline {par.pipeline} exceeds the {arch.num_layers} layers of {arch.name}",
+                         place="parallelism.pipeline", fix="use fewer pipeline stages")
+
+
+def weight_bytes_per_gpu(arch: ModelArch, cfg: ServingConfig, bits: float, expert_bits: float) -> float:
+    """Routed experts over expert × expert_tensor × pipeline GPUs, the rest over tensor × pipeline."""
+    par = cfg.parallelism
+    experts = arch.routed_expert_params
+    rest = arch.total_params - experts
+    return (rest * bits / 8 / (par.tensor * par.pipeline)
+            + experts * expert_bits / 8 / (par.expert * par.moe_tensor * par.pipeline))
+
+
+def kv_elements_per_token_layer_per_gpu(arch: ModelArch, tensor: int) -> float:
+    if arch.mla is not None:
+        return float(arch.mla.latent_dim)  # shared by all heads: every tensor rank keeps all of it
+    return 2 * max(arch.num_kv_heads / tensor, 1.0) * arch.head_dim
+
+
+def kv_bytes_per_sequence_per_gpu(arch: ModelArch, cfg: ServingConfig, context: float) -> float:
+    """One sequence's cache on each GPU of the attention group it lives on, over the layers of a stage."""
+    par = cfg.parallelism
+    per_layer_token = kv_elements_per_token_layer_per_gpu(arch, par.tensor) * BYTES_PER_ELEMENT[cfg.precision.kv_cache]
+    full = arch.kv_bytes_per_sequence(context, 1.0) / arch.kv_elements_per_token_layer()  # token-layers
+    return full * per_layer_token / par.pipeline
+
+
+def scale_out(hardware: str, ranks: int) -> bool:
+    """Whether a group of ``ranks`` GPUs spans more than one NVLink domain."""
+    return ranks > NVLINK_DOMAIN.get(hardware, DEFAULT_NVLINK_DOMAIN)
+
+
+def mtp_draft(arch: ModelArch) -> ModelArch:
+    """The draft of multi-token prediction: the model's own MTP layers (DeepSeek-V3: one MoE decoder
+    layer sharing the embedding and LM head), run once per drafted token."""
+    if arch.mtp_layers < 1:
+        raise InputError(f"{arch.name} has no multi-token-prediction layers (num_nextn_predict_layers)",
+                         place="speculative.mtp", fix="use a draft model (speculative.draft_model or draft_params_b)")
+    moe = arch.moe.model_copy(update={"first_dense_layers": 0}) if arch.moe is not None else None
+    windows = arch.layer_windows[-arch.mtp_layers:] if arch.layer_windows else ()
+    return arch.model_copy(update={"name": f"{arch.name}-mtp", "num_layers": arch.mtp_layers, "moe": moe,
+                                   "layer_windows": windows, "mtp_layers": 0})
