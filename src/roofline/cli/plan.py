@@ -56,6 +56,9 @@ def plan(
         rows = planned.sweep(parse_sweep(sweep), sweep_key(sweep)) if sweep else None
         render_plan(planned.result, rows, format, output)
         return
+    missing = [path for path in inputs if not path.exists()]
+    if missing:  # before the options that need a serving config: the path is what is wrong
+        raise InputError("file not found", file=missing[0], fix="check the path")
     if sweep is not None:
         raise InputError("--sweep varies a serving config's batch", place="--sweep",
                          fix="pass a serving config (docs/plan.md), or drop --sweep")
