@@ -5,7 +5,10 @@ figures come from the Summary."""
 
 from __future__ import annotations
 
-from roofline.analysis.result import Summary
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: `hw list` imports this module and must not import the analysis
+    from roofline.analysis.result import Summary
 from roofline.units import fmt_percent, fmt_seconds
 
 
