@@ -56,7 +56,9 @@ GAPS = {
             "fbgemm split-embedding (TBE) forward/backward with row-wise Adagrad has no cost model",
         "hta/amd_trace/mi250_minitoy_train_ROCm6_2_kineto.json.gz": "a host-to-device memcpy gets no bound",
         "tracelens/b200/eager_trace.json.gz":
-            "vLLM fused MoE (MX fp4/fp8 bmm) and the symm-mem multimem all-reduce have no cost model",
+            "the symm-mem multimem all-reduce is now a communication-bound collective (18%), but vllm::moe_forward "
+            "(52%) records only its activations and router logits: the expert weights are held by the layer, so "
+            "its GEMMs cannot be sized",
         "tracelens/mi210/gpu_only_trace/gpu_only_trace.json.gz":
             "a trace of kernels only (no ops): batch-norm, elementwise and MIOpen transpose kernels are not "
             "costed by name",
