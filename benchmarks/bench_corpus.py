@@ -17,6 +17,8 @@ Per trace it prints:
   Where auto fails and the trace's device has a spec under another name, the figures are computed
   with that spec (``FALLBACK_HW``, marked ``->``) so the other columns still say something; where
   it has none, only GPU busy is shown (computed with any spec: the timeline uses no roofs);
+* a trace with a ``capture_traces/`` folder beside it (a graph replay and the profile of its
+  capture) is classified with ``graph_capture=`` that folder, as ``classify --graph-capture``;
 * errors: the one-line message of an input error (what a user sees with exit 2), or the exception
   of a crash (a bug).
 
@@ -105,8 +107,12 @@ def one_trace(name: str, path: Path, expected: dict | None, classify, registry, 
     except Exception as exc:  # noqa: BLE001  (a crash is what the bench is for: record it)
         row.update(crash=_crash(exc), where=_where(exc), seconds=time.perf_counter() - t0)
         return row
+    # A graph replay with its capture profile beside it (TraceLens's capture_traces/) is
+    # classified as a user would: with --graph-capture.
+    capture = path.parent / "capture_traces"
+    extra = {"graph_capture": capture} if capture.is_dir() else {}
     try:
-        result = classify(loaded, registry, "auto", None)
+        result = classify(loaded, registry, "auto", None, **extra)
         row["device"] = result.hardware.name
     except InputError as exc:
         row.update(error=exc.one_line(), exit=2)
@@ -119,7 +125,7 @@ def one_trace(name: str, path: Path, expected: dict | None, classify, registry, 
         fallback = fallback or ANY_SPEC
         row["device"] = f"-> {fallback}" + (" (busy only)" if busy_only else "")
         try:
-            result = classify(loaded, registry, fallback, None)
+            result = classify(loaded, registry, fallback, None, **extra)
         except InputError as exc2:
             row.update(error=exc2.one_line(), seconds=time.perf_counter() - t0)
             return row

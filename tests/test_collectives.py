@@ -219,3 +219,21 @@ def test_a_kernel_takes_its_collective_from_its_own_args_or_its_record_param_com
     assert (c.type, c.group_size, c.sized_calls, c.message_bytes) == ("all_gather", 8, 1, 8388608 * 2)
     assert c.busbw_bytes_per_s == pytest.approx(8388608 * 2 / 100e-6 * 7 / 8)
     assert c.link_bandwidth_bytes_per_s == pytest.approx(448e9)  # 7 of MI300X's 7 xGMI links
+
+
+def test_symm_mem_multimem_all_reduce_is_a_collective_with_its_message_size() -> None:
+    """TraceLens b200/eager_trace.json.gz records ``symm_mem::multimem_all_reduce_`` with Input Dims
+    [[2557440], [], []] and type c10::BFloat16: an in-place all-reduce of 2,557,440 x 2 B = 5,114,880 B;
+    the group is passed by name, so its size is not recorded."""
+    from roofline.analysis.collectives import ALL_REDUCE, call_from_symm_mem, collective_from_name, is_collective_kernel
+
+    call = call_from_symm_mem("symm_mem::multimem_all_reduce_",
+                              {"Input Dims": [[2557440], [], []], "Input type": ["c10::BFloat16", "", ""]})
+    assert call is not None
+    assert (call.collective, call.message_bytes, call.group_size, call.dtype) == (ALL_REDUCE, 5_114_880.0, None,
+                                                                                 "BFloat16")
+    kernel = ("void (anonymous namespace)::multimem_all_reduce_kernel<c10::BFloat16, 16>(c10::BFloat16*, "
+              "unsigned long, unsigned int**, unsigned long, unsigned long)")
+    assert is_collective_kernel(kernel) and collective_from_name(kernel) == ALL_REDUCE
+    assert call_from_symm_mem("symm_mem::rendezvous", {}) is None
+    assert not is_collective_kernel("void at::native::vectorized_elementwise_kernel<4, FillFunctor<float>>")

@@ -41,8 +41,9 @@ NO_SPEC = {"hta/timeline_analysis/sampled_rank-0.json.gz": "h100-sxm"}
 KIND_WORDS = {"cpu_only": "cpu-only", "mtia": "mtia", "cupti_range_profiler": "range profil"}
 
 NO_SHAPES = "no shapes recorded: the ops cannot be costed"
-GRAPH_KERNELS = ("kernels replayed from a CUDA/HIP graph are not linked to ops, and their kernel-name family "
-                 "is not costed")
+VLLM_MOE = ("with --graph-capture the GEMMs, norms, rotary and cache writes are costed from the captured ops, "
+            "but vllm::moe_forward (67-80% of GPU time) records only its activations and router logits: the expert "
+            "weights are held by the layer, so its GEMMs cannot be sized")
 GAPS = {
     "busy": {},
     "bound": {
@@ -55,13 +56,18 @@ GAPS = {
             "fbgemm split-embedding (TBE) forward/backward with row-wise Adagrad has no cost model",
         "hta/amd_trace/mi250_minitoy_train_ROCm6_2_kineto.json.gz": "a host-to-device memcpy gets no bound",
         "tracelens/b200/eager_trace.json.gz":
-            "vLLM fused MoE (MX fp4/fp8 bmm) and the symm-mem multimem all-reduce have no cost model",
+            "the symm-mem multimem all-reduce is now a communication-bound collective (18%), but vllm::moe_forward "
+            "(52%) records only its activations and router logits: the expert weights are held by the layer, so "
+            "its GEMMs cannot be sized",
         "tracelens/mi210/gpu_only_trace/gpu_only_trace.json.gz":
-            "a trace of kernels only (no ops): batch-norm, elementwise and MIOpen transpose kernels are not "
-            "costed by name",
-        "tracelens/inference/sglang_decode/sglang_Qwen3-8B_decode.json.gz": GRAPH_KERNELS,
-        "tracelens/inference/vllm_decode_full/graph_execution.json.gz": GRAPH_KERNELS,
-        "tracelens/inference/vllm_prefilldecode_piecewise/graph_execution.json.gz": GRAPH_KERNELS,
+            "a trace of kernels only (no ops): the launches record grid and block, no shapes, so no honest bytes "
+            "or FLOPs; 97% of kernel time gets a class by name (MIOpen conv, batch-norm, transpose, fill, "
+            "elementwise) with that reason, and stays unknown",
+        "tracelens/inference/sglang_decode/sglang_Qwen3-8B_decode.json.gz":
+            "with --graph-capture 78% has a bound; SGLang's paged attention (22%) records no context lengths "
+            "(the kv_indptr values are not recorded)",
+        "tracelens/inference/vllm_decode_full/graph_execution.json.gz": VLLM_MOE,
+        "tracelens/inference/vllm_prefilldecode_piecewise/graph_execution.json.gz": VLLM_MOE,
     },
     "device": {},
     "kind": {
@@ -83,7 +89,10 @@ def cases(names: list[str], check: str) -> list:
 
 @functools.lru_cache(maxsize=None)
 def classify(name: str, hw: str = "auto") -> tuple[int, str, str, BaseException | None]:
-    result = runner.invoke(app, ["classify", str(EXTERNAL / name), "--format", "json", "--hw", hw])
+    # A graph replay with its capture profile beside it is classified as a user would, with it.
+    capture = (EXTERNAL / name).parent / "capture_traces"
+    extra = ["--graph-capture", str(capture)] if capture.is_dir() else []
+    result = runner.invoke(app, ["classify", str(EXTERNAL / name), "--format", "json", "--hw", hw, *extra])
     exc = result.exception if not isinstance(result.exception, SystemExit) else None
     return result.exit_code, result.stdout, result.stderr, exc
 
@@ -173,4 +182,8 @@ def test_every_corpus_file_has_its_licence_and_origin() -> None:
         assert row["origin"]["path"] in readme and name in readme, name
     on_disk = {str(p.relative_to(EXTERNAL)) for folder in ("hta", "tracelens")
                for p in (EXTERNAL / folder).rglob("*.json.gz")}
-    assert on_disk == set(EXPECTED)
+    # Graph-capture profiles (cut: benchmarks/capture/cut_capture.py) sit beside their replay trace.
+    captures = {name for name in on_disk if Path(name).parent.name == "capture_traces"}
+    for name in captures:
+        assert name in readme, name
+    assert on_disk - captures == set(EXPECTED)

@@ -21,6 +21,8 @@ Pure functions of names, PyTorch's recorded arguments and the device's roofs; no
 
 from __future__ import annotations
 
+import math
+
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -67,17 +69,34 @@ _ALGORITHMS = ("NVLS_TREE", "NVLSTREE", "COLLNET_DIRECT", "COLLNET_CHAIN", "COLL
 _PROTOCOLS = ("LL128", "SIMPLE", "LL")
 
 
+# PyTorch's symmetric-memory collectives (torch.distributed._symmetric_memory): the op and the
+# kernel it launches (``symm_mem::multimem_all_reduce_`` runs ``multimem_all_reduce_kernel<…>``,
+# NVLink SHARP multimem loads/stores; the others are peer loads over NVLink).
+_SYMM_MEM_OPS = {
+    "symm_mem::multimem_all_reduce_": ALL_REDUCE, "symm_mem::multimem_one_shot_all_reduce": ALL_REDUCE,
+    "symm_mem::one_shot_all_reduce": ALL_REDUCE, "symm_mem::two_shot_all_reduce_": ALL_REDUCE,
+}
+_SYMM_MEM_KERNELS = (("multimem_all_reduce_kernel", ALL_REDUCE), ("multimem_one_shot_all_reduce_kernel", ALL_REDUCE),
+                     ("one_shot_all_reduce_kernel", ALL_REDUCE), ("two_shot_all_reduce_kernel", ALL_REDUCE))
+
+
 def is_collective_kernel(name: str) -> bool:
-    """NCCL/RCCL/MSCCL collective and point-to-point kernels (ncclKernel_AllReduce…, ncclDevKernel_…)."""
+    """NCCL/RCCL/MSCCL collective and point-to-point kernels (ncclKernel_AllReduce…, ncclDevKernel_…)
+    and PyTorch's symmetric-memory all-reduce kernels."""
     lowered = name.lower()
-    return "nccl" in lowered or "rccl" in lowered
+    return "nccl" in lowered or "rccl" in lowered or _symm_mem_kernel(name) is not None
+
+
+def _symm_mem_kernel(name: str) -> str | None:
+    head = name.split("<", 1)[0]  # "void (anonymous namespace)::multimem_all_reduce_kernel"
+    return next((collective for token, collective in _SYMM_MEM_KERNELS if head.endswith(token)), None)
 
 
 def collective_from_name(kernel_name: str) -> str | None:
     """The collective a kernel's name says it runs; None for RCCL's ``ncclDevKernel_Generic``."""
     match = _KERNEL_PREFIX.search(kernel_name)
     if not match:
-        return None
+        return _symm_mem_kernel(kernel_name)
     return _NAME_COLLECTIVE.get(match.group(1).lower())
 
 
@@ -165,6 +184,23 @@ def call_from_args(args: dict[str, Any]) -> CollectiveCall | None:
     group_size = int(group) if type(group) is int and 0 < group < 1 << 31 else None
     dtype = args.get("dtype") if isinstance(args.get("dtype"), str) else None
     return CollectiveCall(collective, message, group_size, dtype)
+
+
+def call_from_symm_mem(name: str, args: dict[str, Any]) -> CollectiveCall | None:
+    """A symmetric-memory all-reduce op's call: in place on its first input, so the message is that
+    tensor (``Input Dims`` × the element size of its ``Input type``). The group is passed by name,
+    which the profiler does not record: the group size stays unknown."""
+    collective = _SYMM_MEM_OPS.get(name)
+    if collective is None:
+        return None
+    dims, types = args.get("Input Dims"), args.get("Input type")
+    shape = dims[0] if isinstance(dims, list) and dims and isinstance(dims[0], list) else None
+    dtype = types[0] if isinstance(types, list) and types and isinstance(types[0], str) else None
+    size = dtype_bytes(dtype)
+    message = None
+    if shape is not None and size is not None and all(type(d) is int and d >= 0 for d in shape):
+        message = float(math.prod(shape)) * size
+    return CollectiveCall(collective, message, None, dtype.replace("c10::", "") if dtype else None)
 
 
 @dataclass(frozen=True)
@@ -283,6 +319,10 @@ def collective_figures(work: CollectiveWork, roofs: Roofs) -> CollectiveFigures:
                    if any(p.group_size for p in work.parts) or not work.parts
                    else "group and message size not recorded: kineto traces of recent PyTorch carry them in the "
                         "record_param_comms args, older ones and Nsight exports do not")
+        if work.parts and all(p.message_bytes is not None for p in work.parts):
+            total = sum(p.message_bytes or 0.0 for p in work.parts)
+            missing = (f"group size not recorded (messages of {total / 1e6:,.1f} MB in all are): a symmetric-memory "
+                       "collective names its group, and the profiler does not record the name's group")
         return CollectiveFigures(None, None, None, None, 0.0, None, missing)
     roof_s = latency = message = bus = sized_s = 0.0
     chosen: LinkRoof | None = None  # the link of the part with the most calls, for the report

@@ -71,7 +71,10 @@ def classify_loaded(
     step: int | None = None,
     device_index: int | None = None,
     counters: LoadedInput | None = None,
+    graph_capture: Path | None = None,
 ) -> ClassifyResult:
+    if graph_capture is not None:
+        join_graph_capture(loaded, graph_capture)
     if device_index is not None:
         names = loaded.extra.get("devices") or {}
         if isinstance(names, dict) and device_index in names:
@@ -113,6 +116,20 @@ def classify_loaded(
         summary=summary,
         warnings=loaded.warnings,
     )
+
+
+def join_graph_capture(loaded: LoadedInput, capture: Path) -> None:
+    """Give a trace's graph-replayed kernels the ops and costs of the capture profile (once per
+    loaded trace: a second call finds them costed)."""
+    from roofline.sources.graph_capture import apply_graph_capture, read_graph_capture
+
+    if loaded.events is None or loaded.format != "kineto":
+        raise InputError(f"--graph-capture applies to a PyTorch profiler trace, not a {loaded.format} input",
+                         file=loaded.path, place="--graph-capture", fix="drop --graph-capture")
+    if loaded.extra.get("graph_capture") == str(capture):
+        return
+    apply_graph_capture(loaded.events, read_graph_capture(Path(capture)), loaded.warnings)
+    loaded.extra["graph_capture"] = str(capture)
 
 
 def attach_counters(works: list[KernelWork], counters: LoadedInput) -> tuple[list[KernelWork], list[str]]:
@@ -263,6 +280,7 @@ def analyse_path(
     device: int | None = None,
     counters: LoadedInput | None = None,
     reader: Reader = read_input,
+    graph_capture: Path | None = None,
 ) -> list[Analysed]:
     """Classify one input, or read back the results of a ``classify --format json`` file."""
     from roofline.sources.classify_json import load_classify_json, looks_like_classify_json
@@ -270,7 +288,8 @@ def analyse_path(
     path = Path(path)
     if looks_like_classify_json(path):
         results = load_classify_json(path)
-        for option, given in (("--ceilings", ceilings), ("--step", step), ("--device", device), ("--counters", counters)):
+        for option, given in (("--ceilings", ceilings), ("--step", step), ("--device", device), ("--counters", counters),
+                               ("--graph-capture", graph_capture)):
             if given is not None:
                 raise InputError(f"{option} does not apply to a classify result", file=path,
                                  fix="pass it to roofline classify, or plot the trace itself")
@@ -281,7 +300,8 @@ def analyse_path(
                                  fix=f"re-run roofline classify --hw {hw} --format json, or drop --hw")
         return [Analysed(result, from_json=True) for result in results]
     loaded = reader(path)
-    result = classify_loaded(loaded, registry, hw, ceilings, step=step, device_index=device, counters=counters)
+    result = classify_loaded(loaded, registry, hw, ceilings, step=step, device_index=device, counters=counters,
+                             graph_capture=graph_capture)
     if loaded.events is None:
         return [Analysed(result)]
     # The same selection classify_loaded made, so the timeline and the verdicts describe one span.

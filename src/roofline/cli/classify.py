@@ -19,6 +19,7 @@ from roofline.cli.common import (
     registry_from_options,
     read_with_progress,
 )
+from roofline.errors import InputError
 from roofline.cli.output import FILE_WIDTH, OutputFormat, classify_text, emit, write_output
 from roofline.report.text.console import classify_renderable
 from roofline.report.annotate import annotate_trace, check_annotate_target
@@ -41,6 +42,11 @@ def classify(
         Path | None,
         typer.Option("--counters", help="Nsight Compute CSV of the same kernels: adds hardware FLOPs (HFU vs MFU)."),
     ] = None,
+    graph_capture: Annotated[
+        Path | None,
+        typer.Option("--graph-capture", help="Profile of the CUDA/HIP-graph capture (file or its directory): "
+                     "costs graph-replayed kernels from the ops and shapes recorded at capture."),
+    ] = None,
     ceilings: CeilingsOption = None,
     hw_file: HwFileOption = None,
     hw_dir: HwDirOption = None,
@@ -61,6 +67,9 @@ def classify(
     """Classify kernels as compute-, memory- or launch-bound against a device's roofline. Given a
     directory of per-rank traces: each rank, stragglers and the fleet figures (docs/ranks.md)."""
     directory = fleet_cli.check_directory_options(inputs, annotate=annotate, counters=counters, plan=plan)
+    if directory is not None and graph_capture is not None:
+        raise InputError("--graph-capture takes a trace file, not a directory of ranks", file=directory,
+                         fix="give one rank's trace file")
     if directory is not None:
         fleet_cli.classify_directory(directory, fmt=format.value, output=output, jobs=jobs, backend=backend,
                                      reference=reference, hw=hw, ceilings=ceilings, hw_files=hw_file,
@@ -75,7 +84,8 @@ def classify(
     for path in inputs:
         loaded = read_with_progress(path)
         results.append(
-            classify_loaded(loaded, registry, hw, ceilings, step=step, device_index=device, counters=counter_input)
+            classify_loaded(loaded, registry, hw, ceilings, step=step, device_index=device, counters=counter_input,
+                           graph_capture=graph_capture)
         )
         if annotate is not None:
             print(f"roofline: {annotate_trace(loaded, results[-1], annotate).line()}", file=sys.stderr)

@@ -217,6 +217,9 @@ register_op("vllm::unified_attention", "vllm::unified_attention_with_output", ne
     "the sequences' query and context lengths live in vLLM's attention metadata, not among the op's inputs"))
 register_op("_C::paged_attention_v1", "_C::paged_attention_v2", "_rocm_C::paged_attention", needs_shapes=False)(
     _not_recorded("the context lengths are the values of the seq_lens tensor, which the profiler does not record"))
+register_op("sglang_profiler::attention_", prefix=True, needs_shapes=False)(_not_recorded(
+    "SGLang's paged attention: the context lengths are the values of the kv_indptr tensor, which the profiler does "
+    "not record"))
 register_op("fbgemm::split_embedding_codegen_lookup_", prefix=True, needs_shapes=False)(_not_recorded(
     "fbgemm's table-batched embedding: the per-table embedding dims (D_offsets values) are not recorded"))
 register_op("torch::autograd::CppNode<SplitLookupFunction_", prefix=True, needs_shapes=False)(_not_recorded(

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from roofline.analysis.collectives import call_from_args
+from roofline.analysis.collectives import call_from_args, call_from_symm_mem
 from roofline.analysis.event_table import EventTable
 from roofline.errors import InputError
 from roofline.gcpause import paused_gc
@@ -177,7 +177,8 @@ class _Collector:
                     dims = args.get("Input Dims")
                     if dims:
                         self.with_dims += 1
-                    comm = call_from_args(args) if "Collective name" in args or "In msg nelems" in args else None
+                    comm = (call_from_args(args) if "Collective name" in args or "In msg nelems" in args
+                            else call_from_symm_mem(name, args) if name.startswith("symm_mem::") else None)
                     key = (name, dumps((dims, args.get("Input type"), args.get("Input Strides"),
                                         args.get("Concrete Inputs"), args.get("kernel_file"))), comm)
                     signature = signatures.get(key)
