@@ -224,7 +224,9 @@ def test_trace_and_plan_report_renders_with_every_chart_visible(browser: Chromiu
         "figure-roofline", "figure-timeline", "figure-plan-steps", "figure-plan-frontier",
         "figure-plan-roofline"}
     text = browser.evaluate("document.body.innerText")
-    assert "Verdict: launch-bound" in text and "Serving plan: llama-3-70b on 8× h100-sxm" in text
+    # Memory-bound once the profiler's own host overhead is out of the launch wait; the page says so.
+    assert "Verdict: memory-bound" in text and "within the profiler's own host overhead" in text
+    assert "Serving plan: llama-3-70b on 8× h100-sxm" in text
     shot = browser.send("Page.captureScreenshot", {"format": "png"})
     assert len(shot["data"]) > 10_000  # a rendered page, not a blank one
 
