@@ -38,3 +38,25 @@ def test_prediction_errors_meet_the_targets(measured: str) -> None:
     assert statistics.median(errors["graph"]) <= 0.15
     assert statistics.median(errors["prefill"]) <= 0.15
     assert statistics.median(errors["eager"]) <= 0.30
+
+
+def _corpus_moe():
+    spec = importlib.util.spec_from_file_location("fidelity_corpus_moe", ROOT / "corpus_moe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("row", "layout"), [
+    # aiconfigurator corpus, vLLM Qwen3-235B-A22B-FP8 on H200: tp 1, moe_tp 2, attention_dp blank —
+    # the MoE spans 2 GPUs, so attention ran data-parallel over 2 (world = tp × dp = moe_tp × moe_ep).
+    ({"tp_size": "1", "attention_dp_size": "", "moe_tp_size": "2", "moe_ep_size": "1"},
+     {"tensor": 1, "attention_data": 2, "expert": 1, "expert_tensor": 2}),
+    ({"tp_size": "2", "attention_dp_size": "", "moe_tp_size": "4", "moe_ep_size": "1"},
+     {"tensor": 2, "attention_data": 2, "expert": 1, "expert_tensor": 4}),
+    # SGLang GB200 decode pool: tp 48 = moe_tp 12 × moe_ep 4, nothing inferred.
+    ({"tp_size": "48", "attention_dp_size": "1", "moe_tp_size": "12", "moe_ep_size": "4"},
+     {"tensor": 48, "attention_data": 1, "expert": 4, "expert_tensor": 12}),
+])
+def test_corpus_moe_layouts(row: dict, layout: dict) -> None:
+    assert _corpus_moe().pool(row, "") == layout

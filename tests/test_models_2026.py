@@ -276,3 +276,49 @@ def test_mtp_draft_is_one_moe_layer_of_the_model() -> None:
     assert draft.num_layers == 1 and draft.moe_layers == 1 and draft.mla == arch.mla
     with pytest.raises(InputError, match="no multi-token-prediction"):
         mtp_draft(load_model("qwen3-235b-a22b")[0])
+
+
+# --- layouts the engines run that do not divide (heads and expert widths padded) -----------------
+
+def test_mla_heads_that_tp_does_not_divide_are_padded() -> None:
+    """aiconfigurator's corpus has DeepSeek-R1 at attention TP 20/36/48/72 on GB200 (TensorRT-LLM,
+    SGLang): 128 heads over TP 48 run ⌈128/48⌉ = 3 heads per rank (144 padded), so the per-GPU
+    decode attention does 3/2 the work of TP 64 (2 heads per rank) — arithmetic, not a fit."""
+    from roofline.workload.parallel import check_layout, heads_per_gpu, layout_notes
+
+    arch, _ = load_model("deepseek-r1")
+    shape = PhaseShape("decode", 16, 1, 4096)
+    c48 = cfg(model="deepseek-r1", hardware="gb200", gpus=48, parallelism={"tensor": 48, "expert": 1, "expert_tensor": 48})
+    c64 = cfg(model="deepseek-r1", hardware="gb200", gpus=64, parallelism={"tensor": 64, "expert": 1, "expert_tensor": 64})
+    check_layout(arch, c48)  # accepted
+    assert heads_per_gpu(arch, 48) == 3
+    att48 = next(op for op in build_phase_ops(arch, c48, shape) if op.kind == "attention")
+    att64 = next(op for op in build_phase_ops(arch, c64, shape) if op.kind == "attention")
+    assert att48.flops == pytest.approx(1.5 * att64.flops)
+    assert any("padded to 144 (3 per GPU)" in n for n in layout_notes(arch, c48))
+    assert layout_notes(arch, c64) == []  # 128 / 64 and 2048 / 64 divide
+
+
+def test_gqa_heads_that_tp_does_not_divide_are_still_refused() -> None:
+    from roofline.workload.parallel import check_layout
+
+    arch, _ = load_model("qwen3-235b-a22b")  # 64 query heads, GQA: vLLM/TensorRT-LLM refuse TP 6
+    c = cfg(model="qwen3-235b-a22b", gpus=6, parallelism={"tensor": 6, "expert": 1, "expert_tensor": 6})
+    with pytest.raises(InputError, match="tensor parallelism 6 does not divide the 64 attention heads"):
+        check_layout(arch, c)
+
+
+def test_expert_width_that_expert_tensor_does_not_divide_is_padded() -> None:
+    """DeepSeek's expert width 2048 over expert_tensor 12 (corpus: SGLang GB200 decode, tp 48 =
+    moe_tp 12 × ep 4) runs ⌈2048/12⌉ = 171 columns per rank."""
+    from roofline.workload.parallel import check_layout, expert_width_per_gpu
+
+    arch, _ = load_model("deepseek-r1")
+    c = cfg(model="deepseek-r1", hardware="gb200", gpus=48, parallelism={"tensor": 48, "expert": 4, "expert_tensor": 12})
+    check_layout(arch, c)
+    assert expert_width_per_gpu(arch, 12) == 171
+    c8 = cfg(model="deepseek-r1", hardware="gb200", gpus=32, parallelism={"tensor": 32, "expert": 4, "expert_tensor": 8})
+    shape = PhaseShape("decode", 64, 1, 2048)
+    padded = next(op for op in build_phase_ops(arch, c, shape) if op.name == "experts")
+    even = next(op for op in build_phase_ops(arch, c8, shape) if op.name == "experts")  # 2048 / 8 = 256 wide
+    assert padded.weight_bytes == pytest.approx(even.weight_bytes * 171 / 256)

@@ -70,9 +70,15 @@ def precision(row: dict[str, str], has_fp4: bool) -> dict[str, object]:
 
 
 def pool(row: dict[str, str], prefix: str) -> dict[str, int]:
+    """A row's layout. The MoE layers span moe_tp × moe_ep GPUs; where that exceeds tp × dp (vLLM's
+    Qwen3 rows: tp 1, moe_tp 2, attention_dp blank) the engine ran data-parallel attention over the
+    rest (vLLM --data-parallel-size: world = tp × dp = moe_tp × moe_ep), so dp is that quotient."""
     tp, dp = _int(row, f"{prefix}tp_size"), _int(row, f"{prefix}attention_dp_size")
     ep = _int(row, f"{prefix}moe_ep_size")
-    return {"tensor": tp, "attention_data": dp, "expert": ep, "expert_tensor": tp * dp // ep}
+    moe_tp = _int(row, f"{prefix}moe_tp_size", 0) or tp * dp // ep
+    if moe_tp * ep > tp * dp and (moe_tp * ep) % tp == 0:
+        dp = moe_tp * ep // tp
+    return {"tensor": tp, "attention_data": dp, "expert": ep, "expert_tensor": moe_tp}
 
 
 def row_config(row: dict[str, str], model: str) -> ServingConfig:

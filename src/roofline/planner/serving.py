@@ -230,13 +230,6 @@ def build_context(cfg: ServingConfig, arch: ModelArch, spec: HardwareSpec, roofs
     profile = (profile or resolve_profile(cfg, base)).for_version(cfg.runtime.engine_version)
     check_fp4_roof(cfg, spec, roofs)
     eff = calibrated(profile.efficiency(efficiency or Efficiency(), spec.vendor), roofs)
-    tp = cfg.parallelism.tensor
-    if arch.num_heads % tp:
-        raise InputError(
-            f"tensor parallelism {tp} does not divide the {arch.num_heads} attention heads of {arch.name}",
-            place="parallelism.tensor",
-            fix="use a divisor of the head count (1, 2, 4, 8, …)",
-        )
     check_layout(arch, cfg)
     return ServingContext(arch, spec, roofs, eff, resolve_draft(cfg, arch, base=base, hub_cache=hub_cache), profile)
 
