@@ -60,3 +60,19 @@ def _corpus_moe():
 ])
 def test_corpus_moe_layouts(row: dict, layout: dict) -> None:
     assert _corpus_moe().pool(row, "") == layout
+
+
+def test_corpus_moe_concurrency_and_decode_batch() -> None:
+    """Disaggregated corpus rows leave batch_size blank (the clients are in silicon_data_source), and
+    decode_batch_size counts per attention-DP rank: config 549 (DeepSeek-R1 fp8, B200, TRT-LLM) has
+    silicon_concurrency=128 = decode_batch_size 16 × decode_attention_dp_size 8 × 1 worker."""
+    moe = _corpus_moe()
+    row = {"mode": "disagg", "batch_size": "", "attention_dp_size": "",
+           "silicon_data_source": "db-dump/2026-04-27; config_id=549; silicon_concurrency=128; measured=2026-02-12",
+           "decode_batch_size": "16", "decode_attention_dp_size": "8"}
+    assert moe.concurrency(row) == 128 and moe.decode_batch(row) == 128
+    # Attention-DP agg rows: batch_size is per rank (4 × 64 = 256), the source gives the total.
+    agg = {"mode": "agg", "batch_size": "4", "attention_dp_size": "64", "silicon_data_source": "x; silicon_concurrency=256"}
+    assert moe.concurrency(agg) == 256
+    assert moe.concurrency({**agg, "attention_dp_size": "1", "batch_size": "48"}) == 48
+    assert moe.decode_batch({"decode_batch_size": "", "decode_attention_dp_size": "8"}) is None

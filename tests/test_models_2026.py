@@ -260,6 +260,47 @@ def test_disaggregated_closed_loop_arithmetic() -> None:
     assert many.ttft_s == pytest.approx(19.0, rel=1e-3)
 
 
+def test_disaggregated_mva_two_clients_by_hand() -> None:
+    """Exact MVA of a closed loop, one queue (service 1 s) and a delay Z, worked by hand:
+    n = 1: R = 1, X = 1/(1 + Z), Q = X; n = 2: R = 1 + Q. With TPOT 0.1 s and OSL 3, Z = 0.2 s:
+    R = 1 + 5/6 = 11/6 s (the TTFT), X = 2 / (11/6 + 1/5) = 60/61 requests/s. The decode batch starts
+    at ⌈C/D⌉ = 2 (TPOT 0.2 s with decode_step(b) = 0.1·b) and settles where X·(OSL−1)·TPOT/D rounds
+    up to 1 (60/61 · 2 · 0.1 = 0.197), so TPOT = 0.1 s."""
+    from roofline.workload.disagg import Disaggregated, Pool, serve
+
+    layout = Disaggregated(prefill=Pool(workers=1), decode=Pool(workers=1))
+    times = serve(clients=2, output=3, layout=layout, prefill_s=1.0, transfer_s=0.0, decode_step=lambda b: 0.1 * b)
+    assert times.decode_batch == 1 and times.tpot_s == pytest.approx(0.1)
+    assert times.ttft_s == pytest.approx(11 / 6) and times.request_rate == pytest.approx(60 / 61)
+
+
+def test_disaggregated_decode_batch_is_capped_by_the_pool_batch() -> None:
+    """The corpus's decode_batch_size caps each decode worker: 1,000 clients whose decode dominates
+    the cycle would put ~990 on one worker; with batch 16 the worker runs 16 (TPOT 16 ms), the decode
+    slots pass 16 / (1000 × 0.016 s) = 1 request/s, so each client's cycle is 1000 s and the wait for
+    a slot lands in TTFT: 1000 − 1000 × 0.016 = 984 s."""
+    from roofline.workload.disagg import Disaggregated, Pool, serve
+
+    layout = Disaggregated(prefill=Pool(workers=1), decode=Pool(workers=1, batch=16))
+    times = serve(clients=1000, output=1001, layout=layout, prefill_s=0.001, transfer_s=0.0,
+                  decode_step=lambda b: 0.001 * b)
+    assert times.decode_batch == 16 and times.tpot_s == pytest.approx(0.016)
+    assert times.request_rate == pytest.approx(1.0) and times.ttft_s == pytest.approx(984.0)
+    assert times.bottleneck == "decode"
+
+
+def test_disaggregated_prefill_servers_are_the_dp_ranks() -> None:
+    """A prefill worker with 2 attention-DP ranks runs 2 prompts at once: 100 clients, 0.2 s prompts,
+    1 s of decode each saturate it at 2 / 0.2 = 10 requests/s, so the cycle is 100 / 10 = 10 s and
+    TTFT = 10 − 1 = 9 s (one server: 19 s, test above)."""
+    from roofline.workload.disagg import Disaggregated, Pool, serve
+
+    layout = Disaggregated(prefill=Pool(workers=1, attention_data=2), decode=Pool(workers=1))
+    times = serve(clients=100, output=101, layout=layout, prefill_s=0.2, transfer_s=0.0, decode_step=lambda b: 0.01,
+                  prefill_servers=2)
+    assert times.request_rate == pytest.approx(10.0, rel=1e-3) and times.ttft_s == pytest.approx(9.0, rel=1e-3)
+
+
 def test_kv_transfer_time() -> None:
     from roofline.workload.disagg import KV_TRANSFER_LATENCY_S, kv_transfer_s
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import re
 import statistics
 import sys
 from collections import defaultdict
@@ -81,6 +82,25 @@ def pool(row: dict[str, str], prefix: str) -> dict[str, int]:
     return {"tensor": tp, "attention_data": dp, "expert": ep, "expert_tensor": moe_tp}
 
 
+def concurrency(row: dict[str, str]) -> int:
+    """The clients of the deployment. Disaggregated rows leave ``batch_size`` blank: their
+    concurrency is only in ``silicon_data_source`` (``silicon_concurrency=N``). In attention-DP agg
+    rows ``batch_size`` is per DP rank (batch_size × attention_dp_size = silicon_concurrency in every
+    such row of the corpus), so the source's figure is taken there too; elsewhere ``batch_size``."""
+    found = re.search(r"silicon_concurrency=(\d+)", row.get("silicon_data_source", ""))
+    if found and (row["mode"] == "disagg" or _int(row, "attention_dp_size") > 1):
+        return int(found.group(1))
+    return _int(row, "batch_size")
+
+
+def decode_batch(row: dict[str, str]) -> int | None:
+    """Sequences per decode worker: ``decode_batch_size`` counts per attention-DP rank (in all 264
+    corpus rows that give it, decode_batch_size × decode_attention_dp_size × decode_num_workers is
+    the concurrency), so a worker holds that times its DP ranks. None where the row leaves it blank."""
+    per_rank = _int(row, "decode_batch_size", 0)
+    return per_rank * _int(row, "decode_attention_dp_size") if per_rank else None
+
+
 def row_config(row: dict[str, str], model: str) -> ServingConfig:
     hardware = hardware_name(row["system"])
     spec, roofs = _hardware(hardware)
@@ -92,14 +112,14 @@ def row_config(row: dict[str, str], model: str) -> ServingConfig:
         pre, dec = pool(row, "prefill_"), pool(row, "decode_")
         workers = {"prefill": _int(row, "prefill_num_workers"), "decode": _int(row, "decode_num_workers")}
         layout = {"prefill": {"workers": workers["prefill"], **pre},
-                  "decode": {"workers": workers["decode"], **dec, "batch": _int(row, "decode_batch_size", 0) or None}}
+                  "decode": {"workers": workers["decode"], **dec, "batch": decode_batch(row)}}
         gpus = sum(workers[k] * p["tensor"] * p["attention_data"] for k, p in (("prefill", pre), ("decode", dec)))
-        data.update(gpus=gpus, parallelism=dec, serving={"concurrency": _int(row, "batch_size"), "prompt_tokens":
+        data.update(gpus=gpus, parallelism=dec, serving={"concurrency": concurrency(row), "prompt_tokens":
                     _int(row, "isl"), "output_tokens": _int(row, "osl"), "disaggregated": layout})
     else:
         par = pool(row, "")
         data.update(gpus=par["tensor"] * par["attention_data"], parallelism=par, serving={
-            "concurrency": _int(row, "batch_size"), "prompt_tokens": _int(row, "isl"), "output_tokens": _int(row, "osl")})
+            "concurrency": concurrency(row), "prompt_tokens": _int(row, "isl"), "output_tokens": _int(row, "osl")})
     return ServingConfig.model_validate(data)
 
 

@@ -149,7 +149,8 @@ def evaluate(cfg: ServingConfig, context: ServingContext, *, check_batch: bool =
     else:
         checked = s.batch if "batch" in s.model_fields_set else None  # a max_num_seqs the config sets
         fits = paged_fits(arch, cfg, context.capacity_bytes, fits)
-        cap = min(fits, context.profile.scheduler.max_running, checked or fits)
+        # The engine's running cap is per attention-DP rank (see serving_disagg).
+        cap = min(fits, context.profile.scheduler.max_running * cfg.parallelism.attention_data, checked or fits)
         running = min(s.concurrency, max(cap, 1))
         paged_ok = fits >= 1
     memory = plan_memory(arch, cfg.model_copy(update={"serving": s.model_copy(update={"batch": running})}),
