@@ -363,3 +363,27 @@ def test_expert_width_that_expert_tensor_does_not_divide_is_padded() -> None:
     padded = next(op for op in build_phase_ops(arch, c, shape) if op.name == "experts")
     even = next(op for op in build_phase_ops(arch, c8, shape) if op.name == "experts")  # 2048 / 8 = 256 wide
     assert padded.weight_bytes == pytest.approx(even.weight_bytes * 171 / 256)
+
+
+def test_moe_profile_constants_reach_the_ops() -> None:
+    """The profile's moe section: the all-to-all latency replaces the all-reduce one on dispatch and
+    combine only; grouped_gemm 0.5 doubles a bandwidth- or compute-bound expert GEMM (arithmetic of
+    op_time: t = bytes / (bandwidth × η)); iteration_s replaces the dense host time for MoE models."""
+    from roofline.workload.engine_profile import EngineProfile, MoEConstants, Scheduler
+    from roofline.workload.op_record import PhaseOp
+    from roofline.workload.predict import op_time
+    from roofline.precision import Precision, Unit
+
+    roofs = roofs_from_spec(load_registry().resolve("h200-sxm"))
+    profile = EngineProfile(name="x", scheduler=Scheduler(iteration_s=1e-4),
+                            moe=MoEConstants(alltoall_latency_s=40e-6, grouped_gemm=0.5, iteration_s=2e-3))
+    eff = profile.efficiency(Efficiency())
+    dispatch = PhaseOp("moe_dispatch", "comm", 0.0, 0.0, Precision.BF16, Unit.VECTOR, 1, 1, comm_bytes=0.0, group=8)
+    reduce = PhaseOp("allreduce", "comm", 0.0, 0.0, Precision.BF16, Unit.VECTOR, 1, 1, comm_bytes=0.0, group=8)
+    assert op_time(dispatch, roofs, eff)[0] == pytest.approx(40e-6)
+    assert op_time(reduce, roofs, eff)[0] == pytest.approx(Efficiency().comm_latency_s)
+    experts = PhaseOp("experts", "gemm", 1e6, 1e9, Precision.BF16, Unit.MATRIX, 3, 1, weight_bytes=1e9, rows=4)
+    dense = PhaseOp("gate_up", "gemm", 1e6, 1e9, Precision.BF16, Unit.MATRIX, 3, 1, weight_bytes=1e9, rows=4)
+    assert op_time(experts, roofs, eff)[0] == pytest.approx(2 * op_time(dense, roofs, eff)[0])
+    assert profile.for_model(True).scheduler.iteration_s == 2e-3
+    assert profile.for_model(False).scheduler.iteration_s == 1e-4

@@ -228,7 +228,8 @@ def check_fp4_roof(cfg: ServingConfig, spec: HardwareSpec, roofs: Roofs) -> None
 def build_context(cfg: ServingConfig, arch: ModelArch, spec: HardwareSpec, roofs: Roofs,
                   efficiency: Efficiency | None = None, base=None, hub_cache=None,
                   profile: EngineProfile | None = None) -> ServingContext:
-    profile = (profile or resolve_profile(cfg, base)).for_version(cfg.runtime.engine_version)
+    profile = (profile or resolve_profile(cfg, base)).for_version(cfg.runtime.engine_version).for_model(
+        arch.moe is not None)
     check_fp4_roof(cfg, spec, roofs)
     eff = calibrated(profile.efficiency(efficiency or Efficiency(), spec.vendor), roofs)
     check_layout(arch, cfg)
