@@ -38,3 +38,41 @@ def test_prediction_errors_meet_the_targets(measured: str) -> None:
     assert statistics.median(errors["graph"]) <= 0.15
     assert statistics.median(errors["prefill"]) <= 0.15
     assert statistics.median(errors["eager"]) <= 0.30
+
+
+def _corpus_moe():
+    spec = importlib.util.spec_from_file_location("fidelity_corpus_moe", ROOT / "corpus_moe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("row", "layout"), [
+    # aiconfigurator corpus, vLLM Qwen3-235B-A22B-FP8 on H200: tp 1, moe_tp 2, attention_dp blank —
+    # the MoE spans 2 GPUs, so attention ran data-parallel over 2 (world = tp × dp = moe_tp × moe_ep).
+    ({"tp_size": "1", "attention_dp_size": "", "moe_tp_size": "2", "moe_ep_size": "1"},
+     {"tensor": 1, "attention_data": 2, "expert": 1, "expert_tensor": 2}),
+    ({"tp_size": "2", "attention_dp_size": "", "moe_tp_size": "4", "moe_ep_size": "1"},
+     {"tensor": 2, "attention_data": 2, "expert": 1, "expert_tensor": 4}),
+    # SGLang GB200 decode pool: tp 48 = moe_tp 12 × moe_ep 4, nothing inferred.
+    ({"tp_size": "48", "attention_dp_size": "1", "moe_tp_size": "12", "moe_ep_size": "4"},
+     {"tensor": 48, "attention_data": 1, "expert": 4, "expert_tensor": 12}),
+])
+def test_corpus_moe_layouts(row: dict, layout: dict) -> None:
+    assert _corpus_moe().pool(row, "") == layout
+
+
+def test_corpus_moe_concurrency_and_decode_batch() -> None:
+    """Disaggregated corpus rows leave batch_size blank (the clients are in silicon_data_source), and
+    decode_batch_size counts per attention-DP rank: config 549 (DeepSeek-R1 fp8, B200, TRT-LLM) has
+    silicon_concurrency=128 = decode_batch_size 16 × decode_attention_dp_size 8 × 1 worker."""
+    moe = _corpus_moe()
+    row = {"mode": "disagg", "batch_size": "", "attention_dp_size": "",
+           "silicon_data_source": "db-dump/2026-04-27; config_id=549; silicon_concurrency=128; measured=2026-02-12",
+           "decode_batch_size": "16", "decode_attention_dp_size": "8"}
+    assert moe.concurrency(row) == 128 and moe.decode_batch(row) == 128
+    # Attention-DP agg rows: batch_size is per rank (4 × 64 = 256), the source gives the total.
+    agg = {"mode": "agg", "batch_size": "4", "attention_dp_size": "64", "silicon_data_source": "x; silicon_concurrency=256"}
+    assert moe.concurrency(agg) == 256
+    assert moe.concurrency({**agg, "attention_dp_size": "1", "batch_size": "48"}) == 48
+    assert moe.decode_batch({"decode_batch_size": "", "decode_attention_dp_size": "8"}) is None

@@ -260,6 +260,47 @@ def test_disaggregated_closed_loop_arithmetic() -> None:
     assert many.ttft_s == pytest.approx(19.0, rel=1e-3)
 
 
+def test_disaggregated_mva_two_clients_by_hand() -> None:
+    """Exact MVA of a closed loop, one queue (service 1 s) and a delay Z, worked by hand:
+    n = 1: R = 1, X = 1/(1 + Z), Q = X; n = 2: R = 1 + Q. With TPOT 0.1 s and OSL 3, Z = 0.2 s:
+    R = 1 + 5/6 = 11/6 s (the TTFT), X = 2 / (11/6 + 1/5) = 60/61 requests/s. The decode batch starts
+    at ⌈C/D⌉ = 2 (TPOT 0.2 s with decode_step(b) = 0.1·b) and settles where X·(OSL−1)·TPOT/D rounds
+    up to 1 (60/61 · 2 · 0.1 = 0.197), so TPOT = 0.1 s."""
+    from roofline.workload.disagg import Disaggregated, Pool, serve
+
+    layout = Disaggregated(prefill=Pool(workers=1), decode=Pool(workers=1))
+    times = serve(clients=2, output=3, layout=layout, prefill_s=1.0, transfer_s=0.0, decode_step=lambda b: 0.1 * b)
+    assert times.decode_batch == 1 and times.tpot_s == pytest.approx(0.1)
+    assert times.ttft_s == pytest.approx(11 / 6) and times.request_rate == pytest.approx(60 / 61)
+
+
+def test_disaggregated_decode_batch_is_capped_by_the_pool_batch() -> None:
+    """The corpus's decode_batch_size caps each decode worker: 1,000 clients whose decode dominates
+    the cycle would put ~990 on one worker; with batch 16 the worker runs 16 (TPOT 16 ms), the decode
+    slots pass 16 / (1000 × 0.016 s) = 1 request/s, so each client's cycle is 1000 s and the wait for
+    a slot lands in TTFT: 1000 − 1000 × 0.016 = 984 s."""
+    from roofline.workload.disagg import Disaggregated, Pool, serve
+
+    layout = Disaggregated(prefill=Pool(workers=1), decode=Pool(workers=1, batch=16))
+    times = serve(clients=1000, output=1001, layout=layout, prefill_s=0.001, transfer_s=0.0,
+                  decode_step=lambda b: 0.001 * b)
+    assert times.decode_batch == 16 and times.tpot_s == pytest.approx(0.016)
+    assert times.request_rate == pytest.approx(1.0) and times.ttft_s == pytest.approx(984.0)
+    assert times.bottleneck == "decode"
+
+
+def test_disaggregated_prefill_servers_are_the_dp_ranks() -> None:
+    """A prefill worker with 2 attention-DP ranks runs 2 prompts at once: 100 clients, 0.2 s prompts,
+    1 s of decode each saturate it at 2 / 0.2 = 10 requests/s, so the cycle is 100 / 10 = 10 s and
+    TTFT = 10 − 1 = 9 s (one server: 19 s, test above)."""
+    from roofline.workload.disagg import Disaggregated, Pool, serve
+
+    layout = Disaggregated(prefill=Pool(workers=1, attention_data=2), decode=Pool(workers=1))
+    times = serve(clients=100, output=101, layout=layout, prefill_s=0.2, transfer_s=0.0, decode_step=lambda b: 0.01,
+                  prefill_servers=2)
+    assert times.request_rate == pytest.approx(10.0, rel=1e-3) and times.ttft_s == pytest.approx(9.0, rel=1e-3)
+
+
 def test_kv_transfer_time() -> None:
     from roofline.workload.disagg import KV_TRANSFER_LATENCY_S, kv_transfer_s
 
@@ -276,3 +317,73 @@ def test_mtp_draft_is_one_moe_layer_of_the_model() -> None:
     assert draft.num_layers == 1 and draft.moe_layers == 1 and draft.mla == arch.mla
     with pytest.raises(InputError, match="no multi-token-prediction"):
         mtp_draft(load_model("qwen3-235b-a22b")[0])
+
+
+# --- layouts the engines run that do not divide (heads and expert widths padded) -----------------
+
+def test_mla_heads_that_tp_does_not_divide_are_padded() -> None:
+    """aiconfigurator's corpus has DeepSeek-R1 at attention TP 20/36/48/72 on GB200 (TensorRT-LLM,
+    SGLang): 128 heads over TP 48 run ⌈128/48⌉ = 3 heads per rank (144 padded), so the per-GPU
+    decode attention does 3/2 the work of TP 64 (2 heads per rank) — arithmetic, not a fit."""
+    from roofline.workload.parallel import check_layout, heads_per_gpu, layout_notes
+
+    arch, _ = load_model("deepseek-r1")
+    shape = PhaseShape("decode", 16, 1, 4096)
+    c48 = cfg(model="deepseek-r1", hardware="gb200", gpus=48, parallelism={"tensor": 48, "expert": 1, "expert_tensor": 48})
+    c64 = cfg(model="deepseek-r1", hardware="gb200", gpus=64, parallelism={"tensor": 64, "expert": 1, "expert_tensor": 64})
+    check_layout(arch, c48)  # accepted
+    assert heads_per_gpu(arch, 48) == 3
+    att48 = next(op for op in build_phase_ops(arch, c48, shape) if op.kind == "attention")
+    att64 = next(op for op in build_phase_ops(arch, c64, shape) if op.kind == "attention")
+    assert att48.flops == pytest.approx(1.5 * att64.flops)
+    assert any("padded to 144 (3 per GPU)" in n for n in layout_notes(arch, c48))
+    assert layout_notes(arch, c64) == []  # 128 / 64 and 2048 / 64 divide
+
+
+def test_gqa_heads_that_tp_does_not_divide_are_still_refused() -> None:
+    from roofline.workload.parallel import check_layout
+
+    arch, _ = load_model("qwen3-235b-a22b")  # 64 query heads, GQA: vLLM/TensorRT-LLM refuse TP 6
+    c = cfg(model="qwen3-235b-a22b", gpus=6, parallelism={"tensor": 6, "expert": 1, "expert_tensor": 6})
+    with pytest.raises(InputError, match="tensor parallelism 6 does not divide the 64 attention heads"):
+        check_layout(arch, c)
+
+
+def test_expert_width_that_expert_tensor_does_not_divide_is_padded() -> None:
+    """DeepSeek's expert width 2048 over expert_tensor 12 (corpus: SGLang GB200 decode, tp 48 =
+    moe_tp 12 × ep 4) runs ⌈2048/12⌉ = 171 columns per rank."""
+    from roofline.workload.parallel import check_layout, expert_width_per_gpu
+
+    arch, _ = load_model("deepseek-r1")
+    c = cfg(model="deepseek-r1", hardware="gb200", gpus=48, parallelism={"tensor": 48, "expert": 4, "expert_tensor": 12})
+    check_layout(arch, c)
+    assert expert_width_per_gpu(arch, 12) == 171
+    c8 = cfg(model="deepseek-r1", hardware="gb200", gpus=32, parallelism={"tensor": 32, "expert": 4, "expert_tensor": 8})
+    shape = PhaseShape("decode", 64, 1, 2048)
+    padded = next(op for op in build_phase_ops(arch, c, shape) if op.name == "experts")
+    even = next(op for op in build_phase_ops(arch, c8, shape) if op.name == "experts")  # 2048 / 8 = 256 wide
+    assert padded.weight_bytes == pytest.approx(even.weight_bytes * 171 / 256)
+
+
+def test_moe_profile_constants_reach_the_ops() -> None:
+    """The profile's moe section: the all-to-all latency replaces the all-reduce one on dispatch and
+    combine only; grouped_gemm 0.5 doubles a bandwidth- or compute-bound expert GEMM (arithmetic of
+    op_time: t = bytes / (bandwidth × η)); iteration_s replaces the dense host time for MoE models."""
+    from roofline.workload.engine_profile import EngineProfile, MoEConstants, Scheduler
+    from roofline.workload.op_record import PhaseOp
+    from roofline.workload.predict import op_time
+    from roofline.precision import Precision, Unit
+
+    roofs = roofs_from_spec(load_registry().resolve("h200-sxm"))
+    profile = EngineProfile(name="x", scheduler=Scheduler(iteration_s=1e-4),
+                            moe=MoEConstants(alltoall_latency_s=40e-6, grouped_gemm=0.5, iteration_s=2e-3))
+    eff = profile.efficiency(Efficiency())
+    dispatch = PhaseOp("moe_dispatch", "comm", 0.0, 0.0, Precision.BF16, Unit.VECTOR, 1, 1, comm_bytes=0.0, group=8)
+    reduce = PhaseOp("allreduce", "comm", 0.0, 0.0, Precision.BF16, Unit.VECTOR, 1, 1, comm_bytes=0.0, group=8)
+    assert op_time(dispatch, roofs, eff)[0] == pytest.approx(40e-6)
+    assert op_time(reduce, roofs, eff)[0] == pytest.approx(Efficiency().comm_latency_s)
+    experts = PhaseOp("experts", "gemm", 1e6, 1e9, Precision.BF16, Unit.MATRIX, 3, 1, weight_bytes=1e9, rows=4)
+    dense = PhaseOp("gate_up", "gemm", 1e6, 1e9, Precision.BF16, Unit.MATRIX, 3, 1, weight_bytes=1e9, rows=4)
+    assert op_time(experts, roofs, eff)[0] == pytest.approx(2 * op_time(dense, roofs, eff)[0])
+    assert profile.for_model(True).scheduler.iteration_s == 2e-3
+    assert profile.for_model(False).scheduler.iteration_s == 1e-4

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import re
 import statistics
 import sys
 from collections import defaultdict
@@ -70,9 +71,43 @@ def precision(row: dict[str, str], has_fp4: bool) -> dict[str, object]:
 
 
 def pool(row: dict[str, str], prefix: str) -> dict[str, int]:
+    """A row's layout. The MoE layers span moe_tp × moe_ep GPUs; where that exceeds tp × dp (vLLM's
+    Qwen3 rows: tp 1, moe_tp 2, attention_dp blank) the engine ran data-parallel attention over the
+    rest (vLLM --data-parallel-size: world = tp × dp = moe_tp × moe_ep), so dp is that quotient."""
     tp, dp = _int(row, f"{prefix}tp_size"), _int(row, f"{prefix}attention_dp_size")
     ep = _int(row, f"{prefix}moe_ep_size")
-    return {"tensor": tp, "attention_data": dp, "expert": ep, "expert_tensor": tp * dp // ep}
+    moe_tp = _int(row, f"{prefix}moe_tp_size", 0) or tp * dp // ep
+    if moe_tp * ep > tp * dp and (moe_tp * ep) % tp == 0:
+        dp = moe_tp * ep // tp
+    return {"tensor": tp, "attention_data": dp, "expert": ep, "expert_tensor": moe_tp}
+
+
+def concurrency(row: dict[str, str]) -> int:
+    """The clients of the deployment. Disaggregated rows leave ``batch_size`` blank: their
+    concurrency is only in ``silicon_data_source`` (``silicon_concurrency=N``). In attention-DP agg
+    rows ``batch_size`` is per DP rank (batch_size × attention_dp_size = silicon_concurrency in every
+    such row of the corpus), so the source's figure is taken there too; elsewhere ``batch_size``."""
+    found = re.search(r"silicon_concurrency=(\d+)", row.get("silicon_data_source", ""))
+    if found and (row["mode"] == "disagg" or _int(row, "attention_dp_size") > 1):
+        return int(found.group(1))
+    return _int(row, "batch_size")
+
+
+def mode_label(row: dict[str, str]) -> str:
+    """'agg', 'disagg', or 'disagg?' for the disaggregated rows that leave the worker counts and the
+    decode batch blank (1,306 of the 1,572 for the bundled models: the 2026-03-25 and 2026-04-06
+    source files): they run with one prefill and one decode worker, a guess, so they are reported apart."""
+    if row["mode"] != "disagg":
+        return row["mode"]
+    return "disagg" if (row.get("decode_num_workers") or "").strip() else "disagg?"
+
+
+def decode_batch(row: dict[str, str]) -> int | None:
+    """Sequences per decode worker: ``decode_batch_size`` counts per attention-DP rank (in all 264
+    corpus rows that give it, decode_batch_size × decode_attention_dp_size × decode_num_workers is
+    the concurrency), so a worker holds that times its DP ranks. None where the row leaves it blank."""
+    per_rank = _int(row, "decode_batch_size", 0)
+    return per_rank * _int(row, "decode_attention_dp_size") if per_rank else None
 
 
 def row_config(row: dict[str, str], model: str) -> ServingConfig:
@@ -86,14 +121,14 @@ def row_config(row: dict[str, str], model: str) -> ServingConfig:
         pre, dec = pool(row, "prefill_"), pool(row, "decode_")
         workers = {"prefill": _int(row, "prefill_num_workers"), "decode": _int(row, "decode_num_workers")}
         layout = {"prefill": {"workers": workers["prefill"], **pre},
-                  "decode": {"workers": workers["decode"], **dec, "batch": _int(row, "decode_batch_size", 0) or None}}
+                  "decode": {"workers": workers["decode"], **dec, "batch": decode_batch(row)}}
         gpus = sum(workers[k] * p["tensor"] * p["attention_data"] for k, p in (("prefill", pre), ("decode", dec)))
-        data.update(gpus=gpus, parallelism=dec, serving={"concurrency": _int(row, "batch_size"), "prompt_tokens":
+        data.update(gpus=gpus, parallelism=dec, serving={"concurrency": concurrency(row), "prompt_tokens":
                     _int(row, "isl"), "output_tokens": _int(row, "osl"), "disaggregated": layout})
     else:
         par = pool(row, "")
         data.update(gpus=par["tensor"] * par["attention_data"], parallelism=par, serving={
-            "concurrency": _int(row, "batch_size"), "prompt_tokens": _int(row, "isl"), "output_tokens": _int(row, "osl")})
+            "concurrency": concurrency(row), "prompt_tokens": _int(row, "isl"), "output_tokens": _int(row, "osl")})
     return ServingConfig.model_validate(data)
 
 
@@ -111,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     taken: dict[tuple[str, ...], int] = defaultdict(int)
     for row in rows:
         model = MODELS[row["model_path"]]
-        key = (model, row["backend"], row["system"], row["mode"])
+        key = (model, row["backend"], row["system"], mode_label(row))
         if args.limit and taken[key] >= args.limit:
             continue
         taken[key] += 1
@@ -139,7 +174,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"refused {' '.join(key)}: {reasons[0]}", file=sys.stderr)
     if everything:
         print(f"\nall: {len(everything)} rows, TTFT {statistics.median(abs(t) for t, _ in everything):.0%}, "
-              f"TPOT {statistics.median(abs(i) for _, i in everything):.0%} median |error|")
+              f"TPOT {statistics.median(abs(i) for _, i in everything):.0%} median |error|; "
+              f"{sum(len(r) for r in refused.values())} refused")
+        for mode in ("agg", "disagg", "disagg?"):
+            errs = [e for key, es in groups.items() if key[3] == mode for e in es]
+            if errs:
+                print(f"{mode}: {len(errs)} rows, TTFT {statistics.median(abs(t) for t, _ in errs):.0%}, "
+                      f"TPOT {statistics.median(abs(i) for _, i in errs):.0%} median |error|")
     return 0
 
 

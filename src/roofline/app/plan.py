@@ -16,6 +16,7 @@ from roofline.planner.serving import ServingContext, build_context, evaluate
 from roofline.planner.serving_planner import plan_serving
 from roofline.workload.hub_cache import hub_cache_dir
 from roofline.workload.model import load_model
+from roofline.workload.parallel import layout_notes
 from roofline.workload.serving import ServingConfig, load_serving_config
 from roofline.yamlio import load_yaml
 
@@ -108,6 +109,7 @@ def plan_serving_config(cfg: ServingConfig, registry: Registry, *, base: Path, c
     except InputError as exc:
         raise _in_config(exc, config_file) from None
     notes = [f"{arch.name}: config keys ignored: {', '.join(ignored)}"] if ignored else []
+    notes += layout_notes(arch, cfg)
     origin = "measured" if roofs.uses_measured else "datasheet"
     result = build_plan_result(outcome, config_file=str(config_file) if config_file else None, hardware=spec.name,
                                ceilings=f"{origin}" + (f" ({overlay})" if overlay else ""), notes=notes,

@@ -149,7 +149,8 @@ def evaluate(cfg: ServingConfig, context: ServingContext, *, check_batch: bool =
     else:
         checked = s.batch if "batch" in s.model_fields_set else None  # a max_num_seqs the config sets
         fits = paged_fits(arch, cfg, context.capacity_bytes, fits)
-        cap = min(fits, context.profile.scheduler.max_running, checked or fits)
+        # The engine's running cap is per attention-DP rank (see serving_disagg).
+        cap = min(fits, context.profile.scheduler.max_running * cfg.parallelism.attention_data, checked or fits)
         running = min(s.concurrency, max(cap, 1))
         paged_ok = fits >= 1
     memory = plan_memory(arch, cfg.model_copy(update={"serving": s.model_copy(update={"batch": running})}),
@@ -227,16 +228,10 @@ def check_fp4_roof(cfg: ServingConfig, spec: HardwareSpec, roofs: Roofs) -> None
 def build_context(cfg: ServingConfig, arch: ModelArch, spec: HardwareSpec, roofs: Roofs,
                   efficiency: Efficiency | None = None, base=None, hub_cache=None,
                   profile: EngineProfile | None = None) -> ServingContext:
-    profile = (profile or resolve_profile(cfg, base)).for_version(cfg.runtime.engine_version)
+    profile = (profile or resolve_profile(cfg, base)).for_version(cfg.runtime.engine_version).for_model(
+        arch.moe is not None)
     check_fp4_roof(cfg, spec, roofs)
     eff = calibrated(profile.efficiency(efficiency or Efficiency(), spec.vendor), roofs)
-    tp = cfg.parallelism.tensor
-    if arch.num_heads % tp:
-        raise InputError(
-            f"tensor parallelism {tp} does not divide the {arch.num_heads} attention heads of {arch.name}",
-            place="parallelism.tensor",
-            fix="use a divisor of the head count (1, 2, 4, 8, …)",
-        )
     check_layout(arch, cfg)
     return ServingContext(arch, spec, roofs, eff, resolve_draft(cfg, arch, base=base, hub_cache=hub_cache), profile)
 

@@ -42,8 +42,14 @@ def predict_disaggregated(cfg: ServingConfig, context, draft) -> Prediction:  # 
                              f"{fmt_bytes(memory.capacity_bytes)}", place=f"serving.disaggregated.{name}",
                              fix="give the pool's workers more GPUs (tensor, expert) or quantize the weights")
         memories[name] = memory
-    decode_cap = min(memories["decode"].max_batch, sched.max_running, layout.decode.batch or 10**9)
-    prefill = predict_phase(arch, prefill_cfg, PhaseShape("prefill", 1, s.prompt_tokens, s.prompt_tokens),
+    # The engine's running cap is per attention-DP rank (TensorRT-LLM max_batch_size, SGLang's per-rank
+    # scheduler): a worker with dp ranks runs up to dp × max_running.
+    decode_cap = min(memories["decode"].max_batch, sched.max_running * layout.decode.attention_data,
+                     layout.decode.batch or 10**9)
+    # A prefill worker with attention DP runs one prompt per DP rank at once (the MoE layers see them
+    # all): it serves as ``attention_data`` servers, each at the time of that dp-prompt step.
+    ranks = layout.prefill.attention_data
+    prefill = predict_phase(arch, prefill_cfg, PhaseShape("prefill", ranks, s.prompt_tokens, s.prompt_tokens),
                             context.roofs, context.efficiency)
     decodes: dict[int, object] = {}
 
@@ -71,7 +77,8 @@ def predict_disaggregated(cfg: ServingConfig, context, draft) -> Prediction:  # 
     transfer = kv_transfer_s(kv_bytes, layout.prefill.gpus_per_worker, link, context.efficiency.comm_bandwidth)
     clients = s.clients
     times = serve(clients=clients, output=s.output_tokens, layout=layout, prefill_s=prefill.time_s + host_time(sched, 1),
-                  transfer_s=transfer, decode_step=decode_step, per_request_s=sched.per_request_s)
+                  transfer_s=transfer, decode_step=decode_step, per_request_s=sched.per_request_s,
+                  decode_cap=decode_cap, prefill_servers=layout.prefill.workers * ranks)
     decode_phase = decodes[min(times.decode_batch, decode_cap)]
     throughput = times.request_rate * s.output_tokens
     prediction = Prediction(

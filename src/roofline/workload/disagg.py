@@ -86,15 +86,21 @@ def kv_transfer_s(kv_bytes: float, gpus: int, link_bytes_per_s: float, efficienc
 
 
 def serve(*, clients: int, output: int, layout: Disaggregated, prefill_s: float, transfer_s: float,
-          decode_step: Callable[[int], float], per_request_s: float = 0.0, iterations: int = 8) -> DisaggTimes:
+          decode_step: Callable[[int], float], per_request_s: float = 0.0, iterations: int = 8,
+          decode_cap: int | None = None, prefill_servers: int | None = None) -> DisaggTimes:
     """Steady state of the closed loop by mean value analysis: the prefill pool is a queueing station
     (P workers as one of service t_p/P plus a delay t_p·(P − 1)/P: Seidmann's approximation), the
     rest of a cycle — hand-off, (OSL − 1) decode steps, fixed per-request cost — a delay Z. For
     n = 1 … C clients: R = (t_p/P)·(1 + Q), X = n / (R + t_p(P−1)/P + Z), Q = X·R. The decode batch
     per worker, X·(OSL − 1)·TPOT / D, sets TPOT; iterated to a fixed point. ``decode_step(b)``: one
-    decode iteration at b sequences per worker, host time included."""
-    P, D = layout.prefill.workers, layout.decode.workers
-    cap = layout.decode.batch or 10**9
+    decode iteration at b sequences per worker, host time included. ``decode_cap``: the sequences a
+    decode worker holds at most (its KV memory, the engine's cap, the pool's ``batch``): once the loop
+    wants more in decode than D × cap, the decode slots are the bottleneck: λ = D·cap /
+    ((OSL − 1)·TPOT), and the clients that find no slot wait before their first token (TTFT = C/λ −
+    (OSL − 1)·TPOT, Little's law, as for a saturated prefill pool). ``prefill_servers``: prompts the
+    prefill pool runs at once (workers × attention-DP ranks; default the workers)."""
+    P, D = prefill_servers or layout.prefill.workers, layout.decode.workers
+    cap = min(decode_cap or 10**9, layout.decode.batch or 10**9)
     service, extra = prefill_s / P, prefill_s * (P - 1) / P
     batch = max(1, min(math.ceil(clients / D), cap))
     tpot = decode_step(batch)
@@ -112,7 +118,12 @@ def serve(*, clients: int, output: int, layout: Disaggregated, prefill_s: float,
         batch = new_batch
         tpot = decode_step(batch)
     ttft = per_request_s + residence + extra + transfer_s
+    slots = D * cap / ((output - 1) * tpot) if output > 1 and tpot > 0 else math.inf
+    decode_bound = rate > slots
+    if decode_bound:
+        rate = slots
+        ttft = max(ttft, clients / rate - (output - 1) * tpot)
     rho = rate * prefill_s / P
     return DisaggTimes(ttft_s=ttft, tpot_s=tpot, request_rate=rate, prefill_s=prefill_s,
                        prefill_wait_s=residence + extra - prefill_s, transfer_s=transfer_s, decode_batch=batch,
-                       prefill_utilisation=rho, bottleneck="prefill" if rho > 0.95 else "decode")
+                       prefill_utilisation=rho, bottleneck="prefill" if rho > 0.95 and not decode_bound else "decode")

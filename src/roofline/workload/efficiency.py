@@ -38,6 +38,12 @@ class Efficiency(BaseModel):
     comm_bandwidth: float = Field(0.80, gt=0, le=1)
     # Per-call latency of a small NCCL all-reduce inside a node (seed: ~5 µs launch overhead).
     comm_latency_s: float = Field(6e-6, ge=0)
+    # Expert-parallel all-to-all (MoE dispatch and combine) per call; default as a small all-reduce,
+    # engine profiles replace it with a fit (workloads/engines/*.yaml, moe section).
+    alltoall_latency_s: float = Field(6e-6, ge=0)
+    # The routed experts' grouped GEMM against a dense GEMM of the same shape (both efficiencies are
+    # multiplied by it; its tile fill already falls with the tokens per expert): 1 by default.
+    grouped_gemm: float = Field(1.0, gt=0, le=1)
     # No kernel takes less than this on the GPU (H200 tiny kernels: 1.5–2.5 µs).
     min_kernel_s: float = Field(2.0e-6, ge=0)
     # Host time to issue one eager kernel; None: the device's eager launch floor (inference engine).

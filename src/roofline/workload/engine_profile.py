@@ -87,6 +87,20 @@ class Comm(_Strict):
         return self
 
 
+class MoEConstants(_Strict):
+    """Constants of the engine's MoE path, fitted on the MoE models' fit rows (benchmarks/fidelity/
+    fit_moe.py) apart from the dense fit: the expert-parallel all-to-all latency per call, the
+    grouped-GEMM efficiency against a dense GEMM, and the host time per iteration for MoE models
+    (which replaces scheduler.iteration_s for them). None keeps the default."""
+
+    alltoall_latency_s: float | None = Field(None, ge=0, le=0.01)
+    grouped_gemm: float | None = Field(None, gt=0, le=1)
+    iteration_s: float | None = Field(None, ge=0, le=1)
+    rows_fit: int = Field(0, ge=0)
+    fit_tpot_error: float | None = None
+    source: str = ""
+
+
 class VendorOverride(_Strict):
     """Constants that differ on another vendor's stack (AMD ROCm/RCCL vs NVIDIA CUDA/NCCL)."""
 
@@ -164,6 +178,7 @@ class EngineProfile(_Strict):
     # runtime.engine_version picks the longest prefix that covers it, else the profile's own values.
     by_version: dict[str, VersionOverride] = Field(default_factory=dict)
     fit: FitRecord | None = None
+    moe: MoEConstants | None = None
     provenance: dict[str, str] = Field(default_factory=dict, description="constant → its source and fit error")
 
     def efficiency(self, base: Efficiency, vendor: str | None = None) -> Efficiency:
@@ -187,9 +202,19 @@ class EngineProfile(_Strict):
                                                  **comm.allreduce_latency_s}
             if comm.bus_efficiency is not None:
                 updates["comm_bandwidth"] = comm.bus_efficiency
+        if self.moe is not None:
+            updates.update({k: v for k, v in (("alltoall_latency_s", self.moe.alltoall_latency_s),
+                                              ("grouped_gemm", self.moe.grouped_gemm)) if v is not None})
         if not updates:
             return base
         return base.model_copy(update={**updates, "source": f"engine profile {self.label}"})
+
+    def for_model(self, moe: bool) -> EngineProfile:
+        """For an MoE model, the MoE section's host time per iteration replaces the dense one."""
+        if not moe or self.moe is None or self.moe.iteration_s is None:
+            return self
+        return self.model_copy(update={"scheduler": self.scheduler.model_copy(
+            update={"iteration_s": self.moe.iteration_s})})
 
     def covers(self, version: str) -> bool:
         return any(version_matches(v, version) for v in (*self.versions, *self.by_version))

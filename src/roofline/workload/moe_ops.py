@@ -22,6 +22,7 @@ from roofline.precision import Precision, Unit
 from roofline.workload.model import ModelArch
 from roofline.workload.moe import expected_max_load, experts_touched
 from roofline.workload.op_record import PhaseOp
+from roofline.workload.parallel import expert_width_per_gpu
 
 Kernels = Callable[[str], int]
 
@@ -37,7 +38,7 @@ def moe_layer_ops(arch: ModelArch, *, tokens: float, local_tokens: float, tensor
     moe, d = arch.moe, arch.hidden_size
     k, E = moe.experts_per_token, moe.num_experts
     gate_mult = 3 if arch.gated_ffn else 2
-    width = moe.expert_intermediate_size / expert_tensor
+    width = float(expert_width_per_gpu(arch, expert_tensor))  # padded up when it does not divide
     proj = gate_mult * d * width
     pairs = expected_max_load(tokens * k, expert) if expert > 1 else tokens * k
     touched = experts_touched(E, k, tokens) / expert

@@ -13,6 +13,8 @@ each GPU holds, and the link an expert-parallel all-to-all crosses.
 
 from __future__ import annotations
 
+import math
+
 from roofline.errors import InputError
 from roofline.precision import BYTES_PER_ELEMENT
 from roofline.workload.model import ModelArch
@@ -37,14 +39,49 @@ def check_layout(arch: ModelArch, cfg: ServingConfig) -> None:
             raise InputError(
                 f"expert parallelism {par.expert} does not divide the {arch.moe.num_experts} routed experts of {arch.name}",
                 place="parallelism.expert", fix="use a divisor of the expert count (1, 2, 4, 8, …)")
-        if arch.moe.expert_intermediate_size % par.moe_tensor:
+        if par.moe_tensor > arch.moe.expert_intermediate_size:
             raise InputError(
-                f"expert_tensor {par.moe_tensor} does not divide the expert width {arch.moe.expert_intermediate_size} "
+                f"expert_tensor {par.moe_tensor} exceeds the expert width {arch.moe.expert_intermediate_size} "
                 f"of {arch.name}", place="parallelism.expert_tensor",
                 fix="use more expert parallelism and less expert tensor parallelism")
+    if arch.mla is None and arch.num_heads % par.tensor:
+        raise InputError(
+            f"tensor parallelism {par.tensor} does not divide the {arch.num_heads} attention heads of {arch.name}",
+            place="parallelism.tensor",
+            fix="use a divisor of the head count (1, 2, 4, 8, …)")
+    if par.tensor > arch.num_heads:
+        raise InputError(f"tensor parallelism {par.tensor} exceeds the {arch.num_heads} attention heads of {arch.name}",
+                         place="parallelism.tensor", fix="use attention data parallelism for the rest")
     if arch.num_layers < par.pipeline:
         raise InputError(f"pipeline {par.pipeline} exceeds the {arch.num_layers} layers of {arch.name}",
                          place="parallelism.pipeline", fix="use fewer pipeline stages")
+
+
+def heads_per_gpu(arch: ModelArch, tensor: int) -> int:
+    """Query heads on each tensor rank. MLA engines (TensorRT-LLM, SGLang: DeepSeek at attention TP
+    20/36/48/72) pad the heads up to a multiple of the TP size, so each rank runs ⌈H/tp⌉ of them;
+    GQA layouts must divide (check_layout refuses them, as vLLM and TensorRT-LLM do)."""
+    return math.ceil(arch.num_heads / tensor)
+
+
+def expert_width_per_gpu(arch: ModelArch, expert_tensor: int) -> int:
+    """Each expert's intermediate width on one expert-tensor rank, padded up like the heads
+    (DeepSeek's 2048 over expert_tensor 12 or 36 runs ⌈2048/et⌉ columns per rank)."""
+    assert arch.moe is not None
+    return math.ceil(arch.moe.expert_intermediate_size / expert_tensor)
+
+
+def layout_notes(arch: ModelArch, cfg: ServingConfig) -> list[str]:
+    """What the layout pads, said in the plan's notes."""
+    par, notes = cfg.parallelism, []
+    if arch.num_heads % par.tensor:
+        notes.append(f"{arch.name}: {arch.num_heads} attention heads over tensor {par.tensor} are padded to "
+                     f"{heads_per_gpu(arch, par.tensor) * par.tensor} ({heads_per_gpu(arch, par.tensor)} per GPU), "
+                     "as MLA engines do; the padded heads cost time")
+    if arch.moe is not None and arch.moe.expert_intermediate_size % par.moe_tensor:
+        notes.append(f"{arch.name}: expert width {arch.moe.expert_intermediate_size} over expert_tensor "
+                     f"{par.moe_tensor} is padded to {expert_width_per_gpu(arch, par.moe_tensor)} per GPU")
+    return notes
 
 
 def weight_bytes_per_gpu(arch: ModelArch, cfg: ServingConfig, bits: float, expert_bits: float) -> float:

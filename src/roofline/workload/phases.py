@@ -17,7 +17,7 @@ from roofline.workload.memory import expert_weight_bits, kv_heads_per_gpu, weigh
 from roofline.workload.model import ModelArch
 from roofline.workload.moe_ops import moe_layer_ops
 from roofline.workload.op_record import OpKind, Phase, PhaseOp, PhaseShape
-from roofline.workload.parallel import scale_out
+from roofline.workload.parallel import heads_per_gpu, scale_out
 from roofline.workload.serving import ServingConfig
 
 __all__ = ["OpKind", "Phase", "PhaseOp", "PhaseShape", "build_phase_ops", "gemm_precision"]
@@ -87,9 +87,9 @@ def build_phase_ops(arch: ModelArch, cfg: ServingConfig, global_shape: PhaseShap
         else Precision.BF16
     T = shape.tokens
     d = arch.hidden_size
-    q_dim = arch.q_dim / tp
+    heads = heads_per_gpu(arch, tp) if arch.num_heads % tp else arch.num_heads / tp
+    q_dim = arch.q_dim * heads / arch.num_heads
     kv_dim = kv_heads_per_gpu(arch, tp) * arch.head_dim
-    heads = arch.num_heads / tp
     ops: list[PhaseOp] = []
 
     def gemm(name: str, n_in: float, n_out: float, count: int, rows: float = T) -> None:

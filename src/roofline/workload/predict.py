@@ -75,13 +75,17 @@ def _link_bandwidth(roofs: Roofs) -> float:
     return link.value if link is not None else roofs.memory_bandwidth.value
 
 
+ALL_TO_ALL = frozenset({"moe_dispatch", "moe_combine"})
+
+
 def op_time(op: PhaseOp, roofs: Roofs, eff: Efficiency) -> tuple[float, str, float]:
     """(realistic GPU seconds per occurrence, bound label, ideal seconds per occurrence)."""
     bandwidth = roofs.memory_bandwidth.value
     ideal_bw = roofs.datasheet_memory_bandwidth.value if roofs.datasheet_memory_bandwidth else bandwidth
     if op.kind == "comm":
         link = SCALE_OUT_BYTES_PER_S if op.scale_out else _link_bandwidth(roofs)
-        t = eff.comm_latency_for(op.group) + op.comm_bytes / (link * eff.comm_bandwidth)
+        latency = eff.alltoall_latency_s if op.name in ALL_TO_ALL else eff.comm_latency_for(op.group)
+        t = latency + op.comm_bytes / (link * eff.comm_bandwidth)
         return t, "communication", op.comm_bytes / link
     ideal = max(op.flops / _peak(roofs, op, ideal=True), op.bytes / ideal_bw)
     if op.kind == "gemm":
@@ -89,6 +93,8 @@ def op_time(op: PhaseOp, roofs: Roofs, eff: Efficiency) -> tuple[float, str, flo
         precision = op.precision.value
         eta_c = eff.gemm_compute_for(precision) * fill
         eta_m = eff.dequant_memory if op.dequant else eff.gemm_memory_for(precision)
+        if op.name == "experts":
+            eta_c, eta_m = eta_c * eff.grouped_gemm, eta_m * eff.grouped_gemm
     elif op.kind == "attention":
         decode = op.kv_bytes > 0  # a decode step reads the whole cache; prefill attention does not
         eta_c = (eff.prefill_attention_compute if not decode and eff.prefill_attention_compute

@@ -1,0 +1,141 @@
+"""Fit the MoE constants of the bundled engine profiles (the ``moe`` section of
+workloads/engines/{trtllm,sglang,vllm}.yaml) on the 'fit' half of aiconfigurator's MoE/MLA rows:
+
+    python benchmarks/fidelity/fit_moe.py [--csv silicon_sample.csv] [--limit N] [--dry-run]
+
+The constants: the expert-parallel all-to-all latency per call, the grouped-GEMM efficiency of the
+routed experts against a dense GEMM (its tile fill by tokens per expert stays in the op model), and
+the host time per iteration for MoE models. They enter TPOT through the decode step — and, in the
+disaggregated rows, through the closed loop whose batch depends on TPOT — so they are not linear
+features of one prediction (what roofline calibrate fits); each is searched over a grid, one at a
+time, two passes (coordinate descent), minimising the median |TPOT error| of the engine's fit rows
+— the mean of the agg and the disagg medians, so that each serving mode counts the same —
+(at most ``--limit`` per model × system × mode group, for time; not the disaggregated rows whose
+worker counts are blank, corpus_moe.mode_label). TTFT is not an objective: the
+rows' TTFT is dominated by how the harness releases its clients (docs/fidelity.md), not by these.
+The validate half is never read here; benchmarks/fidelity/corpus_moe.py reports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from corpus_moe import DEFAULT_CSV, MODELS, _hardware, mode_label, row_config, split  # noqa: E402
+
+from roofline.errors import InputError  # noqa: E402
+from roofline.planner.serving import build_context, evaluate  # noqa: E402
+from roofline.workload.engine_profile import EngineProfile, MoEConstants, load_profile_file, profile_yaml  # noqa: E402
+from roofline.workload.model import load_model  # noqa: E402
+
+ENGINES = ("trtllm", "sglang", "vllm")
+GRID = {
+    "alltoall_latency_s": (6e-6, 12e-6, 25e-6, 50e-6, 100e-6, 200e-6),
+    "grouped_gemm": (1.0, 0.8, 0.65, 0.5, 0.4, 0.3),
+    "iteration_s": (None, 0.25e-3, 0.5e-3, 1e-3, 2e-3, 4e-3),  # None: the dense fit's value
+}
+
+
+def fit_rows(csv_path: Path, engine: str, limit: int) -> list[dict[str, str]]:
+    taken: dict[tuple[str, ...], int] = defaultdict(int)
+    out = []
+    for row in csv.DictReader(csv_path.open()):
+        if row["model_path"] not in MODELS or row["backend"] != engine or split(row) != "fit":
+            continue
+        if mode_label(row) == "disagg?":  # worker counts blank: the layout is a guess, not fitted on
+            continue
+        key = (row["model_path"], row["system"], row["mode"])
+        if limit and taken[key] >= limit:
+            continue
+        taken[key] += 1
+        out.append(row)
+    return out
+
+
+def tpot_errors(rows: list[dict[str, str]], profile: EngineProfile) -> dict[str, list[float]]:
+    """TPOT errors by serving mode (agg, disagg)."""
+    errors: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        model = MODELS[row["model_path"]]
+        try:
+            cfg = row_config(row, model)
+            spec, roofs = _hardware(cfg.hardware)
+            p = evaluate(cfg, build_context(cfg, load_model(model)[0], spec, roofs, profile=profile)).prediction
+        except (InputError, ValueError):
+            continue
+        errors[row["mode"]].append(p.itl_s * 1e3 / float(row["silicon_tpot_ms"]) - 1)
+    return errors
+
+
+def with_moe(profile: EngineProfile, values: dict[str, float | None]) -> EngineProfile:
+    return profile.model_copy(update={"moe": MoEConstants(**{k: v for k, v in values.items() if v is not None})})
+
+
+def fit_engine(rows: list[dict[str, str]], base: EngineProfile) -> tuple[dict[str, float | None], float, float]:
+    """Coordinate descent over GRID; returns the values, the starting and the fitted median |TPOT error|."""
+    values: dict[str, float | None] = {"alltoall_latency_s": None, "grouped_gemm": None, "iteration_s": None}
+
+    def loss(v: dict[str, float | None]) -> float:
+        by_mode = tpot_errors(rows, with_moe(base, v))
+        # Each serving mode counts the same: agg rows outnumber the disaggregated ones 3:1.
+        return statistics.fmean(statistics.median(abs(e) for e in errs) for errs in by_mode.values()) \
+            if by_mode else float("inf")
+
+    start = best = loss(values)
+    for _ in range(2):
+        for name, grid in GRID.items():
+            for candidate in grid:
+                trial = {**values, name: candidate}
+                if trial == values:
+                    continue
+                value = loss(trial)
+                if value < best - 1e-4:
+                    best, values = value, trial
+    return values, start, best
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--csv", type=Path, default=DEFAULT_CSV)
+    ap.add_argument("--limit", type=int, default=0, help="fit rows per model × system × mode at most (0: all)")
+    ap.add_argument("--dry-run", action="store_true", help="print the fit, leave the profiles as they are")
+    args = ap.parse_args(argv)
+    engines_dir = HERE.parent.parent / "workloads" / "engines"
+    for engine in ENGINES:
+        path = engines_dir / f"{engine}.yaml"
+        base = load_profile_file(path).model_copy(update={"moe": None})
+        rows = fit_rows(args.csv, engine, args.limit)
+        values, start, best = fit_engine(rows, base)
+        print(f"{engine}: {len(rows)} fit rows, median |TPOT error| {start:.1%} -> {best:.1%} with {values}")
+        if args.dry_run:
+            continue
+        edge = [k for k, v in values.items() if v is not None and v in (GRID[k][0], GRID[k][-1]) and v != GRID[k][0]]
+        source = (f"fitted by benchmarks/fidelity/fit_moe.py on {len(rows)} MoE fit rows of silicon_sample.csv "
+                  f"({f'at most {args.limit} per model × system × mode, ' if args.limit else ''}split 'fit', "
+                  f"disaggregated rows with blank worker counts left out): median |TPOT error| (mean of agg and "
+                  f"disagg) {start:.0%} with the dense constants, {best:.0%} fitted" + (f"; at the grid's edge: {', '.join(edge)}" if edge else ""))
+        moe = MoEConstants(**{k: v for k, v in values.items() if v is not None}, rows_fit=len(rows),
+                           fit_tpot_error=round(best, 4), source=source)
+        provenance = {k: v for k, v in base.provenance.items() if not k.startswith("moe.")}
+        provenance.update({f"moe.{k}": source for k, v in values.items() if v is not None})
+        profile = base.model_copy(update={"moe": moe, "provenance": provenance})
+        header = "\n".join(line[2:] if line.startswith("# ") else line[1:]
+                           for line in path.read_text().split("schema_version:")[0].splitlines()
+                           if not line.startswith("# MoE constants"))
+        header += (f"\nMoE constants (moe:) fitted on {len(rows)} MoE fit rows: median |TPOT error| (agg/disagg mean) "
+                   f"{start:.0%} -> {best:.0%}")
+        fresh = path.with_suffix(".new.yaml")
+        fresh.write_text(profile_yaml(profile, header))
+        load_profile_file(fresh)  # it loads back
+        fresh.replace(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
