@@ -18,13 +18,14 @@ import numpy as np
 import orjson
 
 from roofline.analysis.collectives import call_from_args, call_from_symm_mem
-from roofline.analysis.event_table import EventTable
+from roofline.analysis.event_table import MISSING, EventTable
 from roofline.errors import InputError
 from roofline.gcpause import paused_gc
 from roofline.safetext import escape_controls
 from roofline.sources.base import LoadedInput, register_reader
 from roofline.sources.jsonstream import StreamState, iter_event_batches
 from roofline.sources.kineto_columns import (
+    CODE_BASE,
     GpuColumns,
     LinkIds,
     OpColumns,
@@ -50,8 +51,9 @@ SYNC_APIS = {"cudaDeviceSynchronize", "cudaStreamSynchronize", "cudaEventSynchro
 
 
 # A timestamp or duration beyond this many µs (about three centuries) is no clock reading: the
-# event is malformed. Checking here keeps 1e308 from overflowing the ns conversion.
-_MAX_TIME_US = 1e16
+# event is malformed. Checking here keeps 1e308 from overflowing the ns conversion, and keeps
+# every time in ns within an int64 column (2**63 ns is 9.22e15 µs).
+_MAX_TIME_US = 9.2e15
 
 
 def _ns(microseconds: Any) -> int:
@@ -146,94 +148,140 @@ class _Collector:
             return None
         return value
 
-    def _gpu_dur(self, event: dict[str, Any]) -> int:
-        """A GPU event's duration; missing or negative counts as 0 ns and is reported."""
-        dur = _ns(event["dur"]) if "dur" in event else -1
-        if dur < 0:
-            self.bad_durations += 1
-            return 0
-        return dur
-
     def consume(self, batch: list[Any]) -> None:
+        # The hot loop of reading a trace (~2.5 M events a GB): attribute look-ups, counters and
+        # the cpu_op row (the bulk of the events) are local, the common cases (a float time, an
+        # integer id) inline; anything else takes the general path (_ns, _link, LinkIds.code).
         gpu_append = self.gpu.append
         ops = self.ops
+        op_external, op_signature, op_start, op_dur, op_tid = (
+            ops.external.append, ops.signature.append, ops.start.append, ops.dur.append, ops.tid.append)
+        code = ops.ids.code
+        link = self._link
         signatures = self.signatures
         runtime = self.runtime
         known_name = self.names.get  # a name seen before, already made safe to print
         new_name = self._new_name
         dumps = orjson.dumps
-        for event in batch:
-            if type(event) is not dict:
-                self.bad_events += 1
-                continue
-            if event.get("ph") != "X":
-                continue
-            category = event.get("cat")
-            try:
-                if category == "cpu_op":
-                    self.cpu_events += 1
-                    args = event.get("args") or {}
-                    name = _name(event)
-                    dims = args.get("Input Dims")
-                    if dims:
-                        self.with_dims += 1
-                    comm = (call_from_args(args) if "Collective name" in args or "In msg nelems" in args
-                            else call_from_symm_mem(name, args) if name.startswith("symm_mem::") else None)
-                    key = (name, dumps((dims, args.get("Input type"), args.get("Input Strides"),
-                                        args.get("Concrete Inputs"), args.get("kernel_file"))), comm)
-                    signature = signatures.get(key)
-                    if signature is None:
-                        signature = len(self.signature_table)
-                        signatures[key] = signature
-                        op_args = {k: args[k] for k in _OP_ARG_KEYS if k in args}
-                        if comm is not None:
-                            op_args["collective"] = comm
-                        self.signature_table.append((known_name(name) or new_name(name), op_args))
-                    start = _ns(event["ts"])
-                    record = (signature, start, max(_ns(event.get("dur", 0)), 0), self._link(event.get("tid", 0)))
-                    external = self._link(args.get("External id"))
-                    if external is not None:
-                        ops[external] = record
-                    else:
-                        self.loose_ops.append(record)
-                elif category in GPU_CATEGORIES:
-                    args = event.get("args") or {}
-                    name = _name(event)
-                    start = _ns(event["ts"])
-                    gpu_append((
-                        GPU_CATEGORIES[category],
-                        known_name(name) or new_name(name),
-                        start,
-                        self._gpu_dur(event),
-                        _int(args.get("device", event.get("pid", 0))),
-                        _int(args.get("stream", event.get("tid", 0))),
-                        self._link(args.get("correlation")),
-                        self._link(args.get("External id")),
-                        self._bytes(args.get("bytes")),
-                        args.get("grid"),
-                        args.get("block"),
-                        call_from_args(args) if "Collective name" in args or "In msg nelems" in args else None,
-                    ))
-                elif category in RUNTIME_CATEGORIES:
-                    args = event.get("args") or {}
-                    name = _name(event)
-                    name = known_name(name) or new_name(name)
-                    start = _ns(event["ts"])
-                    dur = max(_ns(event.get("dur", 0)), 0)
-                    correlation = self._link(args.get("correlation"))
-                    if correlation is not None:
-                        runtime[correlation] = (name, start, dur, self._link(event.get("tid", 0)),
-                                                self._link(args.get("External id")))
-                    if name in SYNC_APIS:
-                        self.syncs.append((name, start, dur))
-                elif category == "user_annotation":
-                    name = _name(event)
-                    if name.startswith("ProfilerStep#"):
-                        start = _ns(event["ts"])
-                        self.steps.append(Step(_int(name.split("#", 1)[1], -1), start,
-                                               start + max(_ns(event.get("dur", 0)), 0)))
-            except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
-                self.bad_events += 1
+        max_us, base = _MAX_TIME_US, CODE_BASE
+        cpu_events = with_dims = bad_events = 0
+        try:
+            for event in batch:
+                if type(event) is not dict:
+                    bad_events += 1
+                    continue
+                if event.get("ph") != "X":
+                    continue
+                category = event.get("cat")
+                try:
+                    if category == "cpu_op":
+                        cpu_events += 1
+                        args = event.get("args") or {}
+                        name = event.get("name")
+                        if type(name) is not str:
+                            name = _name(event)
+                        dims = args.get("Input Dims")
+                        if dims:
+                            with_dims += 1
+                        comm = (call_from_args(args) if "Collective name" in args or "In msg nelems" in args
+                                else call_from_symm_mem(name, args) if name.startswith("symm_mem::") else None)
+                        key = (name, dumps((dims, args.get("Input type"), args.get("Input Strides"),
+                                            args.get("Concrete Inputs"), args.get("kernel_file"))), comm)
+                        signature = signatures.get(key)
+                        if signature is None:
+                            signature = len(self.signature_table)
+                            signatures[key] = signature
+                            op_args = {k: args[k] for k in _OP_ARG_KEYS if k in args}
+                            if comm is not None:
+                                op_args["collective"] = comm
+                            self.signature_table.append((known_name(name) or new_name(name), op_args))
+                        ts = event["ts"]
+                        start = round(ts * 1000.0) if type(ts) is float and -max_us <= ts <= max_us else _ns(ts)
+                        dur = event.get("dur", 0)
+                        dur = round(dur * 1000.0) if type(dur) is float and -max_us <= dur <= max_us else _ns(dur)
+                        if dur < 0:
+                            dur = 0
+                        tid = event.get("tid", 0)
+                        if type(tid) is not int or not -base < tid < base:
+                            tid = code(link(tid))
+                        external = args.get("External id")
+                        if type(external) is not int or not -base < external < base:
+                            external = link(external)
+                            external = MISSING if external is None else code(external)
+                        # Every value is an int64 by now (times bounded above): the row is whole.
+                        op_external(external)
+                        op_signature(signature)
+                        op_start(start)
+                        op_dur(dur)
+                        op_tid(tid)
+                    elif category in GPU_CATEGORIES:
+                        args = event.get("args") or {}
+                        name = event.get("name")
+                        if type(name) is not str:
+                            name = _name(event)
+                        ts = event["ts"]
+                        start = round(ts * 1000.0) if type(ts) is float and -max_us <= ts <= max_us else _ns(ts)
+                        if "dur" in event:
+                            dur = event["dur"]
+                            dur = round(dur * 1000.0) if type(dur) is float and -max_us <= dur <= max_us else _ns(dur)
+                        else:
+                            dur = -1
+                        if dur < 0:  # missing or negative: counted as 0 ns, and reported
+                            self.bad_durations += 1
+                            dur = 0
+                        device = args.get("device", event.get("pid", 0))
+                        stream = args.get("stream", event.get("tid", 0))
+                        correlation = args.get("correlation")
+                        external = args.get("External id")
+                        nbytes = args.get("bytes")
+                        gpu_append((
+                            GPU_CATEGORIES[category],
+                            known_name(name) or new_name(name),
+                            start,
+                            dur,
+                            device if type(device) is int else _int(device),
+                            stream if type(stream) is int else _int(stream),
+                            correlation if type(correlation) is int else link(correlation),
+                            external if type(external) is int else link(external),
+                            None if nbytes is None else self._bytes(nbytes),
+                            args.get("grid"),
+                            args.get("block"),
+                            call_from_args(args) if "Collective name" in args or "In msg nelems" in args else None,
+                        ))
+                    elif category in RUNTIME_CATEGORIES:
+                        args = event.get("args") or {}
+                        name = event.get("name")
+                        if type(name) is not str:
+                            name = _name(event)
+                        name = known_name(name) or new_name(name)
+                        ts = event["ts"]
+                        start = round(ts * 1000.0) if type(ts) is float and -max_us <= ts <= max_us else _ns(ts)
+                        dur = event.get("dur", 0)
+                        dur = round(dur * 1000.0) if type(dur) is float and -max_us <= dur <= max_us else _ns(dur)
+                        if dur < 0:
+                            dur = 0
+                        correlation = args.get("correlation")
+                        if type(correlation) is not int:
+                            correlation = link(correlation)
+                        if correlation is not None:
+                            tid = event.get("tid", 0)
+                            external = args.get("External id")
+                            runtime[correlation] = (name, start, dur, tid if type(tid) is int else link(tid),
+                                                    external if type(external) is int else link(external))
+                        if name in SYNC_APIS:
+                            self.syncs.append((name, start, dur))
+                    elif category == "user_annotation":
+                        name = _name(event)
+                        if name.startswith("ProfilerStep#"):
+                            start = _ns(event["ts"])
+                            self.steps.append(Step(_int(name.split("#", 1)[1], -1), start,
+                                                   start + max(_ns(event.get("dur", 0)), 0)))
+                except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
+                    bad_events += 1
+        finally:
+            self.cpu_events += cpu_events
+            self.with_dims += with_dims
+            self.bad_events += bad_events
 
     def _new_name(self, name: str) -> str:
         """Intern a name on first sight, with control characters escaped (a kernel named

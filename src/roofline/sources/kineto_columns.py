@@ -23,7 +23,7 @@ import numpy as np
 
 from roofline.analysis.event_table import KINDS, MISSING, EventTable, StringTable
 
-_CODE_BASE = 1 << 62
+CODE_BASE = 1 << 62
 
 
 class LinkIds:
@@ -36,11 +36,11 @@ class LinkIds:
     def code(self, value: Any) -> int:
         if value is None:
             return MISSING
-        if type(value) is int and -_CODE_BASE < value < _CODE_BASE:
+        if type(value) is int and -CODE_BASE < value < CODE_BASE:
             return value
         code = self.others.get(value)
         if code is None:
-            code = self.others[value] = _CODE_BASE + len(self.others)
+            code = self.others[value] = CODE_BASE + len(self.others)
         return code
 
 
@@ -91,9 +91,9 @@ class GpuColumns:
 
     def append(self, record: tuple) -> None:
         kind, name, start, dur, device, stream, correlation, external, nbytes, grid, block, comm = record
-        if not (type(correlation) is int and -_CODE_BASE < correlation < _CODE_BASE):
+        if not (type(correlation) is int and -CODE_BASE < correlation < CODE_BASE):
             correlation = self.ids.code(correlation)
-        if not (type(external) is int and -_CODE_BASE < external < _CODE_BASE):
+        if not (type(external) is int and -CODE_BASE < external < CODE_BASE):
             external = self.ids.code(external)
         row = (self._kinds[kind], self.names.code(name), start, dur, device, stream, correlation, external,
                np.nan if nbytes is None else float(nbytes), _code3(self.grids, grid), _code3(self.blocks, block))
@@ -148,13 +148,13 @@ class OpColumns:
         self.loose = _LooseOps(self)
 
     def __setitem__(self, external: Any, record: tuple[int, int, int, Any]) -> None:
-        self.add(external if type(external) is int and -_CODE_BASE < external < _CODE_BASE
+        self.add(external if type(external) is int and -CODE_BASE < external < CODE_BASE
                  else self.ids.code(external), record)
 
     def add(self, external: int, record: tuple[int, int, int, Any]) -> None:
         # The bulk of a trace: appended inline, all or none (see _truncate).
         signature, start, dur, tid = record
-        if not (type(tid) is int and -_CODE_BASE < tid < _CODE_BASE):
+        if not (type(tid) is int and -CODE_BASE < tid < CODE_BASE):
             tid = self.ids.code(tid)
         size = len(self.start)
         try:
@@ -196,11 +196,19 @@ class RuntimeColumns:
     def __setitem__(self, correlation: Any, record: tuple[str, int, int, Any, Any]) -> None:
         name, start, dur, tid, external = record
         code = self.ids.code
-        correlation, tid, external = code(correlation), code(tid), code(external)
+        if not (type(correlation) is int and -CODE_BASE < correlation < CODE_BASE):
+            correlation = code(correlation)
+        if not (type(tid) is int and -CODE_BASE < tid < CODE_BASE):
+            tid = code(tid)
+        if not (type(external) is int and -CODE_BASE < external < CODE_BASE):
+            external = code(external)
+        api = self.apis.codes.get(name)
+        if api is None:
+            api = self.apis.code(name)
         size = len(self.start)
         try:
             self.correlation.append(correlation)
-            self.api.append(self.apis.code(name))
+            self.api.append(api)
             self.start.append(start)
             self.dur.append(dur)
             self.tid.append(tid)
