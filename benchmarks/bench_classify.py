@@ -100,6 +100,7 @@ class Measurement:
     wall_s: float | None = None
     peak_rss_gb: float | None = None
     note: str = ""
+    cpu_s: float | None = None  # user + system time of the process (and its children)
 
 
 def group_rss_bytes(pgid: int) -> int:
@@ -122,8 +123,9 @@ _OOM_TEXT = ("MemoryError", "bad_alloc", "Not enough memory", "Cannot allocate m
 
 
 def run_child(cmd: list[str], *, timeout_s: float, mem_cap_gb: float, env: dict[str, str] | None = None
-              ) -> tuple[str, float, float, str]:
-    """(outcome, wall seconds, peak RSS GB, note) of one fresh process.
+              ) -> tuple[str, float, float, str, float]:
+    """(outcome, wall seconds, peak RSS GB, note, CPU seconds) of one fresh process. CPU time
+    (user + system) is less disturbed than wall time by other jobs on a shared machine.
 
     Memory is capped on resident memory, as a person watching ``top`` would: the process group is
     killed when its RSS passes ``mem_cap_gb``. The address-space limit is only a backstop near the
@@ -167,15 +169,16 @@ def run_child(cmd: list[str], *, timeout_s: float, mem_cap_gb: float, env: dict[
     lines = text.strip().splitlines()
     last = lines[-1][:200] if lines else ""
     code = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
     if killed == "time":
-        return "did not finish", wall, peak, f"killed after {timeout_s:.0f} s"
+        return "did not finish", wall, peak, f"killed after {timeout_s:.0f} s", cpu
     if killed == "memory":
-        return "out of memory", wall, peak, f"resident memory passed the {mem_cap_gb:.0f} GB cap"
+        return "out of memory", wall, peak, f"resident memory passed the {mem_cap_gb:.0f} GB cap", cpu
     if code == 0:
-        return "ok", wall, peak, ""
+        return "ok", wall, peak, "", cpu
     if any(marker in text for marker in _OOM_TEXT):
-        return "out of memory", wall, peak, f"allocation failed: {last}"
-    return "failed", wall, peak, f"exit {code}: {last}"
+        return "out of memory", wall, peak, f"allocation failed: {last}", cpu
+    return "failed", wall, peak, f"exit {code}: {last}", cpu
 
 
 ORJSON = ("import gzip, sys, orjson; p = sys.argv[1]; raw = open(p, 'rb').read(); "
@@ -198,9 +201,9 @@ def bench_file(path: Path, decompressed: float, args: argparse.Namespace) -> lis
     def record(tool: str, cmd: list[str], *, cap: float, env: dict[str, str] | None = None) -> None:
         if args.tools and TOOL_KEYS[tool] not in args.tools:
             return
-        outcome, wall, peak, note = run_child(cmd, timeout_s=args.timeout, mem_cap_gb=cap, env=env)
-        rows.append(Measurement(path.name, size, decompressed, tool, outcome, wall, peak, note))
-        print(f"  {tool:<28} {outcome:<15} {wall:8.1f} s {peak:7.2f} GB  {note}", flush=True)
+        outcome, wall, peak, note, cpu = run_child(cmd, timeout_s=args.timeout, mem_cap_gb=cap, env=env)
+        rows.append(Measurement(path.name, size, decompressed, tool, outcome, wall, peak, note, cpu))
+        print(f"  {tool:<28} {outcome:<15} {wall:8.1f} s {cpu:8.1f} s CPU {peak:7.2f} GB  {note}", flush=True)
 
     available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
     need = ORJSON_BYTES_PER_BYTE * decompressed
@@ -224,8 +227,8 @@ def bench_file(path: Path, decompressed: float, args: argparse.Namespace) -> lis
 
 
 def table(rows: list[Measurement]) -> str:
-    lines = ["| file | tool | outcome | time (s) | peak RSS (GB) | time / orjson | RSS / orjson | "
-             "time / streamed parse |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    lines = ["| file | tool | outcome | time (s) | CPU time (s) | peak RSS (GB) | time / orjson | CPU time / orjson | "
+             "RSS / orjson | time / streamed parse |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     by_file: dict[str, dict[str, Measurement]] = {}
     for row in rows:
         by_file.setdefault(row.file, {})[row.tool] = row
@@ -236,11 +239,14 @@ def table(rows: list[Measurement]) -> str:
             ok = row.outcome == "ok"
             t = f"{row.wall_s:.1f}" if row.wall_s is not None else "–"
             m = f"{row.peak_rss_gb:.2f}" if row.peak_rss_gb is not None else "–"
+            c = f"{row.cpu_s:.1f}" if row.cpu_s is not None else "–"
             rt = f"{row.wall_s / ref.wall_s:.2f}" if ok and ref and ref.outcome == "ok" else "–"
+            rc = f"{row.cpu_s / ref.cpu_s:.2f}" if ok and ref and ref.outcome == "ok" and ref.cpu_s else "–"
             rm = f"{row.peak_rss_gb / ref.peak_rss_gb:.2f}" if ok and ref and ref.outcome == "ok" else "–"
             rs = f"{row.wall_s / stream.wall_s:.2f}" if ok and stream and stream.outcome == "ok" else "–"
             outcome = row.outcome + (f" ({row.note})" if row.note and not ok else "")
-            lines.append(f"| {file} ({row.file_gb:.2f} GB) | {row.tool} | {outcome} | {t} | {m} | {rt} | {rm} | {rs} |")
+            lines.append(f"| {file} ({row.file_gb:.2f} GB) | {row.tool} | {outcome} | {t} | {c} | {m} | {rt} | {rc} | {rm} "
+                         f"| {rs} |")
     return "\n".join(lines)
 
 
@@ -279,7 +285,8 @@ def main() -> None:
         print(f"\n{path} ({path.stat().st_size / 1e9:.2f} GB on disk, {decompressed:.2f} GB of JSON)", flush=True)
         rows.extend(bench_file(path, decompressed, args))
     machine = f"{platform.machine()}, {os.cpu_count()} cores, " \
-              f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM, Python {platform.python_version()}"
+              f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM, Python {platform.python_version()}, " \
+              f"load average {os.getloadavg()[0]:.1f} at the end"
     print(f"\nmachine: {machine}\n")
     print(table(rows))
     if args.json:
