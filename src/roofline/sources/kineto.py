@@ -24,6 +24,7 @@ from roofline.gcpause import paused_gc
 from roofline.safetext import escape_controls
 from roofline.sources.base import LoadedInput, register_reader
 from roofline.sources.jsonstream import StreamState, iter_event_batches
+from roofline.sources.kineto_nogpu import no_gpu_error
 from roofline.sources.kineto_columns import (
     CODE_BASE,
     GpuColumns,
@@ -140,6 +141,8 @@ class _Collector:
         self.bad_bytes = 0
         self.unsafe_names = 0
         self.with_dims = 0
+        # Complete events of other categories, by category: what a trace without GPU activity holds.
+        self.other_categories: dict[Any, int] = {}
 
     def _link(self, value: Any) -> Any:
         value = _link_id(value)
@@ -165,6 +168,7 @@ class _Collector:
         dumps = orjson.dumps
         max_us, base = _MAX_TIME_US, CODE_BASE
         cpu_events = with_dims = bad_events = 0
+        other = self.other_categories
         try:
             for event in batch:
                 if type(event) is not dict:
@@ -276,6 +280,8 @@ class _Collector:
                             start = _ns(event["ts"])
                             self.steps.append(Step(_int(name.split("#", 1)[1], -1), start,
                                                    start + max(_ns(event.get("dur", 0)), 0)))
+                    elif type(category) is str:
+                        other[category] = other.get(category, 0) + 1
                 except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
                     bad_events += 1
         finally:
@@ -350,11 +356,8 @@ def _read_kineto(path: Path, on_progress: Callable[[int], None] | None) -> Loade
         raise InputError(f"the trace holds no events{cut}", file=path,
                          fix="re-run the profiler; was it stopped before a step?")
     if not collector.gpu:
-        raise InputError(
-            f"no GPU activity in the trace{cut or ' (CPU-only profile)'}",
-            file=path,
-            fix="profile with activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA] on a GPU run",
-        )
+        raise no_gpu_error(path, collector.other_categories, collector.cpu_events, len(collector.runtime),
+                           device_properties(state.header, state.trailer), cut)
     ops_per_step = _ops_per_step(collector)  # before _build_events moves the steps to the trace origin
     events = _build_events(collector, warnings)
     entries = device_properties(state.header, state.trailer)

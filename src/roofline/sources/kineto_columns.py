@@ -95,21 +95,22 @@ class GpuColumns:
             correlation = self.ids.code(correlation)
         if not (type(external) is int and -CODE_BASE < external < CODE_BASE):
             external = self.ids.code(external)
-        row = (self._kinds[kind], self.names.code(name), start, dur, device, stream, correlation, external,
-               np.nan if nbytes is None else float(nbytes), _code3(self.grids, grid), _code3(self.blocks, block))
+        name_code = self.names.codes.get(name)
+        if name_code is None:
+            name_code = self.names.code(name)
         size = len(self.start)
         try:
-            self.kind.append(row[0])
-            self.name.append(row[1])
+            self.kind.append(self._kinds[kind])
+            self.name.append(name_code)
             self.start.append(start)
             self.dur.append(dur)
             self.device.append(device)
             self.stream.append(stream)
             self.correlation.append(correlation)
             self.external.append(external)
-            self.bytes.append(row[8])
-            self.grid.append(row[9])
-            self.block.append(row[10])
+            self.bytes.append(np.nan if nbytes is None else float(nbytes))
+            self.grid.append(_code3(self.grids, grid))
+            self.block.append(_code3(self.blocks, block))
             self.comm.append(0 if comm is None else self.comms.code(comm))
         except (OverflowError, TypeError):
             _truncate(self._columns, size)
