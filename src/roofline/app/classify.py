@@ -20,7 +20,7 @@ from roofline.gcpause import paused_gc
 from roofline.hardware.registry import Registry, normalize_name, resolve_roofs
 from roofline.hardware.trace_device import identify_trace_device
 from roofline.sources import LoadedInput, read_input
-from roofline.units import short_kernel_name
+from roofline.units import fmt_percent, fmt_seconds, short_kernel_name
 
 Reader = Callable[[Path], LoadedInput]
 
@@ -132,11 +132,35 @@ def join_graph_capture(loaded: LoadedInput, capture: Path) -> None:
     loaded.extra["graph_capture"] = str(capture)
 
 
-def attach_counters(works: list[KernelWork], counters: LoadedInput) -> tuple[list[KernelWork], list[str]]:
-    """Give trace kernel groups the hardware FLOPs and inner-level bytes Nsight Compute measured
-    for kernels of the same name (per call, scaled to the group's call count), so hardware FLOPs
-    (HFU) and model FLOPs (MFU) show side by side.
-    """
+# Nsight Compute replays each kernel alone, caches flushed and (by default) clocks locked: for the
+# same kernel and shapes its time is 0.25-2.5x the trace's in this repository's H200 captures
+# (tests/data/ncu against tests/data/h200/kineto). Beyond 10x either way it is not the same launch.
+COUNTER_TIME_RATIO = 10.0
+# Tile padding lets hardware FLOPs exceed model FLOPs (8x for a one-row GEMV on 128x8 tiles; at most
+# a tile's height, 256, for one row). Past 1000x the counters are some other kernel's work.
+COUNTER_FLOPS_RATIO = 1000.0
+# Disagreeing groups holding more than this share of the matched kernel time: another run's counters.
+COUNTER_MISMATCH_SHARE = 0.10
+_COUNTERS_FIX = ("export Nsight Compute counters of the same program and inputs as the trace "
+                 "(ncu --csv --page raw --metrics ... python SCRIPT), or drop --counters")
+
+
+def counter_disagreement(work: KernelWork, measured: KernelWork) -> str | None:
+    """Why the counters ``measured`` cannot be the calls of trace group ``work`` (None when they
+    can): per-call time more than COUNTER_TIME_RATIO apart, or hardware FLOPs past
+    COUNTER_FLOPS_RATIO times the model's."""
+    trace_s = work.measured_s / work.count if work.measured_s and work.count else None
+    counter_s = measured.measured_s / max(measured.count, 1) if measured.measured_s else None
+    if trace_s and counter_s and not 1 / COUNTER_TIME_RATIO <= counter_s / trace_s <= COUNTER_TIME_RATIO:
+        return f"{fmt_seconds(counter_s)} a call in the counters, {fmt_seconds(trace_s)} in the trace"
+    if work.flops and work.count and measured.flops:
+        ratio = (measured.flops / max(measured.count, 1)) / (work.flops / work.count)
+        if ratio > COUNTER_FLOPS_RATIO:
+            return f"{ratio:,.0f}x the model FLOPs of a call"
+    return None
+
+
+def _counter_index(counters: LoadedInput) -> dict[str, KernelWork]:
     by_name: dict[str, KernelWork] = {work.name: work for work in counters.kernels}
     # Profilers spell namespaces differently ("(anonymous namespace)" vs "<unnamed>"): fall back to
     # the short name, but only where it names one kernel of the export.
@@ -145,15 +169,51 @@ def attach_counters(works: list[KernelWork], counters: LoadedInput) -> tuple[lis
         short = short_kernel_name(work.name)
         if shorts[short] == 1:
             by_name.setdefault(short, work)
-    matched = 0
+    return by_name
+
+
+def attach_counters(works: list[KernelWork], counters: LoadedInput) -> tuple[list[KernelWork], list[str]]:
+    """Give trace kernel groups the hardware FLOPs and inner-level bytes Nsight Compute measured
+    for kernels of the same name (per call, scaled to the group's call count), so hardware FLOPs
+    (HFU) and model FLOPs (MFU) show side by side.
+
+    Counters of another run are refused (InputError, exit 2): when no kernel group of the trace is
+    in them, or when groups whose counters disagree with the trace (counter_disagreement) hold more
+    than COUNTER_MISMATCH_SHARE of the matched kernel time. A few disagreeing groups below that
+    share keep no counters, and a finding names them.
+    """
+    by_name = _counter_index(counters)
+    kernels = [work for work in works if work.kind == "kernel"]
+    total_s = sum(work.measured_s or 0.0 for work in kernels)
+    pairs = {id(work): measured for work in kernels
+             if (measured := by_name.get(work.name) or by_name.get(short_kernel_name(work.name))) is not None}
+    if kernels and not pairs:
+        biggest = sorted(kernels, key=lambda w: -(w.measured_s or 0.0))[:3]
+        raise InputError(
+            f"none of the trace's {len(kernels)} kernel group(s) is in the {len(counters.kernels)} kernel(s) of these "
+            f"counters: they are of another program (the trace's largest: "
+            f"{', '.join(short_kernel_name(w.name, 50) for w in biggest)})",
+            file=counters.path, place="--counters", fix=_COUNTERS_FIX)
+    disagree = {id(work): why for work in kernels if id(work) in pairs
+                and (why := counter_disagreement(work, pairs[id(work)])) is not None}
+    matched_s = sum(work.measured_s or 0.0 for work in kernels if id(work) in pairs)
+    disagree_s = sum(work.measured_s or 0.0 for work in kernels if id(work) in disagree)
+    named = sorted((w for w in kernels if id(w) in disagree), key=lambda w: -(w.measured_s or 0.0))
+    listed = "; ".join(f"{short_kernel_name(w.name, 50)}{f' ({w.op})' if w.op else ''}: {disagree[id(w)]}"
+                       for w in named[:3])
+    if disagree and (not matched_s or disagree_s > COUNTER_MISMATCH_SHARE * matched_s):
+        raise InputError(
+            f"these counters are not of this trace's run: {len(disagree)} of {len(pairs)} kernel group(s) matched by "
+            f"name disagree with the trace ({fmt_percent(disagree_s / matched_s) if matched_s else 'all'} of the "
+            f"matched kernel time; {listed})",
+            file=counters.path, place="--counters", fix=_COUNTERS_FIX)
     findings: list[str] = []
     out = []
     for work in works:
-        measured = by_name.get(work.name) or by_name.get(short_kernel_name(work.name))
-        if measured is None or work.kind != "kernel":
+        measured = pairs.get(id(work))
+        if measured is None or id(work) in disagree:
             out.append(work)
             continue
-        matched += 1
         per_call = 1.0 / max(measured.count, 1)
         scale = work.count * per_call
         work = replace(
@@ -168,9 +228,12 @@ def attach_counters(works: list[KernelWork], counters: LoadedInput) -> tuple[lis
                 "its model FLOPs (tile padding); counter FLOP/s overstate useful work — judge it by bytes."
             )
         out.append(work)
-    findings.insert(
-        0, f"Nsight Compute counters from {counters.path} matched {matched} of {len(works)} kernel groups by name."
-    )
+    coverage = f" ({fmt_percent(matched_s / total_s)} of kernel time)" if total_s else ""
+    findings.insert(0, f"Nsight Compute counters from {counters.path} matched {len(pairs) - len(disagree)} of "
+                       f"{len(works)} kernel groups by name{coverage}.")
+    if disagree:
+        findings.insert(1, f"{len(disagree)} group(s) matched by name keep no counters, they disagree with the trace: "
+                           f"{listed}.")
     return out, findings
 
 
