@@ -33,6 +33,7 @@ def _kernel(**fields) -> dict:
 def test_op_times_in_ns(ts, dur, start_ns, dur_ns) -> None:
     collector = _Collector()
     collector.consume([_op(ts=ts, dur=dur)])
+    collector.finish()
     assert collector.bad_events == 0
     assert list(collector.ops.start) == [start_ns] and list(collector.ops.dur) == [dur_ns]
 
@@ -44,7 +45,8 @@ def test_bad_op_fields_are_counted_and_leave_the_columns_aligned(bad) -> None:
     collector = _Collector()
     collector.consume([_op(**bad), _op()])
     assert collector.bad_events == 1 and collector.cpu_events == 2
-    assert len({len(c) for c in collector.ops._columns}) == 1 and len(collector.ops) == 1
+    ops = collector.ops
+    assert {len(c) for c in (ops.external, ops.signature, ops.start_us, ops.dur_us, ops.tid)} == {1}
 
 
 @pytest.mark.parametrize("tid,external,tid_code,external_code,bad_links", [
@@ -67,12 +69,14 @@ def test_kernel_durations_and_ids() -> None:
     events = [_kernel(), _kernel(dur=3), _kernel(dur=-1.0), _kernel(args={"correlation": 5.0, "device": True})]
     missing = _kernel()
     del missing["dur"]
-    collector.consume(events + [missing, _kernel(dur=None), _kernel(ts=9.3e15)])
+    collector.consume(events + [missing, _kernel(dur=None), _kernel(ts=9.3e15), _kernel(dur=-0.0004)])
+    collector.finish()
     gpu = collector.gpu
-    assert list(gpu.dur) == [1000, 3000, 0, 1000, 0]  # missing or negative: 0 ns, and reported
+    # Missing or negative: 0 ns, and reported; -0.4 ns rounds to 0 ns, which is no negative duration.
+    assert list(gpu.dur) == [1000, 3000, 0, 1000, 0, 0]
     assert collector.bad_durations == 2 and collector.bad_events == 2  # dur None, ts past int64
     assert list(gpu.correlation)[3] == 5 and list(gpu.device)[3] == 1  # stream from tid, device True→1
-    assert list(gpu.stream) == [7] * 5
+    assert list(gpu.stream) == [7] * 6
 
 
 def test_runtime_calls() -> None:
@@ -83,9 +87,13 @@ def test_runtime_calls() -> None:
         {"ph": "X", "cat": "cuda_runtime", "name": "cudaStreamSynchronize", "ts": 20, "dur": 3, "tid": "t",
          "args": {"correlation": 6.0}},
         {"ph": "X", "cat": "cuda_runtime", "name": "cudaGetDevice", "ts": 21.0, "args": {}},
+        {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "ts": 22.0, "dur": -1.0, "args": {"correlation": 7}},
     ])
+    collector.finish()
     runtime = collector.runtime
-    assert list(runtime.correlation) == [5, 6] and list(runtime.start) == [9500, 20000]
-    assert list(runtime.tid) == [7, CODE_BASE] and list(runtime.external) == [11, MISSING]
-    assert [runtime.apis.values[c] for c in runtime.api] == ["cudaLaunchKernel", "cudaStreamSynchronize"]
+    assert list(runtime.correlation) == [5, 6, 7] and list(runtime.start) == [9500, 20000, 22000]
+    assert list(runtime.dur) == [500, 3000, 0]  # a negative call duration is 0
+    assert list(runtime.tid) == [7, CODE_BASE, 0] and list(runtime.external) == [11, MISSING, MISSING]
+    assert [runtime.apis.values[c] for c in runtime.api] == ["cudaLaunchKernel", "cudaStreamSynchronize"] * 1 + [
+        "cudaLaunchKernel"]
     assert collector.syncs == [("cudaStreamSynchronize", 20000, 3000)]

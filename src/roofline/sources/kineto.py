@@ -57,12 +57,17 @@ SYNC_APIS = {"cudaDeviceSynchronize", "cudaStreamSynchronize", "cudaEventSynchro
 _MAX_TIME_US = 9.2e15
 
 
-def _ns(microseconds: Any) -> int:
-    """µs → integer ns. ValueError for anything but a finite number of plausible size: a string,
-    a bool, a list, ``1.5e308``."""
+def _us(microseconds: Any) -> int | float:
+    """A time in µs as the trace has it. ValueError for anything but a finite number of plausible
+    size: a string, a bool, a list, ``1.5e308``."""
     if type(microseconds) not in (int, float) or not -_MAX_TIME_US <= microseconds <= _MAX_TIME_US:
         raise ValueError(f"not a time in µs: {microseconds!r}")
-    return int(round(microseconds * 1000.0))
+    return microseconds
+
+
+def _ns(microseconds: Any) -> int:
+    """µs → integer ns (ValueError as ``_us``); the columns' ns_column rounds the same way."""
+    return int(round(_us(microseconds) * 1000.0))
 
 
 def _int(value: Any, default: int = 0) -> int:
@@ -121,15 +126,13 @@ class _Collector:
 
     def __init__(self) -> None:
         ids = LinkIds()
-        # (kind, name, start_ns, dur_ns, device, stream, correlation, external_id, bytes, grid, block)
+        # (kind, name, start, dur, device, stream, correlation, external_id, bytes, grid, block, comm)
         self.gpu = GpuColumns(ids)
-        # External id -> (signature, start_ns, dur_ns, tid)
+        # (External id or MISSING, signature, start, dur, tid)
         self.ops = OpColumns(ids)
-        # ops without an External id (old traces): (signature, start_ns, dur_ns, tid)
-        self.loose_ops = self.ops.loose
         self.signatures: dict[tuple[str, bytes, Any], int] = {}
         self.signature_table: list[tuple[str, dict[str, Any]]] = []
-        # correlation -> (api name, start_ns, dur_ns, tid, external_id)
+        # correlation -> (api name, start, dur, tid, external_id); times in µs until finish()
         self.runtime = RuntimeColumns(ids)
         self.syncs: list[tuple[str, int, int]] = []
         self.steps: list[Step] = []
@@ -158,7 +161,7 @@ class _Collector:
         gpu_append = self.gpu.append
         ops = self.ops
         op_external, op_signature, op_start, op_dur, op_tid = (
-            ops.external.append, ops.signature.append, ops.start.append, ops.dur.append, ops.tid.append)
+            ops.external.append, ops.signature.append, ops.start_us.append, ops.dur_us.append, ops.tid.append)
         code = ops.ids.code
         link = self._link
         signatures = self.signatures
@@ -199,12 +202,12 @@ class _Collector:
                             if comm is not None:
                                 op_args["collective"] = comm
                             self.signature_table.append((known_name(name) or new_name(name), op_args))
-                        ts = event["ts"]
-                        start = round(ts * 1000.0) if type(ts) is float and -max_us <= ts <= max_us else _ns(ts)
+                        start = event["ts"]
+                        if not (type(start) is float and -max_us <= start <= max_us):
+                            start = _us(start)
                         dur = event.get("dur", 0)
-                        dur = round(dur * 1000.0) if type(dur) is float and -max_us <= dur <= max_us else _ns(dur)
-                        if dur < 0:
-                            dur = 0
+                        if not (type(dur) is float and -max_us <= dur <= max_us):
+                            dur = _us(dur)
                         tid = event.get("tid", 0)
                         if type(tid) is not int or not -base < tid < base:
                             tid = code(link(tid))
@@ -212,7 +215,7 @@ class _Collector:
                         if type(external) is not int or not -base < external < base:
                             external = link(external)
                             external = MISSING if external is None else code(external)
-                        # Every value is an int64 by now (times bounded above): the row is whole.
+                        # Every value fits its column by now (times bounded above): the row is whole.
                         op_external(external)
                         op_signature(signature)
                         op_start(start)
@@ -223,16 +226,19 @@ class _Collector:
                         name = event.get("name")
                         if type(name) is not str:
                             name = _name(event)
-                        ts = event["ts"]
-                        start = round(ts * 1000.0) if type(ts) is float and -max_us <= ts <= max_us else _ns(ts)
+                        start = event["ts"]
+                        if not (type(start) is float and -max_us <= start <= max_us):
+                            start = _us(start)
                         if "dur" in event:
                             dur = event["dur"]
-                            dur = round(dur * 1000.0) if type(dur) is float and -max_us <= dur <= max_us else _ns(dur)
-                        else:
-                            dur = -1
-                        if dur < 0:  # missing or negative: counted as 0 ns, and reported
+                            if not (type(dur) is float and -max_us <= dur <= max_us):
+                                dur = _us(dur)
+                            if dur < 0 and _ns(dur) < 0:  # negative: counted as 0 ns, and reported
+                                self.bad_durations += 1
+                                dur = 0.0
+                        else:  # missing: the same
                             self.bad_durations += 1
-                            dur = 0
+                            dur = 0.0
                         device = args.get("device", event.get("pid", 0))
                         stream = args.get("stream", event.get("tid", 0))
                         correlation = args.get("correlation")
@@ -258,12 +264,12 @@ class _Collector:
                         if type(name) is not str:
                             name = _name(event)
                         name = known_name(name) or new_name(name)
-                        ts = event["ts"]
-                        start = round(ts * 1000.0) if type(ts) is float and -max_us <= ts <= max_us else _ns(ts)
+                        start = event["ts"]
+                        if not (type(start) is float and -max_us <= start <= max_us):
+                            start = _us(start)
                         dur = event.get("dur", 0)
-                        dur = round(dur * 1000.0) if type(dur) is float and -max_us <= dur <= max_us else _ns(dur)
-                        if dur < 0:
-                            dur = 0
+                        if not (type(dur) is float and -max_us <= dur <= max_us):
+                            dur = _us(dur)
                         correlation = args.get("correlation")
                         if type(correlation) is not int:
                             correlation = link(correlation)
@@ -273,7 +279,7 @@ class _Collector:
                             runtime[correlation] = (name, start, dur, tid if type(tid) is int else link(tid),
                                                     external if type(external) is int else link(external))
                         if name in SYNC_APIS:
-                            self.syncs.append((name, start, dur))
+                            self.syncs.append((name, _ns(start), max(_ns(dur), 0)))
                     elif category == "user_annotation":
                         name = _name(event)
                         if name.startswith("ProfilerStep#"):
@@ -288,6 +294,11 @@ class _Collector:
             self.cpu_events += cpu_events
             self.with_dims += with_dims
             self.bad_events += bad_events
+
+    def finish(self) -> None:
+        """Times in ns for every store, once the last batch is in."""
+        for store in (self.gpu, self.ops, self.runtime):
+            store.finish()
 
     def _new_name(self, name: str) -> str:
         """Intern a name on first sight, with control characters escaped (a kernel named
@@ -323,6 +334,7 @@ def _read_kineto(path: Path, on_progress: Callable[[int], None] | None) -> Loade
     collector = _Collector()
     for batch in iter_event_batches(path, state, on_progress=on_progress):
         collector.consume(batch)
+    collector.finish()
     warnings = list(state.warnings)
     if state.truncated:
         warnings.append(

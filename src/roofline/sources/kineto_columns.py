@@ -11,6 +11,11 @@ The stores keep the collector's interface (``gpu.append(record)``, ``ops[externa
 ``loose_ops.append(record)``, ``runtime[correlation] = record``): the event loop that validates
 each field does not change. Dict semantics are kept where they matter: a repeated External id or
 correlation id resolves to the last record with that id.
+
+Times are kept as the trace writes them, µs floats, while reading (``start_us``, ``dur_us``), and
+turned into int64 ns columns (``start``, ``dur``) for the whole store at once by ``finish()``:
+rounding each of 5 M values a GB in Python was a tenth of the read. ``np.rint`` rounds half to even
+as ``round()`` does, on the same float64 product, so the ns are the same.
 """
 
 from __future__ import annotations
@@ -44,6 +49,22 @@ class LinkIds:
         return code
 
 
+def ns_column(microseconds: array, *, clamp_negative: bool = False) -> np.ndarray:
+    """A column of µs (float64) as int64 ns, each ``round(us * 1000.0)``; negative ones 0 with
+    ``clamp_negative``. The reader bounds every time so the ns fit an int64."""
+    values = np.frombuffer(microseconds, np.float64) if len(microseconds) else np.zeros(0)
+    ns = np.rint(values * 1000.0)
+    if clamp_negative:
+        np.maximum(ns, 0.0, out=ns)
+    return ns.astype(np.int64)
+
+
+def _release(*columns: array) -> None:
+    """Empty columns already converted (their memory goes back at once)."""
+    for column in columns:
+        del column[:]
+
+
 def _truncate(columns: tuple[array, ...], size: int) -> None:
     """Undo a partly appended row: a value out of range (OverflowError) must leave the columns
     aligned; the caller re-raises, and the event is counted as malformed."""
@@ -64,8 +85,8 @@ def _int3(value: Any) -> tuple[int, int, int] | None:
 
 
 class GpuColumns:
-    """GPU activities: (kind, name, start_ns, dur_ns, device, stream, correlation, external_id,
-    bytes, grid, block, collective call or None) per row."""
+    """GPU activities: (kind, name, start_us, dur_us, device, stream, correlation, external_id,
+    bytes, grid, block, collective call or None) per row; ``start``/``dur`` in ns after ``finish()``."""
 
     def __init__(self, ids: LinkIds) -> None:
         self.ids = ids
@@ -75,8 +96,8 @@ class GpuColumns:
         self.comms = StringTable()
         self.kind = array("b")
         self.name = array("i")
-        self.start = array("q")
-        self.dur = array("q")
+        self.start_us = array("d")
+        self.dur_us = array("d")
         self.device = array("q")
         self.stream = array("q")
         self.correlation = array("q")
@@ -85,7 +106,7 @@ class GpuColumns:
         self.grid = array("i")
         self.block = array("i")
         self.comm = array("i")
-        self._columns = (self.kind, self.name, self.start, self.dur, self.device, self.stream, self.correlation,
+        self._columns = (self.kind, self.name, self.start_us, self.dur_us, self.device, self.stream, self.correlation,
                          self.external, self.bytes, self.grid, self.block, self.comm)
         self._kinds = {kind: code for code, kind in enumerate(KINDS)}
 
@@ -98,12 +119,12 @@ class GpuColumns:
         name_code = self.names.codes.get(name)
         if name_code is None:
             name_code = self.names.code(name)
-        size = len(self.start)
+        size = len(self.kind)
         try:
             self.kind.append(self._kinds[kind])
             self.name.append(name_code)
-            self.start.append(start)
-            self.dur.append(dur)
+            self.start_us.append(start)
+            self.dur_us.append(dur)
             self.device.append(device)
             self.stream.append(stream)
             self.correlation.append(correlation)
@@ -116,8 +137,12 @@ class GpuColumns:
             _truncate(self._columns, size)
             raise
 
+    def finish(self) -> None:
+        self.start, self.dur = ns_column(self.start_us), ns_column(self.dur_us)
+        _release(self.start_us, self.dur_us)
+
     def __len__(self) -> int:
-        return len(self.start)
+        return len(self.kind)
 
 
 def _code3(table: StringTable, value: Any) -> int:
@@ -135,66 +160,42 @@ def _code3(table: StringTable, value: Any) -> int:
 
 
 class OpColumns:
-    """cpu_ops: (signature, start_ns, dur_ns, tid) per row, with their External id (MISSING for
-    ``loose`` ops, which have none). ``ops[external] = record`` adds a row."""
+    """cpu_ops: External id (MISSING for ops without one), signature, start_us, dur_us and thread
+    per row, appended column by column by the reader's event loop; ``start``/``dur`` in ns (negative
+    durations 0) after ``finish()``."""
 
     def __init__(self, ids: LinkIds) -> None:
         self.ids = ids
         self.external = array("q")
         self.signature = array("i")
-        self.start = array("q")
-        self.dur = array("q")
+        self.start_us = array("d")
+        self.dur_us = array("d")
         self.tid = array("q")
-        self._columns = (self.external, self.signature, self.start, self.dur, self.tid)
-        self.loose = _LooseOps(self)
 
-    def __setitem__(self, external: Any, record: tuple[int, int, int, Any]) -> None:
-        self.add(external if type(external) is int and -CODE_BASE < external < CODE_BASE
-                 else self.ids.code(external), record)
-
-    def add(self, external: int, record: tuple[int, int, int, Any]) -> None:
-        # The bulk of a trace: appended inline, all or none (see _truncate).
-        signature, start, dur, tid = record
-        if not (type(tid) is int and -CODE_BASE < tid < CODE_BASE):
-            tid = self.ids.code(tid)
-        size = len(self.start)
-        try:
-            self.external.append(external)
-            self.signature.append(signature)
-            self.start.append(start)
-            self.dur.append(dur)
-            self.tid.append(tid)
-        except (OverflowError, TypeError):
-            _truncate(self._columns, size)
-            raise
+    def finish(self) -> None:
+        self.start, self.dur = ns_column(self.start_us), ns_column(self.dur_us, clamp_negative=True)
+        _release(self.start_us, self.dur_us)
 
     def __len__(self) -> int:
-        return len(self.start)
-
-
-class _LooseOps:
-    def __init__(self, store: OpColumns) -> None:
-        self.store = store
-
-    def append(self, record: tuple[int, int, int, Any]) -> None:
-        self.store.add(MISSING, record)
+        return len(self.external)
 
 
 class RuntimeColumns:
-    """Runtime/driver calls with a correlation id: (api, start_ns, dur_ns, tid, external_id)."""
+    """Runtime/driver calls with a correlation id: (api, start_us, dur_us, tid, external_id);
+    ``start``/``dur`` in ns (negative durations 0) after ``finish()``."""
 
     def __init__(self, ids: LinkIds) -> None:
         self.ids = ids
         self.apis = StringTable()
         self.correlation = array("q")
         self.api = array("i")
-        self.start = array("q")
-        self.dur = array("q")
+        self.start_us = array("d")
+        self.dur_us = array("d")
         self.tid = array("q")
         self.external = array("q")
-        self._columns = (self.correlation, self.api, self.start, self.dur, self.tid, self.external)
+        self._columns = (self.correlation, self.api, self.start_us, self.dur_us, self.tid, self.external)
 
-    def __setitem__(self, correlation: Any, record: tuple[str, int, int, Any, Any]) -> None:
+    def __setitem__(self, correlation: Any, record: tuple[str, float, float, Any, Any]) -> None:
         name, start, dur, tid, external = record
         code = self.ids.code
         if not (type(correlation) is int and -CODE_BASE < correlation < CODE_BASE):
@@ -206,20 +207,24 @@ class RuntimeColumns:
         api = self.apis.codes.get(name)
         if api is None:
             api = self.apis.code(name)
-        size = len(self.start)
+        size = len(self.correlation)
         try:
             self.correlation.append(correlation)
             self.api.append(api)
-            self.start.append(start)
-            self.dur.append(dur)
+            self.start_us.append(start)
+            self.dur_us.append(dur)
             self.tid.append(tid)
             self.external.append(external)
         except (OverflowError, TypeError):
             _truncate(self._columns, size)
             raise
 
+    def finish(self) -> None:
+        self.start, self.dur = ns_column(self.start_us), ns_column(self.dur_us, clamp_negative=True)
+        _release(self.start_us, self.dur_us)
+
     def __len__(self) -> int:
-        return len(self.start)
+        return len(self.correlation)
 
 
 def _np(column: array, dtype: Any) -> np.ndarray:
