@@ -29,10 +29,11 @@ from roofline.sources.jsonsalvage import find_array_end, parse_robust, salvage_t
 # term of the peak (423 MB vs 153 MB reading a 0.2 GB trace, measured) and were no faster.
 CHUNK_BYTES = 4 * 1024 * 1024
 # Each chunk's events are parsed, and handed to the caller, in regions of about this size: the
-# ~2.5 MB of dicts one decodes to stays in the processor's cache while orjson builds it and the
-# caller reads it (a kineto trace parses at 2.5 us an event in 256 kB regions, 4.2 us in 4 MB
-# ones, measured on the benchmark machine).
-PARSE_BYTES = 256 * 1024
+# ~1 MB of dicts one decodes to stays in the processor's L2 cache while orjson builds it and the
+# caller reads it. Reading the 0.2 GB bench trace (read_kineto, CPU s, 2-3 runs each on the
+# development VM, 1 MB of L2 a core): 4 MB regions 4.4-4.7, 1 MB 4.0-4.1, 256 kB 3.9-4.6,
+# 128 kB 2.4-2.8, 96 kB 2.4-3.0, 64 kB 2.3-2.8, 32 kB 2.7-3.0 (the per-region cost shows).
+PARSE_BYTES = 96 * 1024
 _EVENTS_KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
 _EVENT_START = re.compile(rb"\n[ \t]*\{")
 # The whole array on one line (traces re-serialised by other tools): cut at the comma of "}, {".
