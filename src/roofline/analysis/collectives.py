@@ -22,8 +22,8 @@ Pure functions of names, PyTorch's recorded arguments and the device's roofs; no
 from __future__ import annotations
 
 import math
-
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -235,11 +235,17 @@ class CollectiveWork:
         return max(sized, key=lambda p: p.calls).group_size if sized else None
 
 
+def _most_common(values: list[str]) -> str:
+    return Counter(values).most_common(1)[0][0]
+
+
 def collective_work(kernel_name: str, calls: list[tuple[CollectiveCall | None, int]]) -> CollectiveWork:
     """Aggregate ``(call, duration ns)`` pairs of one kernel group. The recorded collective name wins
     over the kernel's (NCCL runs all-to-all as SendRecv kernels; RCCL names them all ``Generic``)."""
     names = [c.collective for c, _ in calls if c is not None and c.collective]
-    collective = max(set(names), key=names.count) if names else collective_from_name(kernel_name)
+    # The most common; among equally common, the first seen (max over a set broke ties by string hash:
+    # the verdict changed with PYTHONHASHSEED).
+    collective = _most_common(names) if names else collective_from_name(kernel_name)
     dtypes = [c.dtype for c, _ in calls if c is not None and c.dtype]
     by_size: dict[int | None, list[tuple[CollectiveCall | None, int]]] = {}
     for call, dur in calls:
@@ -250,7 +256,7 @@ def collective_work(kernel_name: str, calls: list[tuple[CollectiveCall | None, i
         message = None if any(s is None for s in sizes) else float(sum(sizes))  # type: ignore[arg-type]
         parts.append(CollectivePart(size, len(members), message, sum(d for _, d in members) * 1e-9))
     algorithm, protocol = algorithm_and_protocol(kernel_name)
-    return CollectiveWork(collective, algorithm, protocol, max(set(dtypes), key=dtypes.count) if dtypes else None,
+    return CollectiveWork(collective, algorithm, protocol, _most_common(dtypes) if dtypes else None,
                           tuple(parts))
 
 
