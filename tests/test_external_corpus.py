@@ -38,7 +38,7 @@ SPEC_FOR = {
 # the share with a bound is not checked on it.
 NO_SPEC = {"hta/timeline_analysis/sampled_rank-0.json.gz": "h100-sxm"}
 # What each kind of non-GPU trace's message must say it is.
-KIND_WORDS = {"cpu_only": "cpu-only", "mtia": "mtia", "cupti_range_profiler": "range profil"}
+KIND_WORDS = {"cpu_only": "cpu-only", "mtia": "mtia", "cupti_range_profiler": "range-profil"}
 
 NO_SHAPES = "no shapes recorded: the ops cannot be costed"
 VLLM_MOE = ("with --graph-capture the GEMMs, norms, rotary and cache writes are costed from the captured ops, "
@@ -70,12 +70,7 @@ GAPS = {
         "tracelens/inference/vllm_prefilldecode_piecewise/graph_execution.json.gz": VLLM_MOE,
     },
     "device": {},
-    "kind": {
-        "hta/mtia_inference_trace/mtia_inference_rank_0.json.gz":
-            "an MTIA trace is reported as a CPU-only profile",
-        "hta/cupti_profiler/benchmark_result_924719_1679055439_trace.json.gz":
-            "a CUPTI range-profiler trace is reported as a CPU-only profile",
-    },
+    "kind": {},
 }
 
 
