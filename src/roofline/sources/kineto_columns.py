@@ -59,10 +59,12 @@ def ns_column(microseconds: array, *, clamp_negative: bool = False) -> np.ndarra
     return ns.astype(np.int64)
 
 
-def _release(*columns: array) -> None:
-    """Empty columns already converted (their memory goes back at once)."""
-    for column in columns:
-        del column[:]
+def _release(owner: object, *names: str) -> None:
+    """Drop columns already converted: rebound to empty ones, so their memory goes back once the
+    last view of it is gone. (Emptying them in place raises BufferError while a view is alive —
+    and a sampling profiler, as in a dask worker, can hold a frame whose locals still view one.)"""
+    for name in names:
+        setattr(owner, name, array(getattr(owner, name).typecode))
 
 
 def _truncate(columns: tuple[array, ...], size: int) -> None:
@@ -139,7 +141,7 @@ class GpuColumns:
 
     def finish(self) -> None:
         self.start, self.dur = ns_column(self.start_us), ns_column(self.dur_us)
-        _release(self.start_us, self.dur_us)
+        _release(self, "start_us", "dur_us")
 
     def __len__(self) -> int:
         return len(self.kind)
@@ -174,7 +176,7 @@ class OpColumns:
 
     def finish(self) -> None:
         self.start, self.dur = ns_column(self.start_us), ns_column(self.dur_us, clamp_negative=True)
-        _release(self.start_us, self.dur_us)
+        _release(self, "start_us", "dur_us")
 
     def __len__(self) -> int:
         return len(self.external)
@@ -221,7 +223,7 @@ class RuntimeColumns:
 
     def finish(self) -> None:
         self.start, self.dur = ns_column(self.start_us), ns_column(self.dur_us, clamp_negative=True)
-        _release(self.start_us, self.dur_us)
+        _release(self, "start_us", "dur_us")
 
     def __len__(self) -> int:
         return len(self.correlation)
