@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import gzip
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +44,20 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~umask
 
 
+_INTERRUPTS = {getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)} - {None}
+
+
+def _hold_interrupts() -> set | None:
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+
+
+def _release_interrupts(previous: set | None) -> None:
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 @contextmanager
 def atomic_output(path: Path, *, compress: bool | None = None) -> Iterator[IO[bytes]]:
     """A binary stream to a temporary file beside ``path``, renamed over it only when the block
@@ -55,11 +71,16 @@ def atomic_output(path: Path, *, compress: bool | None = None) -> Iterator[IO[by
         raise InputError("is a directory", file=path, fix="give a file name for the output")
     if compress is None:
         compress = path.name.lower().endswith(".gz")
+    # An interrupt between creating the temporary file and the cleanup below taking charge of it
+    # would leave it behind: hold SIGINT/SIGTERM back across that window (they arrive just after).
+    held = _hold_interrupts()
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
+        _release_interrupts(held)
         raise InputError(f"cannot write here: {exc.strerror or exc}", file=path) from None
     try:
+        _release_interrupts(held)
         with os.fdopen(fd, "wb") as raw:
             if compress:
                 with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as zipped:
