@@ -46,7 +46,8 @@ from roofline.sources import read_input
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTERNAL = ROOT / "tests" / "data" / "external"
-CAPTURE_DIRS = [ROOT / "tests" / "data" / "h200" / "training", ROOT / "tests" / "data" / "h200" / "captured"]
+CAPTURE_DIRS = [ROOT / "tests" / "data" / "h200" / "training", ROOT / "tests" / "data" / "h200" / "captured",
+                ROOT / "tests" / "data" / "h200" / "captured" / "graph_pair"]
 ANY_SPEC = "h100-sxm"  # for the busy figure of a trace whose device has no spec (busy uses no roofs)
 UNBOUND = "unknown"  # every other class (compute, memory, communication, launch, latency) is a bound
 

@@ -80,3 +80,57 @@ def test_capture_with_no_profile_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "no .json or .json.gz capture profile" in lines[0]
+
+
+# A plain PyTorch CUDA capture (torch.cuda.graph under the profiler) names no kernel on its launches:
+# recorded on an H200 by benchmarks/capture/capture_graph_pair.py (tests/data/h200/captured/graph_pair/).
+PAIR = Path(__file__).parent / "data" / "h200" / "captured" / "graph_pair"
+PAIR_REPLAY = PAIR / "decode_bf16_cudagraph_replay.json.gz"
+PAIR_CAPTURE = PAIR / "capture_traces"
+
+
+def test_nameless_captures_align_by_position_only_when_the_counts_agree() -> None:
+    assert align(["a", "b", "c"], (None, None, None)) == [0, 1, 2]
+    assert align(["a", "b"], (None, None, None)) is None  # a launch the replay lacks: no safe pairing
+
+
+def test_a_driver_launch_inside_a_runtime_launch_is_one_kernel() -> None:
+    from roofline.sources.graph_capture import _outermost
+
+    runtime = (10.0, None, 7, 1, 20.0)  # cudaLaunchKernelExC, 10-20 µs
+    driver = (12.0, None, 7, 1, 15.0)   # the cuLaunchKernelEx it makes
+    other_thread = (13.0, None, 8, 2, 14.0)
+    later = (21.0, None, 9, 1, 22.0)
+    assert _outermost([runtime, driver, other_thread, later]) == [runtime, other_thread, later]
+
+
+def test_the_capture_window_holds_one_launch_per_replayed_kernel() -> None:
+    # Independent count with plain json: launches between cudaStreamBeginCapture and EndCapture,
+    # and the kernels of one replay (the replay trace has three profiled steps).
+    events = [e for e in _events(PAIR_CAPTURE / "decode_bf16_cudagraph_capture.json.gz") if "ts" in e]
+    begin = next(e["ts"] for e in events if e.get("name") == "cudaStreamBeginCapture")
+    end = next(e["ts"] for e in events if e.get("name") == "cudaStreamEndCapture")
+    launches = [e for e in events if begin <= e["ts"] <= end and e.get("cat") in ("cuda_runtime", "cuda_driver")
+                and "Launch" in e["name"]]
+    replay = _events(PAIR_REPLAY)
+    graph_launches = {e["args"]["correlation"] for e in replay if e.get("name") == "cudaGraphLaunch"}
+    replayed = [e for e in replay if e.get("cat") == "kernel" and e["args"]["correlation"] in graph_launches]
+    assert len(launches) == 429 and len(graph_launches) == 3 and len(replayed) == 3 * 429
+    (graph,) = read_graph_capture(PAIR_CAPTURE)
+    assert len(graph.kernels) == 429 and all(name is None for name in graph.kernels)
+
+
+def test_the_h200_replay_gets_its_gemm_flops_from_the_nameless_capture() -> None:
+    result = runner.invoke(app, ["classify", str(PAIR_REPLAY), "--graph-capture", str(PAIR_CAPTURE), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    kernels = json.loads(result.stdout)["kernels"]
+    mm = sum(k["flops"] or 0 for k in kernels if k["op"] == "aten::mm") / 3  # three replays
+    # The capture recipe's Llama (hidden 2048, 8 layers, 16 heads / 8 KV heads of 128, MLP 5632,
+    # vocab 32000), one token: 2 x (8 x (2048·2048·2 + 2·2048·1024 + 3·2048·5632) + 2048·32000)
+    # = 2 x 443,023,360 FLOPs of GEMM per decode step.
+    assert mm == pytest.approx(2 * 443_023_360, rel=1e-9)
+    timed = sum(k["total_s"] for k in kernels)
+    bounded = sum(k["total_s"] for k in kernels if k["bound"] != "unknown")
+    assert bounded / timed > 0.95
+    without = runner.invoke(app, ["classify", str(PAIR_REPLAY), "-f", "json"])
+    assert all(k["bound"] == "unknown" for k in json.loads(without.stdout)["kernels"] if k["in_graph"])

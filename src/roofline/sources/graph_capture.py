@@ -116,11 +116,13 @@ def _windows(file: Path) -> list[CapturedGraph]:
                 begins.append(event["ts"] + float(event.get("dur") or 0))
             elif "StreamEndCapture" in name:
                 ends.append(event["ts"])
-            elif "Launch" in name and isinstance(args.get("kernel"), str) and "GraphLaunch" not in name:
-                launches.append((event["ts"], args["kernel"], args.get("External id")))
+            elif "Launch" in name and "GraphLaunch" not in name:
+                kernel = args.get("kernel")
+                launches.append((event["ts"], kernel if isinstance(kernel, str) else None, args.get("External id"),
+                                 event.get("tid"), event["ts"] + float(event.get("dur") or 0)))
     begins.sort()
     ends.sort()
-    launches.sort(key=lambda launch: launch[0])
+    launches = _outermost(sorted(launches, key=lambda launch: launch[0]))
     times = np.array([launch[0] for launch in launches])
     graphs = []
     for begin, end in zip(begins, ends):
@@ -131,7 +133,7 @@ def _windows(file: Path) -> list[CapturedGraph]:
         index: dict[Any, int] = {}
         window_ops: list[dict[str, Any]] = []
         op_of_kernel = []
-        for _, _, external in window:
+        for _, _, external, *_ in window:
             op = ops.get(external) if external is not None else None
             if op is None:
                 op_of_kernel.append(-1)
@@ -140,14 +142,35 @@ def _windows(file: Path) -> list[CapturedGraph]:
                 index[external] = len(window_ops)
                 window_ops.append(op)
             op_of_kernel.append(index[external])
-        graphs.append(CapturedGraph(str(file), tuple(k for _, k, _ in window), tuple(op_of_kernel),
+        graphs.append(CapturedGraph(str(file), tuple(launch[1] for launch in window), tuple(op_of_kernel),
                                     tuple(window_ops)))
     return graphs
 
 
-def align(replayed: list[str], captured: tuple[str, ...]) -> list[int] | None:
+def _outermost(launches: list[tuple]) -> list[tuple]:
+    """The launches not nested in another launch call of the same thread: a runtime launch
+    (``cudaLaunchKernelExC``) that CUPTI also records as the driver call it makes (``cuLaunchKernelEx``)
+    is one kernel, not two."""
+    kept: list[tuple] = []
+    open_until: dict[Any, float] = {}
+    for launch in launches:
+        start, _, _, thread, end = launch
+        if start < open_until.get(thread, -np.inf):
+            continue
+        open_until[thread] = end
+        kept.append(launch)
+    return kept
+
+
+def align(replayed: list[str], captured: tuple[str | None, ...]) -> list[int] | None:
     """For each replayed kernel name, the index of its captured launch: a forward scan that skips
-    captured launches the replay does not show; None when a replayed kernel finds none."""
+    captured launches the replay does not show; None when a replayed kernel finds none.
+
+    CUDA's runtime callbacks name no kernel on a launch (kineto records ``args.kernel`` on ROCm and in
+    the engines' capture profiles, not on a plain PyTorch CUDA capture): a capture whose launches are
+    all nameless matches by position, and only a replay of exactly as many kernels as it launched."""
+    if captured and all(name is None for name in captured):
+        return list(range(len(replayed))) if len(replayed) == len(captured) else None
     out = []
     position = 0
     for name in replayed:
