@@ -40,7 +40,14 @@ class ServingContext:
 
     @property
     def capacity_bytes(self) -> float:
+        """What the engine's paged KV pool may use: the profile's memory fraction of the GPU."""
         return self.spec.memory.usable_bytes * self.profile.scheduler.memory_fraction
+
+    def capacity_for(self, cfg: ServingConfig) -> float:
+        """A static batch allocates its own KV cache, exactly B x (prompt + output) tokens
+        (TensorRT-LLM's session runtime, offline generate): the pool fraction of continuous serving
+        (trtllm-serve's free_gpu_memory_fraction, vLLM's gpu_memory_utilization) does not apply."""
+        return self.spec.memory.usable_bytes if self.mode(cfg) == "static" else self.capacity_bytes
 
     def mode(self, cfg: ServingConfig) -> str:
         return cfg.serving.mode or self.profile.default_mode
@@ -141,20 +148,20 @@ def evaluate(cfg: ServingConfig, context: ServingContext, *, check_batch: bool =
     arch = context.arch
     mode = context.mode(cfg)
     s = cfg.serving
-    fits = plan_memory(arch, cfg, context.capacity_bytes).max_batch
+    capacity = context.capacity_for(cfg)
+    fits = plan_memory(arch, cfg, capacity).max_batch
     paged_ok = True
     if mode == "static" or s.concurrency is None:
         running = s.clients  # the batch that runs together: it must fit
         checked = running
     else:
         checked = s.batch if "batch" in s.model_fields_set else None  # a max_num_seqs the config sets
-        fits = paged_fits(arch, cfg, context.capacity_bytes, fits)
+        fits = paged_fits(arch, cfg, capacity, fits)
         # The engine's running cap is per attention-DP rank (see serving_disagg).
         cap = min(fits, context.profile.scheduler.max_running * cfg.parallelism.attention_data, checked or fits)
         running = min(s.concurrency, max(cap, 1))
         paged_ok = fits >= 1
-    memory = plan_memory(arch, cfg.model_copy(update={"serving": s.model_copy(update={"batch": running})}),
-                         context.capacity_bytes)
+    memory = plan_memory(arch, cfg.model_copy(update={"serving": s.model_copy(update={"batch": running})}), capacity)
     fixed = memory.weight_bytes + memory.workspace_bytes + memory.reserve_bytes
     if fixed > memory.capacity_bytes:
         raise InputError(
