@@ -30,7 +30,7 @@ from roofline.workload.engine_profile import (
 from roofline.workload.memory import weight_bits
 from roofline.workload.model import load_model
 from roofline.workload.runs import MeasuredRun
-from roofline.workload.scheduling import StepResult, continuous, residual_life, static
+from roofline.workload.scheduling import StepResult, continuous, request_host_time, residual_life, static
 from roofline.workload.serving import ServingConfig
 
 runner = CliRunner()
@@ -64,6 +64,24 @@ def test_continuous_formulas_by_hand() -> None:
     q = continuous(clients=8, capacity=4, prompt=1000, output=101, scheduler=sched, step=_step)
     assert q.running == 4 and q.queued == 4 and q.queue_s == pytest.approx(service)
     assert q.request_rate == pytest.approx(t.request_rate)
+
+
+def test_per_layer_request_cost_by_hand() -> None:
+    # aiconfigurator (aic-core vllm_backend._prefill_dispatch_overhead_ms) calibrates vLLM's eager
+    # prefill dispatch at 0.8 ms per layer: Llama-3.1-70B's 80 layers cost 64 ms, Llama-3.1-8B's 32 cost
+    # 25.6 ms, on top of the fixed 10 ms.
+    sched = Scheduler(per_request_s=0.01, per_request_layer_s=0.8e-3)
+    assert request_host_time(sched, 80) == pytest.approx(0.074)
+    assert request_host_time(sched, 32) == pytest.approx(0.0356)
+    # In a serving loop it moves TTFT by exactly that and leaves TPOT alone (decode is CUDA-graphed).
+    base = Scheduler(token_budget=8192, iteration_s=1e-3, per_request_s=0.01, ttft_queue_share=0.5)
+    layered = base.model_copy(update={"per_request_layer_s": 0.8e-3})
+    a = continuous(clients=4, capacity=4, prompt=1000, output=101, scheduler=base, step=_step, layers=80)
+    b = continuous(clients=4, capacity=4, prompt=1000, output=101, scheduler=layered, step=_step, layers=80)
+    assert b.ttft_s - a.ttft_s == pytest.approx(0.064) and b.tpot_s == pytest.approx(a.tpot_s)
+    one = static(batch=1, prompt=1000, output=11, scheduler=layered,
+                 step_prefill=lambda n: StepResult(1e-5 * n * 1000, None), step=_step, layers=32)
+    assert one.ttft_s == pytest.approx(0.01 + 0.0256 + 0.01 + 1e-3)  # fixed + 32 layers + prefill + host
 
 
 def test_static_formulas_by_hand() -> None:
@@ -255,3 +273,18 @@ def test_bundled_sglang_releases_differ_in_queueing() -> None:
     assert old.scheduler.ttft_queue_share > 0.3 > new.scheduler.ttft_queue_share
     with pytest.raises(InputError, match="known sglang versions"):
         load_engine_profile("sglang", "9.9")
+
+
+def test_calibration_separates_the_per_layer_request_cost() -> None:
+    """Two models of 32 and 64 layers: a per-request cost of 20 ms plus 0.8 ms per layer (35.6 ms and
+    71.2 ms) is found again as its two parts, not as one mean constant."""
+    truth = EngineProfile(name="truth", scheduler=Scheduler(iteration_s=2e-3, per_request_s=0.02,
+                                                            per_request_layer_s=0.8e-3, ttft_queue_share=0.5,
+                                                            graph_max_batch=512))
+    runs = _synthetic_runs(truth)
+    start = EngineProfile(name="fit", scheduler=Scheduler(graph_max_batch=512))
+    result = calibrate(runs, start, _predict, folds=0, source="synthetic")
+    s = result.profile.scheduler
+    assert s.per_request_layer_s == pytest.approx(0.8e-3, rel=0.15)
+    assert s.per_request_s == pytest.approx(0.02, rel=0.3)
+    assert result.fit_errors[0] < 0.03

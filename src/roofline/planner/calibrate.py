@@ -37,13 +37,14 @@ DEFAULT_LATENCY = Efficiency().comm_latency_s
 # Constants the fit may set, with their bounds and the scale of their prior (None: a multiplier
 # of a class's time, prior 1).
 HOST = {"iteration_s": (0.0, 0.05, 1e-3), "per_sequence_s": (0.0, 1e-3, 2e-5), "per_request_s": (0.0, 2.0, 0.02),
+        "per_request_layer_s": (0.0, 0.02, 1e-3),
         "ttft_queue_share": (0.0, 4.0, 0.5)}
 
 
 def _reset(profile: EngineProfile) -> EngineProfile:
     """The base profile without any fitted constant: scheduler facts (budget, caps, graphs) kept."""
     scheduler = profile.scheduler.model_copy(update={"iteration_s": 0.0, "per_sequence_s": 0.0, "per_request_s": 0.0,
-                                                     "ttft_queue_share": 0.0})
+                                                     "per_request_layer_s": 0.0, "ttft_queue_share": 0.0})
     kernels = Kernels(flash_attention=profile.kernels.flash_attention,
                       fused_elementwise=profile.kernels.fused_elementwise)
     provenance = {k: v for k, v in profile.provenance.items() if k.startswith("scheduler.") and not any(
@@ -114,6 +115,7 @@ def features_of(p: Prediction, tp: int, latency: float) -> Features:
     f.ttft["iteration_s"] = f.ttft.get("iteration_s", 0.0) + own
     f.ttft["per_sequence_s"] = f.ttft.get("per_sequence_s", 0.0) + own * p.decode_batch
     f.ttft["per_request_s"] = 1.0
+    f.ttft["per_request_layer_s"] = float(tw.get("request_layers", 0.0))
     if p.running > 1 and p.mode == "continuous":
         marginal = max(p.prefill.time_s - p.decode.time_s, 0.0)
         f.ttft["ttft_queue_share"] = (p.running - 1) * own * marginal

@@ -12,7 +12,7 @@ from roofline.workload.memory import plan_memory
 from roofline.workload.parallel import SCALE_OUT_BYTES_PER_S, check_layout, scale_out
 from roofline.workload.phases import PhaseShape
 from roofline.workload.predict import Prediction, expected_tokens_per_pass, predict_phase
-from roofline.workload.scheduling import host_time
+from roofline.workload.scheduling import host_time, request_host_time
 from roofline.workload.serving import ServingConfig
 
 
@@ -77,7 +77,7 @@ def predict_disaggregated(cfg: ServingConfig, context, draft) -> Prediction:  # 
     transfer = kv_transfer_s(kv_bytes, layout.prefill.gpus_per_worker, link, context.efficiency.comm_bandwidth)
     clients = s.clients
     times = serve(clients=clients, output=s.output_tokens, layout=layout, prefill_s=prefill.time_s + host_time(sched, 1),
-                  transfer_s=transfer, decode_step=decode_step, per_request_s=sched.per_request_s,
+                  transfer_s=transfer, decode_step=decode_step, per_request_s=request_host_time(sched, context.arch.num_layers),
                   decode_cap=decode_cap, prefill_servers=layout.prefill.workers * ranks)
     decode_phase = decodes[min(times.decode_batch, decode_cap)]
     throughput = times.request_rate * s.output_tokens

@@ -38,6 +38,10 @@ class Scheduler(_Strict):
     # Fixed time from a request's arrival to its first token besides GPU work (HTTP, tokenisation,
     # admission, detokenising the first token).
     per_request_s: float = Field(0.0, ge=0, le=10)
+    # Host time per model layer of each prefill request: the prefill runs eagerly (CUDA graphs cover
+    # decode only), so the CPU dispatches every layer's kernels for it — a cost that grows with the
+    # layer count, not the batch (aiconfigurator calibrates vLLM's at 0.8 ms per layer).
+    per_request_layer_s: float = Field(0.0, ge=0, le=0.1)
     # Tokens (prefill + decode) one iteration may carry: vLLM max_num_batched_tokens, TensorRT-LLM
     # max_num_tokens, SGLang chunked_prefill_size. A longer prompt is prefilled in chunks.
     token_budget: int = Field(8192, ge=1)
@@ -131,6 +135,7 @@ class SchedulerOverride(_Strict):
     iteration_s: float | None = Field(None, ge=0, le=1)
     per_sequence_s: float | None = Field(None, ge=0, le=0.01)
     per_request_s: float | None = Field(None, ge=0, le=10)
+    per_request_layer_s: float | None = Field(None, ge=0, le=0.1)
     ttft_queue_share: float | None = Field(None, ge=0, le=4)
 
 

@@ -65,6 +65,12 @@ def host_time(scheduler: Scheduler, sequences: int) -> float:
     return scheduler.iteration_s + scheduler.per_sequence_s * sequences
 
 
+def request_host_time(scheduler: Scheduler, layers: int) -> float:
+    """Host time of one request before its first token besides the iterations: the fixed part
+    (HTTP, tokenisation, admission) plus the eager prefill's dispatch, per model layer."""
+    return scheduler.per_request_s + scheduler.per_request_layer_s * layers
+
+
 def residual_life(share: float, short_s: float, long_s: float) -> float:
     """Mean time an arrival waits for the iteration under way to end: E[T²] / (2·E[T]) over iterations
     that are ``long_s`` with probability ``share`` and ``short_s`` otherwise (inspection paradox)."""
@@ -76,7 +82,7 @@ def residual_life(share: float, short_s: float, long_s: float) -> float:
 
 def continuous(
     *, clients: int, capacity: int, prompt: int, output: int, scheduler: Scheduler, step: StepFn,
-    decode_per_token: Callable[[StepResult], float] = lambda r: r.time_s,
+    decode_per_token: Callable[[StepResult], float] = lambda r: r.time_s, layers: int = 0,
 ) -> ServingTimes:
     """``capacity``: the most sequences that can run (KV cache, engine cap, the config's batch)."""
     running = max(1, min(clients, capacity))
@@ -104,12 +110,12 @@ def continuous(
     else:
         own = step(0, 0, prompt if chunks == 1 else chunk, prompt)
         marginal, others, half = 0.0, 0.0, 0.0
-    in_engine_ttft = (scheduler.per_request_s + chunks * (own.time_s + host) + others * marginal + half * tpot)
+    in_engine_ttft = (request_host_time(scheduler, layers) + chunks * (own.time_s + host) + others * marginal + half * tpot)
     service = in_engine_ttft + (output - 1) * tpot
     queue = (clients / running - 1) * service if clients > running else 0.0
     # The weights of the step times in TPOT and TTFT (for calibration; the slot wait is kept apart).
     tpot_weights = {"decode": 1 - share, "mixed": share}
-    ttft_weights = {"own": chunks, "own_minus_decode": others, "half_tpot": half}
+    ttft_weights = {"own": chunks, "own_minus_decode": others, "half_tpot": half, "request_layers": layers}
     return ServingTimes(
         mode="continuous", clients=clients, running=running, queued=max(clients - running, 0),
         ttft_s=in_engine_ttft + queue, tpot_s=tpot, request_rate=running / service, decode_batch=decode_batch,
@@ -120,17 +126,17 @@ def continuous(
 
 def static(
     *, batch: int, prompt: int, output: int, scheduler: Scheduler, step_prefill: Callable[[int], StepResult],
-    step: StepFn, decode_per_token: Callable[[StepResult], float] = lambda r: r.time_s,
+    step: StepFn, decode_per_token: Callable[[StepResult], float] = lambda r: r.time_s, layers: int = 0,
 ) -> ServingTimes:
     prefill = step_prefill(batch)
     decode = step(batch, prompt + output // 2, 0, prompt)
     host = host_time(scheduler, batch)
     tpot = decode_per_token(decode) + host
-    ttft = scheduler.per_request_s + prefill.time_s + host_time(scheduler, batch)
+    ttft = request_host_time(scheduler, layers) + prefill.time_s + host_time(scheduler, batch)
     service = ttft + (output - 1) * tpot
     return ServingTimes(
         mode="static", clients=batch, running=batch, queued=0, ttft_s=ttft, tpot_s=tpot,
         request_rate=batch / service, decode_batch=batch, prefill_share=0.0, prefill_tokens_per_step=0,
         host_s_per_step=host, queue_s=0.0, decode=decode, mixed=None, prefill=prefill,
-        tpot_weights={"decode": 1.0}, ttft_weights={"prefill": 1.0},
+        tpot_weights={"decode": 1.0}, ttft_weights={"prefill": 1.0, "request_layers": layers},
     )
