@@ -50,3 +50,22 @@ def test_a_static_batch_is_not_limited_by_the_paged_pool_fraction() -> None:
     assert plan["baseline"]["batch"] == 60
     continuous = roofline.plan("llama-2-7b", mode="continuous", concurrency=60, **kwargs).to_dict()
     assert continuous["baseline"]["batch"] == 54 and continuous["baseline"]["queued"] == 6  # the pool's 0.9 holds 54
+
+
+def test_an_offline_run_pays_no_front_end_cost_per_request() -> None:
+    # The trtllm profile's per_request_s (0.0699 s, fitted on served runs behind trtllm-serve / Dynamo) is
+    # the HTTP front end's; TensorRT-LLM's session benchmark runs in-process. Static TTFT at batch 1 differs
+    # by exactly that constant, and nothing else moves.
+    from roofline.workload.engine_profile import load_engine_profile
+
+    per_request = load_engine_profile("trtllm").scheduler.per_request_s
+    kwargs = dict(hardware="h100-sxm", gpus=1, tensor=1, batch=1, prompt_tokens=2048, output_tokens=1,
+                  max_context_tokens=2049, mode="static", engine="trtllm", weights="fp8", activations="fp8",
+                  kv_cache="fp8", max_steps=0)
+    server = roofline.plan("llama-2-7b", **kwargs).to_dict()["baseline"]
+    offline = roofline.plan("llama-2-7b", frontend="offline", **kwargs).to_dict()["baseline"]
+    assert per_request > 0.05
+    assert server["ttft_s"] - offline["ttft_s"] == pytest.approx(per_request, rel=1e-9)
+    assert server["itl_s"] == pytest.approx(offline["itl_s"], rel=1e-12)
+    # The published first-token latency of this row (TensorRT-LLM 0.5.0, H100 fp8, 2,048-token prompt): 36 ms.
+    assert offline["ttft_s"] * 1e3 == pytest.approx(36, rel=0.05)

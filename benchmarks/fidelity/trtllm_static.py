@@ -47,7 +47,7 @@ def predict(row: dict, engine: str) -> dict:
         plan = roofline.plan(row["model"], hardware=row["hardware"], gpus=row["tp"], tensor=row["tp"],
                              batch=row["batch"], prompt_tokens=row["isl"], output_tokens=row["osl"],
                              max_context_tokens=row["isl"] + row["osl"], mode="static", engine=engine,
-                             weights=p, activations=p, kv_cache=p, max_steps=0)
+                             weights=p, activations=p, kv_cache=p, frontend="offline", max_steps=0)
     except InputError as exc:
         return {"refused": exc.message}
     base = plan.to_dict()["baseline"]

@@ -43,6 +43,15 @@ class ServingContext:
         """What the engine's paged KV pool may use: the profile's memory fraction of the GPU."""
         return self.spec.memory.usable_bytes * self.profile.scheduler.memory_fraction
 
+    def scheduler_for(self, cfg: ServingConfig) -> Scheduler:
+        """The profile's scheduler as this config meets it: offline (in-process) requests pay no
+        front-end cost per request (``per_request_s``: HTTP, tokenisation, streaming); the per-layer
+        prefill dispatch (``per_request_layer_s``) is the engine's own and stays."""
+        scheduler = self.profile.scheduler
+        if cfg.runtime.frontend == "offline" and scheduler.per_request_s:
+            return scheduler.model_copy(update={"per_request_s": 0.0})
+        return scheduler
+
     def capacity_for(self, cfg: ServingConfig) -> float:
         """A static batch allocates its own KV cache, exactly B x (prompt + output) tokens
         (TensorRT-LLM's session runtime, offline generate): the pool fraction of continuous serving
@@ -187,7 +196,7 @@ def evaluate(cfg: ServingConfig, context: ServingContext, *, check_batch: bool =
     if cfg.speculative is not None and draft is None:
         draft = resolve_draft(cfg, arch)
     prediction = predict(arch, context.effective(cfg), context.roofs, context.efficiency, memory, draft=draft,
-                         scheduler=context.profile.scheduler, mode=mode, capacity=running,
+                         scheduler=context.scheduler_for(cfg), mode=mode, capacity=running,
                          graph_max_batch=context.profile.scheduler.graph_max_batch)
     return Evaluation(prediction, slo_ratios(cfg, prediction))
 

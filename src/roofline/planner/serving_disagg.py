@@ -29,7 +29,7 @@ def predict_disaggregated(cfg: ServingConfig, context, draft) -> Prediction:  # 
     layout = cfg.serving.disaggregated
     assert layout is not None
     s, arch = cfg.serving, context.arch
-    sched = context.profile.scheduler
+    sched = context.scheduler_for(cfg)
     prefill_cfg = context.effective(pool_config(cfg, layout.prefill))
     decode_cfg = context.effective(pool_config(cfg, layout.decode))
     memories = {}

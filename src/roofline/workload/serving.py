@@ -138,6 +138,10 @@ class Runtime(_Section):
     engine: str = "generic"
     engine_version: str | None = None
     engine_profile: str | None = None
+    # How requests reach the engine: through a serving front end (an HTTP server that tokenises,
+    # admits and streams: the profile's per-request cost applies) or offline, in-process (LLM.generate,
+    # TensorRT-LLM's session benchmark, batch jobs: no per-request front-end cost).
+    frontend: Literal["server", "offline"] = "server"
 
     @field_validator("engine", mode="before")
     @classmethod
