@@ -72,8 +72,15 @@ FALLBACK_HW = {
 #   MXFP4 MoE), 36 moe_forward and 36 attention calls per step (36 layers), attention's query
 #   [T, 8, 64] and key [T, 1, 64] on one of 8 GPUs (64 query and 8 KV heads of dim 64), MXFP4
 #   expert kernels (bmm_…MxE2m1…): gpt-oss-120b's config.json says each of these.
+#   tracelens/inference/vllm_*: vLLM on one GPU (world size 1); their capture profiles record
+#   moe_forward's router_logits [T, 32] (32 experts), 24 moe_forward and 24 attention calls
+#   (24 layers), hidden states [T, 2880] (padded to 3072 for the MoE), query [T, 64, 64] and key
+#   [T, 8, 64] (64 query and 8 KV heads of dim 64), the 5120-wide qkv projection (64+2·8 heads ×
+#   64): gpt-oss-20b's config.json.
 MODELS = {
     "tracelens/b200/eager_trace.json.gz": "gpt-oss-120b",
+    "tracelens/inference/vllm_decode_full/graph_execution.json.gz": "gpt-oss-20b",
+    "tracelens/inference/vllm_prefilldecode_piecewise/graph_execution.json.gz": "gpt-oss-20b",
 }
 
 

@@ -78,7 +78,7 @@ def classify_loaded(
     if model is not None:
         apply_model(loaded, model)
     if graph_capture is not None:
-        join_graph_capture(loaded, graph_capture)
+        join_graph_capture(loaded, graph_capture, model)
     if device_index is not None:
         names = loaded.extra.get("devices") or {}
         if isinstance(names, dict) and device_index in names:
@@ -146,9 +146,10 @@ def apply_model(loaded: LoadedInput, model: ModelLayer) -> None:
     loaded.events, loaded.warnings, loaded.extra = again.events, again.warnings, again.extra
 
 
-def join_graph_capture(loaded: LoadedInput, capture: Path) -> None:
+def join_graph_capture(loaded: LoadedInput, capture: Path, model: ModelLayer | None = None) -> None:
     """Give a trace's graph-replayed kernels the ops and costs of the capture profile (once per
-    loaded trace: a second call finds them costed)."""
+    loaded trace: a second call finds them costed), the capture read with ``model`` active."""
+    from roofline.opcost.model_layer import using_model
     from roofline.sources.graph_capture import apply_graph_capture, read_graph_capture
 
     if loaded.events is None or loaded.format != "kineto":
@@ -156,7 +157,8 @@ def join_graph_capture(loaded: LoadedInput, capture: Path) -> None:
                          file=loaded.path, place="--graph-capture", fix="drop --graph-capture")
     if loaded.extra.get("graph_capture") == str(capture):
         return
-    apply_graph_capture(loaded.events, read_graph_capture(Path(capture)), loaded.warnings)
+    with using_model(model):
+        apply_graph_capture(loaded.events, read_graph_capture(Path(capture)), loaded.warnings)
     loaded.extra["graph_capture"] = str(capture)
 
 
