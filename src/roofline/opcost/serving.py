@@ -40,8 +40,8 @@ N (the layer's experts spread over N by tensor or expert parallelism):
         skewed and touch fewer) and w the stored bytes per weight (MXFP4 0.53125: 4 bits plus an
         8-bit scale per 32), + shared weights + hidden states and logits read + output written.
   H′ may exceed the model's H: engines pad the hidden size (vLLM's MXFP4 path rounds 2880 up to
-  3072); the model's H counts (useful FLOPs). H′ < H, or E not the model's, is refused: the wrong
-  --model. The roof is the recorded activations' type (the kernels may quantise them further).
+  3072); the model's H counts (useful FLOPs). H′ < H or H′ ≥ H + 256 (more than padding), or E
+  not the model's, is refused: the wrong --model. The roof is the recorded activations' type (the kernels may quantise them further).
 """
 
 from __future__ import annotations
@@ -223,6 +223,11 @@ def _aiter_group_norm(call: OpCall) -> OpCost:
     return group_norm_like(ops.tensor(0, "input"), ops.int_(1), [ops.opt_tensor(2), ops.opt_tensor(3)])
 
 
+# Engines pad the MoE's hidden size up to a multiple of at most 256 (vLLM's MXFP4 path: 2880 → 3072);
+# a recorded width further from the model's is another model.
+_MAX_HIDDEN_PAD = 256
+
+
 @register_op("vllm::moe_forward", "vllm::moe_forward_shared", needs_shapes=False)
 def _moe_forward(call: OpCall) -> Result:
     layer = active_model()
@@ -240,7 +245,7 @@ def _moe_forward(call: OpCall) -> Result:
         raise Malformed(f"hidden_states {list(x.shape)} and router_logits {list(logits.shape)} are not [T, H], [T, E]")
     tokens, width = x.shape
     experts, k, h = layer.num_experts, layer.experts_per_token, layer.hidden_size
-    if logits.shape[1] != experts or width < h:
+    if logits.shape[1] != experts or not h <= width < h + _MAX_HIDDEN_PAD:
         raise Malformed(f"recorded {fmt(logits.shape[1])} experts and hidden size {fmt(width)}, the model "
                         f"{layer.name} has {fmt(experts)} and {fmt(h)}: the wrong --model?")
     m, n = layer.matrices_per_expert, layer.shards
