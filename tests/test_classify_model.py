@@ -52,3 +52,29 @@ def test_api_classify_with_model() -> None:
     assert bounded(without) < 0.5 < 0.9 < bounded(with_model)  # 43.7% → 95.8% (docs/op-costs.md)
     with pytest.raises(roofline.InputError):
         roofline.classify(B200, model="no-such-model")
+
+
+def test_the_b200_trace_is_gpt_oss_120b_by_its_own_facts() -> None:
+    """What the trace records, read with plain gzip + json, against the bundled config.json: the
+    model the corpus tests and bench_corpus pass for it is the one its shapes identify."""
+    import collections
+    import gzip
+    import json
+
+    trace = json.loads(gzip.decompress(B200.read_bytes()))
+    ops = [e for e in trace["traceEvents"] if e.get("cat") == "cpu_op"]
+    calls = collections.Counter(e["name"] for e in ops)
+    dims = {e["name"]: e["args"]["Input Dims"] for e in ops if e["name"].startswith("vllm::")}
+    config = json.loads((Path(roofline.__file__).parents[2] / "workloads" / "models" / "gpt-oss-120b.json").read_text())
+    world = trace["distributedInfo"]["world_size"]
+    hidden, logits = dims["vllm::moe_forward"][:2]
+    q, k = dims["vllm::unified_attention_with_output"][:2]
+    assert logits[1] == config["num_local_experts"] == 128
+    assert calls["vllm::moe_forward"] == calls["vllm::unified_attention_with_output"] == config["num_hidden_layers"]
+    reduced = collections.Counter(e["args"]["Input Dims"][0][1] for e in ops if e["name"] == "vllm::all_reduce")
+    assert reduced[config["hidden_size"]] >= config["num_hidden_layers"]  # after each attention: [T, 2880]
+    assert config["hidden_size"] <= hidden[1] < config["hidden_size"] + 256  # 3072: padded for the MXFP4 MoE
+    assert (q[1] * world, k[1] * world, q[2]) == (config["num_attention_heads"], config["num_key_value_heads"],
+                                                  config["head_dim"])
+    assert config["quantization_config"]["quant_method"] == "mxfp4"
+    assert any("MxE2m1" in e.get("name", "") for e in trace["traceEvents"] if e.get("cat") == "kernel")
