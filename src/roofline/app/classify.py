@@ -130,7 +130,7 @@ def read_with_model(path: Path, model: ModelLayer | None, reader: Reader = read_
     with using_model(model):
         loaded = reader(path)
     if model is not None:
-        loaded.extra["model"] = model.name
+        loaded.extra["model"] = model
     return loaded
 
 
@@ -140,7 +140,7 @@ def apply_model(loaded: LoadedInput, model: ModelLayer) -> None:
     if loaded.format != "kineto":
         raise InputError(f"--model sizes the ops of a PyTorch profiler trace; this is a {loaded.format} input",
                          file=loaded.path, place="--model", fix="drop --model, or give the trace itself")
-    if loaded.extra.get("model") == model.name:
+    if loaded.extra.get("model") == model:
         return
     again = read_with_model(loaded.path, model)
     loaded.events, loaded.warnings, loaded.extra = again.events, again.warnings, again.extra

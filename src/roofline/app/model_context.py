@@ -52,8 +52,13 @@ def model_layer(ref: str, *, hub_cache: Path | None = None) -> ModelLayer:
     from roofline.workload.model import load_model, resolve_model
 
     cache = hub_cache if hub_cache is not None else hub_cache_dir()
-    arch, _notes = load_model(ref, hub_cache=cache)
-    path, _ = resolve_model(ref, hub_cache=cache)
+    try:
+        arch, _notes = load_model(ref, hub_cache=cache)
+        path, _ = resolve_model(ref, hub_cache=cache)
+    except InputError as exc:  # the planner's "model:" is classify's --model
+        if exc.place == "model":
+            exc = InputError(exc.message, file=exc.file, place="--model", fix=exc.fix)
+        raise exc from None
     try:
         config = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError) as exc:  # load_model read it a moment ago

@@ -96,7 +96,7 @@ def classify(
         with using_model(layer):
             loaded = read_with_progress(path)
         if layer is not None:
-            loaded.extra["model"] = layer.name
+            loaded.extra["model"] = layer
         results.append(
             classify_loaded(loaded, registry, hw, ceilings, step=step, device_index=device, counters=counter_input,
                            graph_capture=graph_capture, model=layer)
