@@ -68,9 +68,6 @@ GAPS = {
         "tracelens/inference/sglang_decode/sglang_Qwen3-8B_decode.json.gz":
             "with --graph-capture 78% has a bound; SGLang's paged attention (22%) records no context lengths "
             "(the kv_indptr values are not recorded)",
-        "tracelens/inference/vllm_decode_full/graph_execution.json.gz":
-            "with --graph-capture and --model gpt-oss-20b 89% has a bound; vLLM's unified attention (7%) records "
-            "no query/context lengths, aiter's SortTokens/TopK (5%) have no formula",
     },
     "device": {},
     "kind": {},

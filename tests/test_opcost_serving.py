@@ -183,3 +183,17 @@ def test_expert_weight_formats_from_quantization_config() -> None:
     assert expert_weight_format({"quantization_config": {"quant_method": "mxfp4",
                                                          "modules_to_not_convert": ["mlp.experts"]}})[0] == 2.0
     assert expert_weight_format({"torch_dtype": "float32"})[0] == 4.0
+
+
+def test_triton_kernels_routing_ops() -> None:
+    # TraceLens vllm_decode_full capture (gpt-oss-20b, T=32, E=32, k=4). Buffer types are those
+    # triton_kernels allocates: int16 top-k indices, a uint32 bitmatrix of ceil(32/32)=1 word per row
+    # (rows padded to 32), int32 index lists and histogram.
+    topk = cost("TopK", [[32, 32], [], [], [], [], [], []], [BF16, "Scalar", "Scalar", "Scalar", "Scalar", "", ""],
+                ["", "4", "True", "1", "True", "", ""])
+    assert topk.flops == 32 * 32 + 5 * 32 * 4  # 1024 compares + softmax over the 128 kept
+    assert topk.bytes == 32 * 32 * 2 + 32 * 4 * (2 + 2) + 1 * 32 * 4  # 2048 + 512 + 128
+    sort = cost("SortTokens", [[32, 4], [32, 4], []], [BF16, "short int", "Scalar"], ["", "", "32"])
+    assert sort.flops == 0
+    # read: scores 256 + ids 256 + bitmatrix 128; written: 2·128·4 + 128·2 + 32·4
+    assert sort.bytes == 256 + 256 + 128 + 1024 + 256 + 128
