@@ -41,15 +41,16 @@ N (the layer's experts spread over N by tensor or expert parallelism):
         8-bit scale per 32), + shared weights + hidden states and logits read + output written.
   H′ may exceed the model's H: engines pad the hidden size (vLLM's MXFP4 path rounds 2880 up to
   3072); the model's H counts (useful FLOPs). H′ < H or H′ ≥ H + 256 (more than padding), or E
-  not the model's, is refused: the wrong --model. The roof is the recorded activations' type (the kernels may quantise them further).
+  not the model's, is refused: the wrong --model. The roof is the recorded activations' type
+  (the kernels may quantise them further).
 """
 
 from __future__ import annotations
 
 from roofline.opcost.attention import attention_cost
 from roofline.opcost.core import Malformed, NoCost, OpCall, OpCost, Result, register_op
-from roofline.opcost.model_layer import active_model
 from roofline.opcost.dtypes import I32
+from roofline.opcost.model_layer import active_model
 from roofline.opcost.operands import Operands, Tensor, fmt, make_cost
 from roofline.precision import Unit
 from roofline.workload.moe import experts_touched
