@@ -19,6 +19,8 @@ Per trace it prints:
   it has none, only GPU busy is shown (computed with any spec: the timeline uses no roofs);
 * a trace with a ``capture_traces/`` folder beside it (a graph replay and the profile of its
   capture) is classified with ``graph_capture=`` that folder, as ``classify --graph-capture``;
+* a trace whose model its own facts identify (``MODELS``) is classified with ``model=`` that
+  model, as ``classify --model`` (``--no-models`` gives the figures without it);
 * errors: the one-line message of an input error (what a user sees with exit 2), or the exception
   of a crash (a bug).
 
@@ -65,6 +67,23 @@ FALLBACK_HW = {
     "": "mi300x",
 }
 
+# The model of a serving trace, where the trace's own facts identify it (docs/op-costs.md):
+#   tracelens/b200: vLLM on 8 B200s; vllm::moe_forward's router_logits are [T, 128] (128 experts),
+#   the all-reduce after attention carries [T, 2880] (hidden size 2880, padded to 3072 for the
+#   MXFP4 MoE), 36 moe_forward and 36 attention calls per step (36 layers), attention's query
+#   [T, 8, 64] and key [T, 1, 64] on one of 8 GPUs (64 query and 8 KV heads of dim 64), MXFP4
+#   expert kernels (bmm_…MxE2m1…): gpt-oss-120b's config.json says each of these.
+#   tracelens/inference/vllm_*: vLLM on one GPU (world size 1); their capture profiles record
+#   moe_forward's router_logits [T, 32] (32 experts), 24 moe_forward and 24 attention calls
+#   (24 layers), hidden states [T, 2880] (padded to 3072 for the MoE), query [T, 64, 64] and key
+#   [T, 8, 64] (64 query and 8 KV heads of dim 64), the 5120-wide qkv projection (64+2·8 heads ×
+#   64): gpt-oss-20b's config.json.
+MODELS = {
+    "tracelens/b200/eager_trace.json.gz": "gpt-oss-120b",
+    "tracelens/inference/vllm_decode_full/graph_execution.json.gz": "gpt-oss-20b",
+    "tracelens/inference/vllm_prefilldecode_piecewise/graph_execution.json.gz": "gpt-oss-20b",
+}
+
 
 def classify_loaded_fn():
     for module in ("roofline.app.classify", "roofline.cli.classify"):
@@ -93,7 +112,8 @@ def corpus(only: list[str]) -> list[tuple[str, Path, dict | None]]:
     return [item for item in items if not only or any(o in item[0] for o in only)]
 
 
-def one_trace(name: str, path: Path, expected: dict | None, classify, registry, figures) -> dict:
+def one_trace(name: str, path: Path, expected: dict | None, classify, registry, figures,
+              use_models: bool = True) -> dict:
     row: dict = {"trace": name}
     if expected is None:
         expected = figures(str(path))
@@ -112,6 +132,11 @@ def one_trace(name: str, path: Path, expected: dict | None, classify, registry, 
     # classified as a user would: with --graph-capture.
     capture = path.parent / "capture_traces"
     extra = {"graph_capture": capture} if capture.is_dir() else {}
+    if use_models and name in MODELS:
+        from roofline.app.model_context import model_layer
+
+        extra["model"] = model_layer(MODELS[name])
+        row["model"] = MODELS[name]
     try:
         result = classify(loaded, registry, "auto", None, **extra)
         row["device"] = result.hardware.name
@@ -176,7 +201,7 @@ def cells(row: dict) -> list[str]:
     pts = row.get("busy_pts")
     problem = row.get("crash") and f"CRASH {row['crash']} ({row['where']})" or short_error(row)
     return [
-        row["trace"],
+        row["trace"] + (f" (--model {row['model']})" if row.get("model") else ""),
         row["kind"],
         _pct(row.get("busy_share")),
         _pct(row.get("union_share")),
@@ -223,13 +248,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated substrings of trace names")
     parser.add_argument("--json", type=Path, help="also write every row here")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument("--no-models", action="store_true", help="classify without the MODELS table (no --model)")
     args = parser.parse_args(argv)
     classify, module = classify_loaded_fn()
     registry = load_registry()
     figures = independent_module().figures
     rows = []
     for name, path, expected in corpus([o for o in args.only.split(",") if o]):
-        rows.append(one_trace(name, path, expected, classify, registry, figures))
+        rows.append(one_trace(name, path, expected, classify, registry, figures,
+                              use_models=not args.no_models))
         if not args.markdown:
             print("  ".join(cells(rows[-1])), flush=True)
     if args.markdown:

@@ -40,10 +40,16 @@ NO_SPEC = {"hta/timeline_analysis/sampled_rank-0.json.gz": "h100-sxm"}
 # What each kind of non-GPU trace's message must say it is.
 KIND_WORDS = {"cpu_only": "cpu-only", "mtia": "mtia", "cupti_range_profiler": "range-profil"}
 
+# Serving traces are classified with the model their own facts identify, as a user would with
+# --model (benchmarks/bench_corpus.py MODELS says how each was identified: experts from the router
+# logits, hidden size from the all-reduce, layers from the calls per step, heads from attention).
+MODEL_FOR = {
+    "tracelens/b200/eager_trace.json.gz": "gpt-oss-120b",
+    "tracelens/inference/vllm_decode_full/graph_execution.json.gz": "gpt-oss-20b",
+    "tracelens/inference/vllm_prefilldecode_piecewise/graph_execution.json.gz": "gpt-oss-20b",
+}
+
 NO_SHAPES = "no shapes recorded: the ops cannot be costed"
-VLLM_MOE = ("with --graph-capture the GEMMs, norms, rotary and cache writes are costed from the captured ops, "
-            "but vllm::moe_forward (67-80% of GPU time) records only its activations and router logits: the expert "
-            "weights are held by the layer, so its GEMMs cannot be sized")
 GAPS = {
     "busy": {},
     "bound": {
@@ -55,10 +61,6 @@ GAPS = {
         "hta/trace_diff/test/test.step1011.json.gz":
             "fbgemm split-embedding (TBE) forward/backward with row-wise Adagrad has no cost model",
         "hta/amd_trace/mi250_minitoy_train_ROCm6_2_kineto.json.gz": "a host-to-device memcpy gets no bound",
-        "tracelens/b200/eager_trace.json.gz":
-            "the symm-mem multimem all-reduce is now a communication-bound collective (18%), but vllm::moe_forward "
-            "(52%) records only its activations and router logits: the expert weights are held by the layer, so "
-            "its GEMMs cannot be sized",
         "tracelens/mi210/gpu_only_trace/gpu_only_trace.json.gz":
             "a trace of kernels only (no ops): the launches record grid and block, no shapes, so no honest bytes "
             "or FLOPs; 97% of kernel time gets a class by name (MIOpen conv, batch-norm, transpose, fill, "
@@ -66,8 +68,6 @@ GAPS = {
         "tracelens/inference/sglang_decode/sglang_Qwen3-8B_decode.json.gz":
             "with --graph-capture 78% has a bound; SGLang's paged attention (22%) records no context lengths "
             "(the kv_indptr values are not recorded)",
-        "tracelens/inference/vllm_decode_full/graph_execution.json.gz": VLLM_MOE,
-        "tracelens/inference/vllm_prefilldecode_piecewise/graph_execution.json.gz": VLLM_MOE,
     },
     "device": {},
     "kind": {},
@@ -83,10 +83,12 @@ def cases(names: list[str], check: str) -> list:
 
 
 @functools.lru_cache(maxsize=None)
-def classify(name: str, hw: str = "auto") -> tuple[int, str, str, BaseException | None]:
+def classify(name: str, hw: str = "auto", model: bool = True) -> tuple[int, str, str, BaseException | None]:
     # A graph replay with its capture profile beside it is classified as a user would, with it.
     capture = (EXTERNAL / name).parent / "capture_traces"
     extra = ["--graph-capture", str(capture)] if capture.is_dir() else []
+    if model and name in MODEL_FOR:
+        extra += ["--model", MODEL_FOR[name]]
     result = runner.invoke(app, ["classify", str(EXTERNAL / name), "--format", "json", "--hw", hw, *extra])
     exc = result.exception if not isinstance(result.exception, SystemExit) else None
     return result.exit_code, result.stdout, result.stderr, exc
@@ -144,6 +146,26 @@ def test_nine_tenths_of_gpu_time_has_a_bound(name: str) -> None:
     times = figures(name)["summary"]["time_by_bound"]
     total = sum(times.values())
     assert total - times.get("unknown", 0.0) >= 0.9 * total  # every class but unknown is a bound
+
+
+def test_without_the_model_the_moe_note_says_what_would_cost_it() -> None:
+    name = "tracelens/b200/eager_trace.json.gz"
+    code, out, err, _ = classify(name, model=False)
+    assert code == 0, err
+    doc = json.loads(out)
+    times = doc["summary"]["time_by_bound"]
+    assert times["unknown"] > 0.5 * sum(times.values())  # 56% unknown without it (43.7% bounded)
+    moe = [k for k in doc["kernels"] if k["op"] == "vllm::moe_forward" and k["bound"] == "unknown"]
+    assert moe and all("--model" in " ".join(k["notes"]) for k in moe)
+
+
+def test_with_the_model_moe_forward_gets_the_model_arithmetic() -> None:
+    """The B200 trace's 36 moe_forward calls on T=888 tokens, per GPU of 8 (64 heads in gpt-oss-120b's
+    config, 8 recorded): 2·888·4·3·2880·2880/8 + 6·888·128 = 22,096,963,584 FLOPs per call."""
+    doc = figures("tracelens/b200/eager_trace.json.gz")
+    moe = [k for k in doc["kernels"] if k["op"] == "vllm::moe_forward"]
+    assert sum(k["flops"] for k in moe) == pytest.approx(36 * 22_096_963_584, rel=1e-9)
+    assert all(k["bound"] != "unknown" for k in moe)
 
 
 def _independent():

@@ -39,6 +39,8 @@ def cfg(**kw) -> ServingConfig:
     ("deepseek-r1", 671e9, 37e9, 0.02),
     # gpt-oss model card: 116.83B total, 5.13B active parameters per token.
     ("gpt-oss-120b", 116.83e9, 5.13e9, 0.01),
+    # gpt-oss model card: 20.91B total, 3.61B active (the 24-layer, 32-expert sibling).
+    ("gpt-oss-20b", 20.91e9, 3.61e9, 0.01),
     # Qwen3-235B-A22B model card: 235B total, 22B activated.
     ("qwen3-235b-a22b", 235e9, 22e9, 0.03),
     # Kimi-K2 model card: 1T total (1.04T), 32B activated.

@@ -38,6 +38,13 @@ NAMES = [
     ("fmhaSm100aKernel_QkvE4m3OBfloat16H64PagedKvCausalP16VarSeqQ128Kv128PersistentContext", "attention", COMPUTE),
     ("void paged_attention_ll4mi_QKV_mfma16_kernel<0, __hip_bfloat16, __hip_bfloat16>", "attention", COMPUTE),
     ("kernel_unified_attention_3d", "attention", COMPUTE),
+    # TensorRT-LLM MoE pieces of vLLM on B200 whose template arguments name cutlass/flashinfer types
+    ("void moe::dev::finalize::finalizeKernelVecLoad<moe::dev::finalize::KernelParams<cutlass::bfloat16_t, "
+     "cutlass::bfloat16_t, 4, true> >(moe::dev::finalize::KernelParams<cutlass::bfloat16_t, cutlass::bfloat16_t, 4, "
+     "true>)", "MoE top-k combine", None),
+    ("void tensorrt_llm::kernels::quantize_with_block_size<(tensorrt_llm::BlockScaleQuantizationType)2, "
+     "__nv_bfloat16, 32, true>(int, int, int, int, __nv_bfloat16 const*, float const*, unsigned int*, unsigned int*, "
+     "flashinfer::QuantizationSFLayout)", "quantisation", None),
     ("batched_transpose_16x32_half", "layout transpose", HELPER),  # MIOpen layout change
     ("transpose_NCHW2CNHW_V2_2D_WG_off64", "layout transpose", HELPER),
     ("SubTensorOpWithScalar1d", "tensor fill/cast", HELPER),

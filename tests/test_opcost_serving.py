@@ -5,6 +5,8 @@ from the op's definition, or a cross-check against an independently costed equiv
 
 from __future__ import annotations
 
+import pytest
+
 from roofline.opcost import NoCost, OpCall, OpCost, op_cost
 from roofline.precision import Unit
 
@@ -94,8 +96,104 @@ def test_aiter_batch_prefill_of_equal_sequences_costs_as_dense_flash_attention()
 
 def test_ops_that_cannot_be_sized_say_what_is_missing() -> None:
     moe = op_cost(OpCall("vllm::moe_forward", [[888, 3072], [888, 128], []], [BF16, BF16, ""]))
-    assert isinstance(moe, NoCost) and "expert weights" in moe.reason
+    assert isinstance(moe, NoCost) and "expert weights" in moe.reason and "--model" in moe.reason
     attn = op_cost(OpCall("vllm::unified_attention_with_output",
                           [[888, 8, 64], [888, 1, 64], [888, 1, 64], [888, 8, 64], [], [], []],
                           [FP8, BF16, BF16, BF16, "", "", ""]))
     assert isinstance(attn, NoCost) and "context lengths" in attn.reason
+
+
+# vllm::moe_forward with the model (classify --model). Figures: hand arithmetic from the public
+# config.json of openai/gpt-oss-120b and gpt-oss-20b (hidden 2880, expert width 2880, top-4 of 128 /
+# 32 experts, SwiGLU: gate, up, down) and the OCP Microscaling spec v1.0 (MXFP4: 32 E2M1 elements
+# of 4 bits share one 8-bit E8M0 scale: (32·4 + 8)/32 = 4.25 bits = 0.53125 B per weight).
+MOE_B200 = OpCall("vllm::moe_forward", [[888, 3072], [888, 128], []], [BF16, BF16, ""])  # TraceLens b200
+
+
+def _gpt_oss(name: str, shards: int = 1):
+    from dataclasses import replace
+
+    from roofline.app.model_context import model_layer
+
+    return replace(model_layer(name), shards=shards, shards_from=f"{shards} GPU(s) (test)")
+
+
+def test_moe_forward_with_the_model_is_the_config_arithmetic() -> None:
+    from roofline.opcost.model_layer import using_model
+
+    with using_model(_gpt_oss("gpt-oss-120b", shards=8)):
+        c = op_cost(MOE_B200)
+    assert isinstance(c, OpCost), c
+    # 2·T·k·3·H·I/N + 6·T·E = 2·888·4·3·2880·2880/8 + 6·888·128 = 22,096,281,600 + 681,984
+    assert c.flops == 22_096_963_584
+    # (1 − 4/128)^888 = e^(888·ln 0.96875) ≈ 6e-13: every expert touched; 128·3·2880²·0.53125/8 =
+    # 211,507,200 B of weights; + hidden states read and written 2·888·3072·2, logits 888·128·2
+    assert c.bytes == pytest.approx(211_507_200 + 10_911_744 + 227_328, rel=1e-9)
+    assert c.unit is Unit.MATRIX and "3072 padded" in c.formula and "MXFP4" in c.formula
+
+
+def test_moe_forward_decode_touches_the_expected_experts_only() -> None:
+    from roofline.opcost.model_layer import using_model
+
+    # gpt-oss-20b decode, T=32 (TraceLens vllm_decode_full capture): 32·(1 − (7/8)^32) = 32·(1 − 0.013931)
+    # = 31.554 experts touched of 32; 3·2880²·0.53125 = 13,219,200 B each
+    call = OpCall("vllm::moe_forward", [[32, 3072], [32, 32], [], []], [BF16, BF16, "", ""])
+    with using_model(_gpt_oss("gpt-oss-20b")):
+        c = op_cost(call)
+    assert isinstance(c, OpCost), c
+    assert c.flops == 2 * 32 * 4 * 3 * 2880 * 2880 + 6 * 32 * 32
+    assert c.bytes == pytest.approx(31.554 * 13_219_200 + 2 * 32 * 3072 * 2 + 32 * 32 * 2, rel=2e-5)
+
+
+def test_moe_forward_refuses_a_model_the_shapes_contradict() -> None:
+    from roofline.opcost.model_layer import using_model
+
+    with using_model(_gpt_oss("gpt-oss-20b")):  # 32 experts, the trace's router has 128
+        c = op_cost(MOE_B200)
+    assert isinstance(c, NoCost) and "wrong --model" in c.reason
+    from roofline.app.model_context import model_layer
+
+    with using_model(model_layer("qwen3-30b-a3b")):  # 128 experts, but hidden 2048: 3072 is not padding
+        c = op_cost(MOE_B200)
+    assert isinstance(c, NoCost) and "wrong --model" in c.reason
+    with using_model(model_layer("llama-3-8b")):
+        c = op_cost(MOE_B200)
+    assert isinstance(c, NoCost) and "no experts" in c.reason
+
+
+def test_shards_are_told_by_the_attention_heads_recorded() -> None:
+    from roofline.app.model_context import model_layer
+    from roofline.opcost.model_layer import shards_from_attention
+
+    layer = model_layer("gpt-oss-120b")
+    calls = [("vllm::moe_forward", [[888, 3072], [888, 128], []]),
+             ("vllm::unified_attention_with_output", [[888, 8, 64], [888, 1, 64], [888, 1, 64], [888, 8, 64]])]
+    assert shards_from_attention(layer, calls).shards == 8  # 64 heads in the config, 8 on this GPU
+    assert shards_from_attention(layer, calls[:1]).shards == 1
+
+
+def test_expert_weight_formats_from_quantization_config() -> None:
+    from roofline.app.model_context import expert_weight_format
+
+    assert expert_weight_format({"quantization_config": {"quant_method": "mxfp4"}})[0] == 0.53125
+    assert expert_weight_format({"quantization_config": {"quant_method": "fp8"}})[0] == 1.0
+    # GPTQ 4-bit, group 128: 0.5 B + one fp16 scale per 128 weights
+    assert expert_weight_format({"quantization_config": {"quant_method": "gptq", "bits": 4, "group_size": 128}})[0] \
+        == 0.5 + 2 / 128
+    assert expert_weight_format({"quantization_config": {"quant_method": "mxfp4",
+                                                         "modules_to_not_convert": ["mlp.experts"]}})[0] == 2.0
+    assert expert_weight_format({"torch_dtype": "float32"})[0] == 4.0
+
+
+def test_triton_kernels_routing_ops() -> None:
+    # TraceLens vllm_decode_full capture (gpt-oss-20b, T=32, E=32, k=4). Buffer types are those
+    # triton_kernels allocates: int16 top-k indices, a uint32 bitmatrix of ceil(32/32)=1 word per row
+    # (rows padded to 32), int32 index lists and histogram.
+    topk = cost("TopK", [[32, 32], [], [], [], [], [], []], [BF16, "Scalar", "Scalar", "Scalar", "Scalar", "", ""],
+                ["", "4", "True", "1", "True", "", ""])
+    assert topk.flops == 32 * 32 + 5 * 32 * 4  # 1024 compares + softmax over the 128 kept
+    assert topk.bytes == 32 * 32 * 2 + 32 * 4 * (2 + 2) + 1 * 32 * 4  # 2048 + 512 + 128
+    sort = cost("SortTokens", [[32, 4], [32, 4], []], [BF16, "short int", "Scalar"], ["", "", "32"])
+    assert sort.flops == 0
+    # read: scores 256 + ids 256 + bitmatrix 128; written: 2·128·4 + 128·2 + 32·4
+    assert sort.bytes == 256 + 256 + 128 + 1024 + 256 + 128

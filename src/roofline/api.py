@@ -51,7 +51,7 @@ def classify(path_or_paths: PathLike | Sequence[PathLike], hw: str = "auto", ste
              hw_files: Sequence[PathLike] | None = None, hw_dirs: Sequence[PathLike] | None = None,
              jobs: int | None = None, backend: str = "local", scheduler: str | None = None,
              one_job: bool = False, reference: PathLike | None = None,
-             graph_capture: PathLike | None = None):  # type: ignore[no-untyped-def]
+             graph_capture: PathLike | None = None, model: str | None = None):  # type: ignore[no-untyped-def]
     """Classify a trace, an Nsight export, a classify JSON or declared kernels.
 
     One file gives a :class:`~roofline.analysis.result.ClassifyResult`; several files a list of
@@ -60,14 +60,17 @@ def classify(path_or_paths: PathLike | Sequence[PathLike], hw: str = "auto", ste
     :class:`~roofline.analysis.fleet.TraceSetResult` of separate traces side by side;
     ``jobs``/``backend``/``scheduler``/``reference`` as ``roofline classify DIR/`` (docs/ranks.md);
     ``graph_capture`` (a capture profile or its directory) costs graph-replayed kernels from the ops
-    recorded at capture (docs/op-costs.md)."""
+    recorded at capture (docs/op-costs.md); ``model`` (a bundled name, config.json, model directory
+    or cached repo id) costs serving-engine ops whose weights live in the layer, such as vLLM's
+    ``moe_forward`` (docs/op-costs.md, "Engine ops sized by the model")."""
     from roofline.app.classify import analyse_path, read_counters
+    from roofline.app.model_context import model_layer
 
     paths = _paths(path_or_paths)
     if not paths:
         raise InputError("no input given", fix="pass a trace file, a list of them, or a directory of ranks")
     if any(p.is_dir() for p in paths):
-        if len(paths) > 1 or counters is not None or graph_capture is not None:
+        if len(paths) > 1 or counters is not None or graph_capture is not None or model is not None:
             raise InputError("a directory of ranks is classified alone, without counters", file=paths[0],
                              fix="classify(DIR) or classify([file, ...])")
         from roofline.app.fleet import classify_directory
@@ -78,9 +81,11 @@ def classify(path_or_paths: PathLike | Sequence[PathLike], hw: str = "auto", ste
                                   step=step, device=device)
     reg = registry(hw_files, hw_dirs)
     counter_input = read_counters(Path(counters)) if counters is not None else None
+    layer = model_layer(str(model)) if model is not None else None
     results = [a.result for path in paths
                for a in analyse_path(path, reg, hw, ceilings, step=step, device=device, counters=counter_input,
-                                     graph_capture=Path(graph_capture) if graph_capture is not None else None)]
+                                     graph_capture=Path(graph_capture) if graph_capture is not None else None,
+                                     model=layer)]
     return results[0] if len(results) == 1 and isinstance(path_or_paths, (str, os.PathLike)) else results
 
 

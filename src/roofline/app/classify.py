@@ -19,6 +19,7 @@ from roofline.errors import InputError
 from roofline.gcpause import paused_gc
 from roofline.hardware.registry import Registry, normalize_name, resolve_roofs
 from roofline.hardware.trace_device import identify_trace_device
+from roofline.opcost.model_layer import ModelLayer
 from roofline.sources import LoadedInput, read_input
 from roofline.units import fmt_percent, fmt_seconds, short_kernel_name
 
@@ -72,9 +73,12 @@ def classify_loaded(
     device_index: int | None = None,
     counters: LoadedInput | None = None,
     graph_capture: Path | None = None,
+    model: ModelLayer | None = None,
 ) -> ClassifyResult:
+    if model is not None:
+        apply_model(loaded, model)
     if graph_capture is not None:
-        join_graph_capture(loaded, graph_capture)
+        join_graph_capture(loaded, graph_capture, model)
     if device_index is not None:
         names = loaded.extra.get("devices") or {}
         if isinstance(names, dict) and device_index in names:
@@ -118,9 +122,34 @@ def classify_loaded(
     )
 
 
-def join_graph_capture(loaded: LoadedInput, capture: Path) -> None:
+def read_with_model(path: Path, model: ModelLayer | None, reader: Reader = read_input) -> LoadedInput:
+    """Read an input with ``model`` active, so engine ops whose weights live in the layer
+    (vllm::moe_forward) are costed from it (docs/op-costs.md)."""
+    from roofline.opcost.model_layer import using_model
+
+    with using_model(model):
+        loaded = reader(path)
+    if model is not None:
+        loaded.extra["model"] = model
+    return loaded
+
+
+def apply_model(loaded: LoadedInput, model: ModelLayer) -> None:
+    """Cost ``loaded`` with ``model``: a trace read without it is read again with it (the op costs
+    are computed as it is read). Only PyTorch profiler traces hold the ops the model sizes."""
+    if loaded.format != "kineto":
+        raise InputError(f"--model sizes the ops of a PyTorch profiler trace; this is a {loaded.format} input",
+                         file=loaded.path, place="--model", fix="drop --model, or give the trace itself")
+    if loaded.extra.get("model") == model:
+        return
+    again = read_with_model(loaded.path, model)
+    loaded.events, loaded.warnings, loaded.extra = again.events, again.warnings, again.extra
+
+
+def join_graph_capture(loaded: LoadedInput, capture: Path, model: ModelLayer | None = None) -> None:
     """Give a trace's graph-replayed kernels the ops and costs of the capture profile (once per
-    loaded trace: a second call finds them costed)."""
+    loaded trace: a second call finds them costed), the capture read with ``model`` active."""
+    from roofline.opcost.model_layer import using_model
     from roofline.sources.graph_capture import apply_graph_capture, read_graph_capture
 
     if loaded.events is None or loaded.format != "kineto":
@@ -128,7 +157,8 @@ def join_graph_capture(loaded: LoadedInput, capture: Path) -> None:
                          file=loaded.path, place="--graph-capture", fix="drop --graph-capture")
     if loaded.extra.get("graph_capture") == str(capture):
         return
-    apply_graph_capture(loaded.events, read_graph_capture(Path(capture)), loaded.warnings)
+    with using_model(model):
+        apply_graph_capture(loaded.events, read_graph_capture(Path(capture)), loaded.warnings)
     loaded.extra["graph_capture"] = str(capture)
 
 
@@ -344,6 +374,7 @@ def analyse_path(
     counters: LoadedInput | None = None,
     reader: Reader = read_input,
     graph_capture: Path | None = None,
+    model: ModelLayer | None = None,
 ) -> list[Analysed]:
     """Classify one input, or read back the results of a ``classify --format json`` file."""
     from roofline.sources.classify_json import load_classify_json, looks_like_classify_json
@@ -352,7 +383,7 @@ def analyse_path(
     if looks_like_classify_json(path):
         results = load_classify_json(path)
         for option, given in (("--ceilings", ceilings), ("--step", step), ("--device", device), ("--counters", counters),
-                               ("--graph-capture", graph_capture)):
+                               ("--graph-capture", graph_capture), ("--model", model)):
             if given is not None:
                 raise InputError(f"{option} does not apply to a classify result", file=path,
                                  fix="pass it to roofline classify, or plot the trace itself")
@@ -362,9 +393,9 @@ def analyse_path(
                 raise InputError(f"was classified on {result.hardware.name}, not {hw}", file=path, place="--hw",
                                  fix=f"re-run roofline classify --hw {hw} --format json, or drop --hw")
         return [Analysed(result, from_json=True) for result in results]
-    loaded = reader(path)
+    loaded = read_with_model(path, model, reader)
     result = classify_loaded(loaded, registry, hw, ceilings, step=step, device_index=device, counters=counters,
-                             graph_capture=graph_capture)
+                             graph_capture=graph_capture, model=model)
     if loaded.events is None:
         return [Analysed(result)]
     # The same selection classify_loaded made, so the timeline and the verdicts describe one span.

@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from roofline.app.classify import classify_loaded, read_counters
+from roofline.app.model_context import model_layer
+from roofline.opcost.model_layer import using_model
 from roofline.app.trace_plan import trace_plan_of
 import roofline.cli.fleet as fleet_cli
 from roofline.cli.common import (
@@ -47,6 +49,11 @@ def classify(
         typer.Option("--graph-capture", help="Profile of the CUDA/HIP-graph capture (file or its directory): "
                      "costs graph-replayed kernels from the ops and shapes recorded at capture."),
     ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="The served model (bundled name, config.json, model directory or cached Hugging "
+                     "Face repo id): costs engine ops whose weights live in the layer (vllm::moe_forward)."),
+    ] = None,
     ceilings: CeilingsOption = None,
     hw_file: HwFileOption = None,
     hw_dir: HwDirOption = None,
@@ -67,6 +74,9 @@ def classify(
     """Classify kernels as compute-, memory- or launch-bound against a device's roofline. Given a
     directory of per-rank traces: each rank, stragglers and the fleet figures (docs/ranks.md)."""
     directory = fleet_cli.check_directory_options(inputs, annotate=annotate, counters=counters, plan=plan)
+    if directory is not None and model is not None:
+        raise InputError("--model takes a trace file, not a directory of ranks", file=directory,
+                         fix="give one rank's trace file")
     if directory is not None and graph_capture is not None:
         raise InputError("--graph-capture takes a trace file, not a directory of ranks", file=directory,
                          fix="give one rank's trace file")
@@ -80,12 +90,16 @@ def classify(
         check_annotate_target(annotate, inputs)
     registry = registry_from_options(hw_file, hw_dir)
     counter_input = read_counters(counters)
+    layer = model_layer(model) if model is not None else None
     results = []
     for path in inputs:
-        loaded = read_with_progress(path)
+        with using_model(layer):
+            loaded = read_with_progress(path)
+        if layer is not None:
+            loaded.extra["model"] = layer
         results.append(
             classify_loaded(loaded, registry, hw, ceilings, step=step, device_index=device, counters=counter_input,
-                           graph_capture=graph_capture)
+                           graph_capture=graph_capture, model=layer)
         )
         if annotate is not None:
             print(f"roofline: {annotate_trace(loaded, results[-1], annotate).line()}", file=sys.stderr)

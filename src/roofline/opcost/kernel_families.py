@@ -62,6 +62,11 @@ _RULES: tuple[tuple[str, Family], ...] = (
      _f("fill", "PyTorch ATen", HELPER)),
     (r"direct_copy_kernel|copy_kernel|catarraybatchedcopy|copy_device_to_device|_copy_|memcpy",
      _f("copy", "PyTorch ATen", HELPER)),
+    # ---- TensorRT-LLM MoE pieces whose template arguments name cutlass or flashinfer types
+    #      ("finalize::KernelParams<cutlass::bfloat16_t…>", "flashinfer::QuantizationSFLayout"):
+    #      not GEMMs or attention, so before those families
+    (r"moe::dev::finalize|finalizekernel", _f("MoE top-k combine", "TensorRT-LLM")),
+    (r"quantize_with_block_size|kernels::quantize", _f("quantisation", "TensorRT-LLM")),
     # ---- attention (before GEMM: fmha kernels contain "gemm" in some builds)
     ((r"flash_bwd|flash_fwd|flash::|pytorch_flash|fmha|flash_attn|attn_fwd|attn_bwd|_attention|attention_"
       r"|paged_attention|mha_(fwd|bwd|batch)|unified_attention|flashinfer|batchprefill|batchdecode"

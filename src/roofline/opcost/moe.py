@@ -10,12 +10,22 @@ Bytes: A, B, offsets (and scales, bias) read once, the output written once.
 Routing: histc 3 FLOPs per input (scale, shift, an atomic add); bincount 1; nonzero 1 compare per
 element. nonzero's output size depends on the data, which the trace does not hold: its bytes are
 the input read only, a lower bound, and the formula says so.
+
+triton_kernels' MoE routing (vLLM's gpt-oss path on ROCm/Hopper, recorded as the autograd
+Functions ``TopK`` and ``SortTokens`` inside ``vllm::moe_forward``); buffer types are those
+triton_kernels allocates (topk.py, routing.py):
+  TopK(x [T, E], k, apply_softmax, dim, return_bitmatrix, y_indx, n_rows): 1 compare per logit,
+      plus softmax (5) over the k kept; x read, top-k values (x's type) and int16 indices written,
+      and a bitmatrix of ⌈E/32⌉ uint32 words per row (rows padded to 32).
+  SortTokens(expt_scal [T, k], expt_indx [T, k], n_expts_tot[, bitmatrix]): integer work only
+      (a histogram and a scan: 0 FLOPs); scores, indices and the bitmatrix read, two int32 index
+      lists and the gate scores written, an int32 histogram of E.
 """
 
 from __future__ import annotations
 
 from roofline.opcost.core import Malformed, OpCall, OpCost, register_op
-from roofline.opcost.dtypes import BF16, I64, DType
+from roofline.opcost.dtypes import BF16, I16, I32, I64, U32, DType
 from roofline.opcost.gemm import gemm_cost
 from roofline.opcost.operands import Operands, Tensor, fmt, make_cost
 from roofline.precision import Unit
@@ -105,3 +115,43 @@ def _nonzero(call: OpCall) -> OpCost:
     return make_cost(x.numel, x.read_bytes, x.dtype, Unit.VECTOR,
                      f"1·n compares (n={fmt(x.numel)}); bytes: input read — a lower bound: the int64 indices "
                      "written depend on the data, which the trace does not hold")
+
+
+def _bitmatrix_bytes(tokens: int, experts: int) -> int:
+    # triton_kernels: ceil(E/32) uint32 words per row, rows padded to a multiple of 32
+    return -(-experts // 32) * (-(-tokens // 32) * 32) * U32.itemsize
+
+
+@register_op("TopK")
+def _triton_topk(call: OpCall) -> OpCost:
+    ops = Operands(call)
+    x = ops.tensor(0, "x")
+    k = ops.int_(1)
+    if x.ndim != 2 or k is None or not 0 < k <= x.shape[1]:
+        raise Malformed(f"x {list(x.shape)} is not [T, E] or k={k} was not recorded")
+    tokens, experts = x.shape
+    softmax = ops.bool_(2, True)
+    flops = tokens * experts + (5 * tokens * k if softmax else 0)
+    written = tokens * k * (x.dtype.itemsize + I16.itemsize) + _bitmatrix_bytes(tokens, experts)
+    return make_cost(flops, x.read_bytes + written, x.dtype, Unit.VECTOR,
+                     f"T·E compares + {'5·T·k softmax ' if softmax else ''}(T={fmt(tokens)}, E={fmt(experts)}, "
+                     f"k={fmt(k)}); bytes: logits read, top-k values and int16 indices and the expert bitmatrix "
+                     "written (triton_kernels' TopK)")
+
+
+@register_op("SortTokens")
+def _triton_sort_tokens(call: OpCall) -> OpCost:
+    ops = Operands(call)
+    scal, indx = ops.tensor(0, "expt_scal"), ops.tensor(1, "expt_indx")
+    experts = ops.int_(2)
+    if scal.ndim != 2 or scal.shape != indx.shape or experts is None or experts < 1:
+        raise Malformed(f"expt_scal {list(scal.shape)} and expt_indx {list(indx.shape)} are not both [T, k], or "
+                        "n_expts_tot was not recorded")
+    tokens, k = scal.shape
+    gates = tokens * k
+    read = scal.read_bytes + indx.read_bytes + _bitmatrix_bytes(tokens, experts)
+    written = 2 * gates * I32.itemsize + gates * scal.dtype.itemsize + experts * I32.itemsize
+    return make_cost(0, read + written, scal.dtype, Unit.VECTOR,
+                     f"0 FLOPs (histogram and scan of T·k={fmt(gates)} expert ids over E={fmt(experts)}); bytes: "
+                     "scores, ids and bitmatrix read, two int32 index lists, the gate scores and the histogram "
+                     "written (triton_kernels' SortTokens)")

@@ -25,17 +25,35 @@ Argument positions are those recorded in public vLLM/SGLang traces (TraceLens te
       does not record, are missing and the op is not costed.
 Not costed, and why: ``vllm::unified_attention(_with_output)`` and ``_C::paged_attention_*`` (the
 context lengths are in vLLM's attention metadata / a seq_lens tensor whose values are not
-recorded), ``vllm::moe_forward`` / fused MoE (the expert weights and top-k are held by the layer,
-not passed to the op).
+recorded), ``vllm::fused_moe``.
+
+``vllm::moe_forward`` / ``moe_forward_shared`` (hidden_states [T, H′], router_logits [T, E],
+layer_name): the expert weights and top-k are held by the MoE layer, not passed to the op, so it is
+costed only with the model (``classify --model``, :mod:`roofline.opcost.model_layer`); per GPU of
+N (the layer's experts spread over N by tensor or expert parallelism):
+  FLOPs = 2·T·k·m·H·I / N (m = 3 matrices per gated expert: gate, up, down; I the expert width)
+        + 2·T·m·H·I_shared / N (shared experts, every token) + 6·T·E (routing: softmax and top-k
+        over the logits, as ``topk_softmax``). The router GEMM ran before the op (its logits are
+        an input) and is costed there; expert biases and the SwiGLU are left out (< 0.1%).
+  bytes = the expert weights actually touched, E_t·m·H·I·w / N, with E_t = E·(1 − (1 − k/E)^T)
+        the expected distinct experts of T tokens picking k of E uniformly (real routers are
+        skewed and touch fewer) and w the stored bytes per weight (MXFP4 0.53125: 4 bits plus an
+        8-bit scale per 32), + shared weights + hidden states and logits read + output written.
+  H′ may exceed the model's H: engines pad the hidden size (vLLM's MXFP4 path rounds 2880 up to
+  3072); the model's H counts (useful FLOPs). H′ < H or H′ ≥ H + 256 (more than padding), or E
+  not the model's, is refused: the wrong --model. The roof is the recorded activations' type
+  (the kernels may quantise them further).
 """
 
 from __future__ import annotations
 
 from roofline.opcost.attention import attention_cost
-from roofline.opcost.core import Malformed, NoCost, OpCall, OpCost, register_op
+from roofline.opcost.core import Malformed, NoCost, OpCall, OpCost, Result, register_op
 from roofline.opcost.dtypes import I32
+from roofline.opcost.model_layer import active_model
 from roofline.opcost.operands import Operands, Tensor, fmt, make_cost
 from roofline.precision import Unit
+from roofline.workload.moe import experts_touched
 
 
 def _rms(x: Tensor, w: Tensor | None, *, add: bool, label: str) -> OpCost:
@@ -206,6 +224,50 @@ def _aiter_group_norm(call: OpCall) -> OpCost:
     return group_norm_like(ops.tensor(0, "input"), ops.int_(1), [ops.opt_tensor(2), ops.opt_tensor(3)])
 
 
+# Engines pad the MoE's hidden size up to a multiple of at most 256 (vLLM's MXFP4 path: 2880 → 3072);
+# a recorded width further from the model's is another model.
+_MAX_HIDDEN_PAD = 256
+
+
+@register_op("vllm::moe_forward", "vllm::moe_forward_shared", needs_shapes=False)
+def _moe_forward(call: OpCall) -> Result:
+    layer = active_model()
+    if layer is None or not layer.num_experts:
+        why = ("the expert weights and top-k are held by the MoE layer, not passed to the op: classify --model "
+               "MODEL (its config.json or a bundled name) would size its GEMMs")
+        if layer is not None:
+            why = f"the model {layer.name} has no experts (no num_local_experts/n_routed_experts in its config)"
+        return NoCost(f"{call.name}: {why}")
+    if call.input_dims is None:
+        return NoCost(f"{call.name}: no Input Dims: profile with record_shapes=True")
+    ops = Operands(call)
+    x, logits = ops.tensor(0, "hidden_states"), ops.tensor(1, "router_logits")
+    if x.ndim != 2 or logits.ndim != 2 or x.shape[0] != logits.shape[0]:
+        raise Malformed(f"hidden_states {list(x.shape)} and router_logits {list(logits.shape)} are not [T, H], [T, E]")
+    tokens, width = x.shape
+    experts, k, h = layer.num_experts, layer.experts_per_token, layer.hidden_size
+    if logits.shape[1] != experts or not h <= width < h + _MAX_HIDDEN_PAD:
+        raise Malformed(f"recorded {fmt(logits.shape[1])} experts and hidden size {fmt(width)}, the model "
+                        f"{layer.name} has {fmt(experts)} and {fmt(h)}: the wrong --model?")
+    m, n = layer.matrices_per_expert, layer.shards
+    expert_params = m * h * layer.expert_intermediate_size
+    shared_params = m * h * layer.shared_intermediate_size
+    routed = 2 * tokens * k * expert_params / n
+    shared = 2 * tokens * shared_params / n
+    routing = 6 * logits.numel
+    touched = experts_touched(experts, k, tokens)
+    weights = (touched * expert_params + shared_params) * layer.expert_weight_bytes / n
+    activations = x.read_bytes + logits.read_bytes + x.nbytes
+    pad = f", recorded H′={fmt(width)} padded by the engine" if width != h else ""
+    return make_cost(routed + shared + routing, weights + activations, x.dtype, Unit.MATRIX,
+                     f"2·T·k·{m}·H·I/N + routing 6·T·E (T={fmt(tokens)}, k={fmt(k)}, H={fmt(h)}, "
+                     f"I={fmt(layer.expert_intermediate_size)}, E={fmt(experts)}{pad}"
+                     + (f", shared I={fmt(layer.shared_intermediate_size)}" if shared_params else "")
+                     + f"; N = {layer.shards_from}); bytes: {touched:.1f} of {fmt(experts)} experts expected touched "
+                     f"(uniform routing), {layer.expert_weight_format} weights at {layer.expert_weight_bytes:g} B, "
+                     f"hidden states and logits read, output written (model {layer.name})")
+
+
 def _not_recorded(why: str):
     def formula(call: OpCall) -> NoCost:
         return NoCost(f"{call.name}: {why}")
@@ -214,9 +276,12 @@ def _not_recorded(why: str):
 
 
 register_op("vllm::unified_attention", "vllm::unified_attention_with_output", needs_shapes=False)(_not_recorded(
-    "the sequences' query and context lengths live in vLLM's attention metadata, not among the op's inputs"))
+    "the sequences' query and context lengths live in vLLM's attention metadata (query_start_loc, seq_lens), not "
+    "among the op's inputs; the recorded q/k/v give tokens and heads only, so --model cannot cost it either"))
 register_op("_C::paged_attention_v1", "_C::paged_attention_v2", "_rocm_C::paged_attention", needs_shapes=False)(
     _not_recorded("the context lengths are the values of the seq_lens tensor, which the profiler does not record"))
+register_op("vllm::fused_moe", needs_shapes=False)(_not_recorded(
+    "the expert weights and top-k are held by the MoE layer, not passed to the op: its GEMMs cannot be sized"))
 register_op("sglang_profiler::attention_", prefix=True, needs_shapes=False)(_not_recorded(
     "SGLang's paged attention: the context lengths are the values of the kv_indptr tensor, which the profiler does "
     "not record"))
@@ -224,6 +289,4 @@ register_op("fbgemm::split_embedding_codegen_lookup_", prefix=True, needs_shapes
     "fbgemm's table-batched embedding: the per-table embedding dims (D_offsets values) are not recorded"))
 register_op("torch::autograd::CppNode<SplitLookupFunction_", prefix=True, needs_shapes=False)(_not_recorded(
     "backward of fbgemm's table-batched embedding: the per-table embedding dims are not recorded"))
-register_op("vllm::moe_forward", "vllm::moe_forward_shared", "vllm::fused_moe", needs_shapes=False)(_not_recorded(
-    "the expert weights and top-k are held by the MoE layer, not passed to the op: its GEMMs cannot be sized"))
 

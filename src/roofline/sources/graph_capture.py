@@ -187,6 +187,7 @@ def apply_graph_capture(table: EventTable, graphs: list[CapturedGraph], warnings
     """Give the graph-replayed kernels of ``table`` the op and cost of their captured launch;
     returns how many kernels were matched."""
     from roofline.opcost import NoCost, OpCall, op_cost
+    from roofline.opcost.model_layer import active_model, shards_from_attention, using_model
     from roofline.sources.kineto_cost import _flop_takers, _shares
 
     rows_all = np.flatnonzero((table.kind == _KERNEL) & table.in_graph)
@@ -237,14 +238,20 @@ def apply_graph_capture(table: EventTable, graphs: list[CapturedGraph], warnings
     flop_share = _shares(inverse, durations, _flop_takers(table, rows, inverse, groups), groups)
     costs: dict[bytes, Any] = {}
     per_instance = []
-    for op in op_of:
-        key = orjson.dumps(op, option=orjson.OPT_SORT_KEYS, default=str)
-        if key not in costs:
-            try:
-                costs[key] = op_cost(OpCall.from_event(op))
-            except Exception as exc:  # a formula bug must not lose the trace: report and go on
-                costs[key] = NoCost(f"cost formula for {op.get('name')} failed: {type(exc).__name__}")
-        per_instance.append(costs[key])
+    # classify --model: the captured attention ops tell how many GPUs share the layer's work
+    layer = active_model()
+    if layer is not None:
+        layer = shards_from_attention(layer, ((str(op.get("name")), (op.get("args") or {}).get("Input Dims"))
+                                              for op in op_of))
+    with using_model(layer):
+        for op in op_of:
+            key = orjson.dumps(op, option=orjson.OPT_SORT_KEYS, default=str)
+            if key not in costs:
+                try:
+                    costs[key] = op_cost(OpCall.from_event(op))
+                except Exception as exc:  # a formula bug must not lose the trace: report and go on
+                    costs[key] = NoCost(f"cost formula for {op.get('name')} failed: {type(exc).__name__}")
+            per_instance.append(costs[key])
     cost = [per_instance[i] for i in inverse.tolist()]
     no_cost = np.array([isinstance(c, NoCost) for c in cost], bool)
     op_names = np.array([table.ops.code(str(op_of[i].get("name"))) for i in inverse.tolist()], np.int32)

@@ -106,8 +106,8 @@ def _from_ops(
     signature: np.ndarray,
     signatures: list[tuple[str, dict[str, Any]]],
 ) -> None:
-    from roofline.opcost import NoCost, OpCall, itemsize_from_kernel_name, op_cost
-    from roofline.opcost.kernel_families import functor_itemsize
+    from roofline.opcost import NoCost
+    from roofline.opcost.model_layer import active_model, shards_from_attention, using_model
 
     # One op call, several kernels (a GEMM and its split-K reduction, a convolution and its layout
     # transposes): bytes are shared by GPU time, FLOPs go to the kernels that do them.
@@ -120,22 +120,14 @@ def _from_ops(
     first_name = table.name[rows[first]]
     costs: dict[tuple[int, int | None], Any] = {}
     cost_of_instance: list[Any] = []
-    for sig, name_code in zip(op_signature.tolist(), first_name.tolist()):
-        name, args = signatures[sig]
-        itemsize = None
-        if "TensorList" in str(args.get("Input type")):
-            kernel_name = table.names.values[name_code]
-            itemsize = itemsize_from_kernel_name(kernel_name) or functor_itemsize(kernel_name)
-        key = (sig, itemsize)
-        cost = costs.get(key)
-        if cost is None:
-            call_args = {**args, "tensorlist_itemsize": itemsize} if itemsize else args
-            try:
-                cost = op_cost(OpCall.from_event({"name": name, "args": call_args}))
-            except Exception as exc:  # a formula bug must not lose the trace: report and go on
-                cost = NoCost(f"cost formula for {name} failed: {type(exc).__name__}")
-            costs[key] = cost
-        cost_of_instance.append(cost)
+    # Engine ops whose weights live in the layer (vllm::moe_forward) need the model (classify
+    # --model); how many GPUs share its work is told by the heads this trace's attention ops record.
+    layer = active_model()
+    if layer is not None:
+        layer = shards_from_attention(layer, ((n, a.get("Input Dims")) for n, a in signatures))
+    with using_model(layer):
+        for sig, name_code in zip(op_signature.tolist(), first_name.tolist()):
+            cost_of_instance.append(_cost_of(sig, name_code, signatures, table, costs))
     no_cost = np.array([isinstance(c, NoCost) for c in cost_of_instance], bool)[inverse]
     reason = np.array([table.reasons.code(c.reason) if isinstance(c, NoCost) else 0 for c in cost_of_instance],
                       np.int32)[inverse]
@@ -160,6 +152,29 @@ def _from_ops(
     table.precision[costed] = precision[~no_cost]
     table.unit[costed] = unit[~no_cost]
     table.source[costed] = _SHAPES
+
+
+def _cost_of(sig: int, name_code: int, signatures: list[tuple[str, dict[str, Any]]], table: EventTable,
+             costs: dict[tuple[int, int | None], Any]) -> Any:
+    """The cost of one op signature, once per (signature, element size)."""
+    from roofline.opcost import NoCost, OpCall, itemsize_from_kernel_name, op_cost
+    from roofline.opcost.kernel_families import functor_itemsize
+
+    name, args = signatures[sig]
+    itemsize = None
+    if "TensorList" in str(args.get("Input type")):
+        kernel_name = table.names.values[name_code]
+        itemsize = itemsize_from_kernel_name(kernel_name) or functor_itemsize(kernel_name)
+    key = (sig, itemsize)
+    cost = costs.get(key)
+    if cost is None:
+        call_args = {**args, "tensorlist_itemsize": itemsize} if itemsize else args
+        try:
+            cost = op_cost(OpCall.from_event({"name": name, "args": call_args}))
+        except Exception as exc:  # a formula bug must not lose the trace: report and go on
+            cost = NoCost(f"cost formula for {name} failed: {type(exc).__name__}")
+        costs[key] = cost
+    return cost
 
 
 def _shares(inverse: np.ndarray, durations: np.ndarray, takes: np.ndarray, groups: int) -> np.ndarray:
