@@ -166,7 +166,15 @@ def one_trace(name: str, path: Path, expected: dict | None, classify, registry, 
     s = result.summary
     times = s.time_by_bound.model_dump()
     total = sum(times.values())
+    with_dims, cpu_ops = loaded.extra.get("ops_with_shapes", (0, 0))
+    kernel_s = sum(k.total_s for k in result.kernels)
+    linked_s = sum(k.total_s for k in result.kernels if k.op)
     row.update(
+        # Recorded with shapes (the target population): most ops carry Input Dims and most
+        # kernel time is linked to an op (not a kernels-only trace, not a graph replay without its capture).
+        with_shapes=bool(cpu_ops) and with_dims >= 0.5 * cpu_ops and kernel_s > 0 and linked_s >= 0.5 * kernel_s,
+        ops_with_dims_share=with_dims / cpu_ops if cpu_ops else 0.0,
+        op_linked_share=linked_s / kernel_s if kernel_s else 0.0,
         busy_share=s.gpu_busy_s / s.span_s if s.span_s else None,
         bound_share=(total - times.get(UNBOUND, 0.0)) / total if total else None,
         by_bound={k: v / total for k, v in times.items()} if total else {},
@@ -229,6 +237,9 @@ def targets(rows: list[dict]) -> list[str]:
     busy_ok = [r for r in gpu if r.get("busy_pts") is not None and abs(r["busy_pts"]) <= 1.0]
     costed = [r for r in gpu if r.get("bound_share") is not None]
     bound_ok = [r for r in costed if r["bound_share"] >= 0.9]
+    shaped = [r for r in costed if r.get("with_shapes")]
+    shaped_ok = [r for r in shaped if r["bound_share"] >= 0.9]
+    unshaped = sorted(r["trace"] for r in costed if not r.get("with_shapes"))
     named = [r for r in gpu if any(r["names"])]
     detected = [r for r in named if r.get("device") and not str(r["device"]).startswith("->")]
     crashes = [r for r in rows if r.get("crash")]
@@ -237,6 +248,8 @@ def targets(rows: list[dict]) -> list[str]:
     return [
         f"GPU busy within 1 point of the interval union: {len(busy_ok)} of {len(gpu)} GPU traces",
         f">= 90% of kernel time with a bound: {len(bound_ok)} of {len(costed)} GPU traces with a spec",
+        f"  of those recorded with shapes (most ops carry Input Dims, most kernel time linked to an op): "
+        f"{len(shaped_ok)} of {len(shaped)}; not recorded with shapes: {', '.join(unshaped) or 'none'}",
         f"device detected by --hw auto: {len(detected)} of {len(named)} traces that name one",
         f"non-GPU traces refused with exit 2: {len(non_gpu_ok)} of {len(non_gpu)}",
         f"crashes (tracebacks): {len(crashes)}",

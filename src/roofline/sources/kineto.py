@@ -394,6 +394,8 @@ def _read_kineto(path: Path, on_progress: Callable[[int], None] | None) -> Loade
             "device_id": device_id,
             "host_ops": ops_per_step,
             "integrity": integrity,
+            # (cpu_ops carrying Input Dims, cpu_ops): whether the trace was recorded with shapes
+            "ops_with_shapes": (collector.with_dims, collector.cpu_events),
         },
     )
 
