@@ -48,13 +48,12 @@ GAPS = {
     "busy": {},
     "bound": {
         "hta/negative_queue_length_values_check/rank0.json.gz":
-            "CUTLASS GEMMs replayed from CUDA graphs and the Adam multi-tensor kernel are not costed",
+            "CUTLASS GEMMs replayed from CUDA graphs (and launched inside libraries) are not costed; the apex Adam multi-tensor kernel is, from its grid",
         "hta/nccl_parser_config/nccl_data.json.gz": NO_SHAPES,
         "hta/df_index_resolver/df_index_resolver.step3.json.gz": NO_SHAPES,
         "hta/critical_path/alexnet/benchmark_result_2869224_1695835535_trace.json.gz": NO_SHAPES,
         "hta/trace_diff/test/test.step1011.json.gz":
             "fbgemm split-embedding (TBE) forward/backward with row-wise Adagrad has no cost model",
-        "hta/amd_trace/mi250_minitoy_train_ROCm6_2_kineto.json.gz": "a host-to-device memcpy gets no bound",
         "tracelens/b200/eager_trace.json.gz":
             "the symm-mem multimem all-reduce is now a communication-bound collective (18%), but vllm::moe_forward "
             "(52%) records only its activations and router logits: the expert weights are held by the layer, so "
@@ -182,3 +181,13 @@ def test_every_corpus_file_has_its_licence_and_origin() -> None:
     for name in captures:
         assert name in readme, name
     assert on_disk - captures == set(EXPECTED)
+
+
+def test_rocm_memcpy_takes_the_size_of_its_runtime_call() -> None:
+    # hipMemcpyWithStream records "size": "2560"; its op, aten::copy_ of a [5, 128] float tensor,
+    # moves 5 x 128 x 4 = 2560 bytes: the two copies of the trace carry 5120 bytes and a bound.
+    code, out, _, _ = classify("hta/amd_trace/mi250_minitoy_train_ROCm6_2_kineto.json.gz")
+    copies = [k for k in json.loads(out)["kernels"] if k["name"].startswith("Memcpy HtoD")]
+    assert code == 0 and copies
+    assert sum(k["bytes"] for k in copies) == 2 * 5 * 128 * 4
+    assert all(k["bound"] != "unknown" and k["source"] == "trace" for k in copies)
