@@ -60,8 +60,9 @@ GAPS = {
             "its GEMMs cannot be sized",
         "tracelens/mi210/gpu_only_trace/gpu_only_trace.json.gz":
             "a trace of kernels only (no ops): the launches record grid and block, no shapes, so no honest bytes "
-            "or FLOPs; 97% of kernel time gets a class by name (MIOpen conv, batch-norm, transpose, fill, "
-            "elementwise) with that reason, and stays unknown",
+            "or FLOPs; the calls shorter than the launch floor (26% of kernel time) are launch-bound by their "
+            "time alone, the rest gets a class by name (MIOpen conv, batch-norm, transpose, fill, elementwise) "
+            "with that reason, and stays unknown",
         "tracelens/inference/sglang_decode/sglang_Qwen3-8B_decode.json.gz":
             "with --graph-capture 78% has a bound; SGLang's paged attention (22%) records no context lengths "
             "(the kv_indptr values are not recorded)",
