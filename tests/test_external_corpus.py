@@ -54,17 +54,17 @@ GAPS = {
     "busy": {},
     "bound": {
         "hta/negative_queue_length_values_check/rank0.json.gz":
-            "CUTLASS GEMMs replayed from CUDA graphs and the Adam multi-tensor kernel are not costed",
+            "CUTLASS GEMMs replayed from CUDA graphs (and launched inside libraries) are not costed; the apex Adam multi-tensor kernel is, from its grid",
         "hta/nccl_parser_config/nccl_data.json.gz": NO_SHAPES,
         "hta/df_index_resolver/df_index_resolver.step3.json.gz": NO_SHAPES,
         "hta/critical_path/alexnet/benchmark_result_2869224_1695835535_trace.json.gz": NO_SHAPES,
         "hta/trace_diff/test/test.step1011.json.gz":
             "fbgemm split-embedding (TBE) forward/backward with row-wise Adagrad has no cost model",
-        "hta/amd_trace/mi250_minitoy_train_ROCm6_2_kineto.json.gz": "a host-to-device memcpy gets no bound",
         "tracelens/mi210/gpu_only_trace/gpu_only_trace.json.gz":
             "a trace of kernels only (no ops): the launches record grid and block, no shapes, so no honest bytes "
-            "or FLOPs; 97% of kernel time gets a class by name (MIOpen conv, batch-norm, transpose, fill, "
-            "elementwise) with that reason, and stays unknown",
+            "or FLOPs; the calls shorter than the launch floor (26% of kernel time) are launch-bound by their "
+            "time alone, the rest gets a class by name (MIOpen conv, batch-norm, transpose, fill, elementwise) "
+            "with that reason, and stays unknown",
         "tracelens/inference/sglang_decode/sglang_Qwen3-8B_decode.json.gz":
             "with --graph-capture 78% has a bound; SGLang's paged attention (22%) records no context lengths "
             "(the kv_indptr values are not recorded)",
@@ -204,3 +204,13 @@ def test_every_corpus_file_has_its_licence_and_origin() -> None:
     for name in captures:
         assert name in readme, name
     assert on_disk - captures == set(EXPECTED)
+
+
+def test_rocm_memcpy_takes_the_size_of_its_runtime_call() -> None:
+    # hipMemcpyWithStream records "size": "2560"; its op, aten::copy_ of a [5, 128] float tensor,
+    # moves 5 x 128 x 4 = 2560 bytes: the two copies of the trace carry 5120 bytes and a bound.
+    code, out, _, _ = classify("hta/amd_trace/mi250_minitoy_train_ROCm6_2_kineto.json.gz")
+    copies = [k for k in json.loads(out)["kernels"] if k["name"].startswith("Memcpy HtoD")]
+    assert code == 0 and copies
+    assert sum(k["bytes"] for k in copies) == 2 * 5 * 128 * 4
+    assert all(k["bound"] != "unknown" and k["source"] == "trace" for k in copies)

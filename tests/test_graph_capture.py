@@ -133,4 +133,6 @@ def test_the_h200_replay_gets_its_gemm_flops_from_the_nameless_capture() -> None
     bounded = sum(k["total_s"] for k in kernels if k["bound"] != "unknown")
     assert bounded / timed > 0.95
     without = runner.invoke(app, ["classify", str(PAIR_REPLAY), "-f", "json"])
-    assert all(k["bound"] == "unknown" for k in json.loads(without.stdout)["kernels"] if k["in_graph"])
+    plain = [k for k in json.loads(without.stdout)["kernels"] if k["in_graph"]]
+    assert all(k["flops"] is None for k in plain)  # no op, no shapes: only calls under the launch floor get a bound
+    assert sum(k["total_s"] for k in plain if k["bound"] == "unknown") / sum(k["total_s"] for k in plain) > 0.9

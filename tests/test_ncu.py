@@ -578,4 +578,8 @@ def test_cli_details_page_needs_hw_and_stays_unknown() -> None:
     assert "--hw" in result.stderr  # the details page names no device
     result = runner.invoke(app, ["classify", str(DETAILS), "--hw", "h200", "--format", "json"])
     assert result.exit_code == 0, result.output
-    assert {k["bound"] for k in json.loads(result.stdout)["kernels"]} == {"unknown"}
+    kernels = json.loads(result.stdout)["kernels"]
+    # Unknown but for the calls shorter than h200's 5 µs launch floor: those are launch-bound by their
+    # measured time alone (docs/classification.md), FLOP counters or not.
+    assert {k["bound"] for k in kernels if k["total_s"] / k["count"] >= 5e-6} == {"unknown"}
+    assert {k["bound"] for k in kernels if k["total_s"] / k["count"] < 5e-6} == {"launch"}

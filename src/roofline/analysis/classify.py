@@ -139,6 +139,10 @@ class KernelVerdict(BaseModel):
     collective: CollectiveVerdict | None = None
 
 
+def _fmt_us(seconds: float) -> str:
+    return f"{seconds * 1e6:.3g} µs"
+
+
 def _carried(work: KernelWork) -> dict:
     """What a verdict carries over from its work unchanged: identity, counters, launch facts."""
     return dict(name=work.name, op=work.op, count=work.count, hardware_flops=work.hardware_flops,
@@ -163,6 +167,13 @@ def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
     missing = None if data_only else _missing_inputs(work, roof, roofs)
     if missing:
         total = work.measured_s if work.measured_s is not None else launch_floor * count
+        # Launch-bound by its measured time alone: a call shorter than the launch floor did work whose
+        # time at the roof is at most that call's time (it ran), so under the floor too — the iron law's
+        # launch term is the largest whatever its FLOPs and bytes.
+        under_floor = work.measured_s is not None and 0 < work.measured_s / count < launch_floor
+        if under_floor:
+            missing = (f"launch-bound by its measured time alone: {_fmt_us(work.measured_s / count)} a call, under "
+                       f"the {_fmt_us(launch_floor)} launch floor, so its work at the roof is too ({missing})")
         return KernelVerdict(
             **_carried(work),
             total_s=total,
@@ -172,7 +183,7 @@ def classify_kernel(work: KernelWork, roofs: Roofs) -> KernelVerdict:
             precision=precision.value if precision else None,
             unit=work.unit.value,
             ai=_safe_ai(work.flops, work.bytes),
-            bound=Bound.UNKNOWN,
+            bound=Bound.LAUNCH if under_floor else Bound.UNKNOWN,
             roof=roof.label if roof else None,
             roof_origin=roof.origin if roof else None,
             peak_flops_per_s=roof.value if roof else None,

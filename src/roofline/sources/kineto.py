@@ -277,7 +277,8 @@ class _Collector:
                             tid = event.get("tid", 0)
                             external = args.get("External id")
                             runtime[correlation] = (name, start, dur, tid if type(tid) is int else link(tid),
-                                                    external if type(external) is int else link(external))
+                                                    external if type(external) is int else link(external),
+                                                    _copy_size(args) if "Memcpy" in name else None)
                         if name in SYNC_APIS:
                             self.syncs.append((name, _ns(start), max(_ns(dur), 0)))
                     elif category == "user_annotation":
@@ -316,6 +317,17 @@ class _Collector:
             return float(value)
         self.bad_bytes += 1
         return None
+
+
+def _copy_size(args: dict) -> float | None:
+    """The byte count a copy call records (ROCm's ``hipMemcpyWithStream`` writes ``"size": "2560"``);
+    None where it is absent or not a non-negative finite number."""
+    value = args.get("size")
+    try:
+        size = float(value) if type(value) in (int, float, str) else None
+    except ValueError:
+        return None
+    return size if size is not None and 0 <= size < float("inf") else None
 
 
 def _sniff(path: Path, head: bytes) -> bool:

@@ -183,8 +183,9 @@ class OpColumns:
 
 
 class RuntimeColumns:
-    """Runtime/driver calls with a correlation id: (api, start_us, dur_us, tid, external_id);
-    ``start``/``dur`` in ns (negative durations 0) after ``finish()``."""
+    """Runtime/driver calls with a correlation id: (api, start_us, dur_us, tid, external_id[,
+    copy_bytes]); ``start``/``dur`` in ns (negative durations 0) after ``finish()``. ``copy_bytes``
+    is the ``size`` a copy call records (ROCm's ``hipMemcpyWithStream``), NaN where none."""
 
     def __init__(self, ids: LinkIds) -> None:
         self.ids = ids
@@ -195,10 +196,13 @@ class RuntimeColumns:
         self.dur_us = array("d")
         self.tid = array("q")
         self.external = array("q")
-        self._columns = (self.correlation, self.api, self.start_us, self.dur_us, self.tid, self.external)
+        self.copy_bytes = array("d")
+        self._columns = (self.correlation, self.api, self.start_us, self.dur_us, self.tid, self.external,
+                         self.copy_bytes)
 
-    def __setitem__(self, correlation: Any, record: tuple[str, float, float, Any, Any]) -> None:
-        name, start, dur, tid, external = record
+    def __setitem__(self, correlation: Any, record: tuple) -> None:
+        name, start, dur, tid, external = record[:5]
+        copy_bytes = record[5] if len(record) > 5 and record[5] is not None else np.nan
         code = self.ids.code
         if not (type(correlation) is int and -CODE_BASE < correlation < CODE_BASE):
             correlation = code(correlation)
@@ -217,6 +221,7 @@ class RuntimeColumns:
             self.dur_us.append(dur)
             self.tid.append(tid)
             self.external.append(external)
+            self.copy_bytes.append(copy_bytes)
         except (OverflowError, TypeError):
             _truncate(self._columns, size)
             raise
@@ -330,6 +335,10 @@ def link_events(
     table.launch_dur_ns[has_call] = _np(runtime.dur, np.int64)[calls]
     graph_codes = np.array([api in graph_apis for api in runtime.apis.values], bool)
     table.in_graph[has_call] = graph_codes[_np(runtime.api, np.int32)[calls]]
+    # A copy with no byte count of its own takes the size its runtime call records (ROCm).
+    sized = np.flatnonzero(has_call & np.isnan(table.bytes))
+    if len(sized):
+        table.bytes[sized] = _np(runtime.copy_bytes, np.float64)[call[sized]]
 
     # Kernel → op: its own External id, else its launch call's, else the enclosing op.
     op_ids = _np(ops.external, np.int64)

@@ -20,6 +20,7 @@ from roofline.precision import Precision, Unit
 
 _KERNEL = KINDS.index("kernel")
 _SHAPES = SOURCES.index("shapes")
+_TRACE = SOURCES.index("trace")
 
 
 def attribute_costs(
@@ -38,6 +39,7 @@ def attribute_costs(
     if len(linked):
         _from_ops(table, linked, instance[linked], row_signature[op_row[linked]], signatures)
     _match_graph_kernels(table, warnings)
+    _multi_tensor_from_grid(table)
     unknown = kernel & np.isnan(table.flops) & (table.reason == 0)
     if unknown.any():
         graph_reason = table.reasons.code(
@@ -51,6 +53,37 @@ def attribute_costs(
     named = unknown | (kernel & table.in_graph & np.isnan(table.flops))
     if named.any():
         _name_families(table, named)
+
+
+def _multi_tensor_from_grid(table: EventTable) -> None:
+    """A multi-tensor-apply kernel (fused optimizer, ``_foreach_*``) still without a cost — its
+    op's TensorList shapes were dropped, or no op launched it — gets an upper bound from its grid:
+    one block per 65 536-element chunk, the functor's cost per element (:mod:`roofline.opcost.multi_tensor`)."""
+    from roofline.opcost.multi_tensor import element_range, functor_cost, launch_depth
+
+    rows = np.flatnonzero((table.kind == _KERNEL) & np.isnan(table.flops) & (table.grid > 0))
+    if not len(rows):
+        return
+    for code in np.unique(table.name[rows]).tolist():
+        name = table.names.values[code]
+        cost, depth = functor_cost(name), launch_depth(name)
+        if cost is None or depth is None:
+            continue
+        mine = rows[table.name[rows] == code]
+        ranges = [element_range(int(table.grids.values[g][0]), depth) for g in table.grid[mine].tolist()]
+        bounded = np.array([r is not None for r in ranges], bool)
+        table.reason[mine[~bounded]] = table.reasons.code(
+            "multi-tensor kernel with too few blocks to bound its elements (each tensor's last chunk may hold "
+            "one element) and no recorded TensorList shapes")
+        mine = mine[bounded]
+        # The most elements the grid allows: an upper bound, within the range the docs give.
+        elements = np.array([r[1] for r in ranges if r is not None], np.float64)
+        table.flops[mine] = cost.flops_per_element * elements
+        table.bytes[mine] = cost.bytes_per_element * elements
+        table.precision[mine] = PRECISIONS.index(cost.dtype.precision)
+        table.unit[mine] = UNITS.index(cost.unit)
+        table.source[mine] = _TRACE
+        table.reason[mine] = 0
 
 
 def _name_families(table: EventTable, unknown: np.ndarray) -> None:
