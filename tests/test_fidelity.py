@@ -76,3 +76,26 @@ def test_corpus_moe_concurrency_and_decode_batch() -> None:
     assert moe.concurrency(agg) == 256
     assert moe.concurrency({**agg, "attention_dp_size": "1", "batch_size": "48"}) == 48
     assert moe.decode_batch({"decode_batch_size": "", "decode_attention_dp_size": "8"}) is None
+
+
+def test_engine_fused_attention_sets_the_memory_check() -> None:
+    """aiconfigurator's corpus row dsr1_b200_trtllm_fp8_agg_8192x1024_c8_cfg473 ran DeepSeek-V3 fp8 on
+    tp 4 B200 at isl 8192 (TPOT measured), so it fits. TRT-LLM runs fused attention, which never holds
+    the prompt's scores: 2 × (128 heads / 4) × 8192² × 1 byte (fp8) = 4.29 GB that the memory check
+    counted while the time model already ran the engine's kernels (it refused the row by ~1 GB)."""
+    from roofline.planner.serving import build_context, evaluate
+    from roofline.workload.memory import plan_memory
+    from roofline.workload.model import load_model
+
+    moe = _corpus_moe()
+    row = {"mode": "agg", "system": "b200_sxm", "backend": "trtllm", "precision": "fp8", "gemm_quant_mode": "fp8",
+           "moe_quant_mode": "fp8", "isl": "8192", "osl": "1024", "batch_size": "8", "tp_size": "4",
+           "attention_dp_size": "1", "moe_tp_size": "4", "moe_ep_size": "1", "silicon_data_source": ""}
+    cfg = moe.row_config(row, "deepseek-v3")
+    arch = load_model("deepseek-v3")[0]
+    spec, roofs = moe._hardware(cfg.hardware)
+    context = build_context(cfg, arch, spec, roofs)
+    unfused = plan_memory(arch, cfg, context.capacity_bytes).workspace_bytes
+    fused = plan_memory(arch, context.effective(cfg), context.capacity_bytes).workspace_bytes
+    assert unfused - fused == pytest.approx(2 * 32 * 8192**2, rel=1e-9)
+    assert evaluate(cfg, context).prediction is not None  # was refused: "does not fit ... by ~1 GB"

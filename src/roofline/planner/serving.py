@@ -157,20 +157,24 @@ def evaluate(cfg: ServingConfig, context: ServingContext, *, check_batch: bool =
     arch = context.arch
     mode = context.mode(cfg)
     s = cfg.serving
+    # Memory is that of the engine's kernels too: a named engine's fused attention never holds the
+    # prompt's S×S scores (trtllm/sglang/vllm profiles: flash_attention true), whatever the config says.
+    run_cfg = context.effective(cfg)
     capacity = context.capacity_for(cfg)
-    fits = plan_memory(arch, cfg, capacity).max_batch
+    fits = plan_memory(arch, run_cfg, capacity).max_batch
     paged_ok = True
     if mode == "static" or s.concurrency is None:
         running = s.clients  # the batch that runs together: it must fit
         checked = running
     else:
         checked = s.batch if "batch" in s.model_fields_set else None  # a max_num_seqs the config sets
-        fits = paged_fits(arch, cfg, capacity, fits)
+        fits = paged_fits(arch, run_cfg, capacity, fits)
         # The engine's running cap is per attention-DP rank (see serving_disagg).
         cap = min(fits, context.profile.scheduler.max_running * cfg.parallelism.attention_data, checked or fits)
         running = min(s.concurrency, max(cap, 1))
         paged_ok = fits >= 1
-    memory = plan_memory(arch, cfg.model_copy(update={"serving": s.model_copy(update={"batch": running})}), capacity)
+    memory = plan_memory(arch, run_cfg.model_copy(update={"serving": s.model_copy(update={"batch": running})}),
+                         capacity)
     fixed = memory.weight_bytes + memory.workspace_bytes + memory.reserve_bytes
     if fixed > memory.capacity_bytes:
         raise InputError(
