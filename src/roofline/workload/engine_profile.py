@@ -95,13 +95,16 @@ class MoEConstants(_Strict):
     """Constants of the engine's MoE path, fitted on the MoE models' fit rows (benchmarks/fidelity/
     fit_moe.py) apart from the dense fit: the expert-parallel all-to-all latency per call, the
     grouped-GEMM efficiency against a dense GEMM, and the host time per iteration for MoE models
-    (which replaces scheduler.iteration_s for them). None keeps the default."""
+    (which replaces scheduler.iteration_s for them), and the fixed cost per request before its first
+    token (replaces scheduler.per_request_s for them: fitted on the MoE rows' TTFT). None keeps the default."""
 
     alltoall_latency_s: float | None = Field(None, ge=0, le=0.01)
     grouped_gemm: float | None = Field(None, gt=0, le=1)
     iteration_s: float | None = Field(None, ge=0, le=1)
+    per_request_s: float | None = Field(None, ge=0, le=10)
     rows_fit: int = Field(0, ge=0)
     fit_tpot_error: float | None = None
+    fit_ttft_error: float | None = None
     source: str = ""
 
 
@@ -215,11 +218,13 @@ class EngineProfile(_Strict):
         return base.model_copy(update={**updates, "source": f"engine profile {self.label}"})
 
     def for_model(self, moe: bool) -> EngineProfile:
-        """For an MoE model, the MoE section's host time per iteration replaces the dense one."""
-        if not moe or self.moe is None or self.moe.iteration_s is None:
+        """For an MoE model, the MoE section's host time per iteration and fixed cost per request
+        replace the dense ones (dense models keep the scheduler's)."""
+        if not moe or self.moe is None:
             return self
-        return self.model_copy(update={"scheduler": self.scheduler.model_copy(
-            update={"iteration_s": self.moe.iteration_s})})
+        update = {k: v for k, v in (("iteration_s", self.moe.iteration_s), ("per_request_s", self.moe.per_request_s))
+                  if v is not None}
+        return self.model_copy(update={"scheduler": self.scheduler.model_copy(update=update)}) if update else self
 
     def covers(self, version: str) -> bool:
         return any(version_matches(v, version) for v in (*self.versions, *self.by_version))
