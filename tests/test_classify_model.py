@@ -65,7 +65,7 @@ def test_the_b200_trace_is_gpt_oss_120b_by_its_own_facts() -> None:
     ops = [e for e in trace["traceEvents"] if e.get("cat") == "cpu_op"]
     calls = collections.Counter(e["name"] for e in ops)
     dims = {e["name"]: e["args"]["Input Dims"] for e in ops if e["name"].startswith("vllm::")}
-    config = json.loads((Path(roofline.__file__).parents[2] / "workloads" / "models" / "gpt-oss-120b.json").read_text())
+    config = json.loads((Path(__file__).resolve().parents[1] / "workloads" / "models" / "gpt-oss-120b.json").read_text())
     world = trace["distributedInfo"]["world_size"]
     hidden, logits = dims["vllm::moe_forward"][:2]
     q, k = dims["vllm::unified_attention_with_output"][:2]
