@@ -336,7 +336,7 @@ def link_events(
     graph_codes = np.array([api in graph_apis for api in runtime.apis.values], bool)
     table.in_graph[has_call] = graph_codes[_np(runtime.api, np.int32)[calls]]
     # A copy with no byte count of its own takes the size its runtime call records (ROCm).
-    sized = np.flatnonzero(has_call & np.isnan(table.bytes))
+    sized = np.flatnonzero(has_call & np.isnan(table.bytes) & (table.kind == KINDS.index("memcpy")))
     if len(sized):
         table.bytes[sized] = _np(runtime.copy_bytes, np.float64)[call[sized]]
 
