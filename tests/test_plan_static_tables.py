@@ -69,3 +69,14 @@ def test_an_offline_run_pays_no_front_end_cost_per_request() -> None:
     assert server["itl_s"] == pytest.approx(offline["itl_s"], rel=1e-12)
     # The published first-token latency of this row (TensorRT-LLM 0.5.0, H100 fp8, 2,048-token prompt): 36 ms.
     assert offline["ttft_s"] * 1e3 == pytest.approx(36, rel=0.05)
+
+
+def test_the_plan_says_which_profile_constants_it_did_not_apply() -> None:
+    plan = roofline.plan("llama-2-7b", hardware="h100-sxm", batch=1, prompt_tokens=128, output_tokens=16,
+                         mode="static", engine="trtllm", frontend="offline", max_steps=0).to_dict()
+    shown = {c["name"]: c["value"] for c in plan["engine"]["constants"]}
+    assert shown["scheduler.per_request_s"].endswith("(not applied: runtime.frontend offline)")
+    assert "not applied" in shown["scheduler.memory_fraction"]
+    served = roofline.plan("llama-2-7b", hardware="h100-sxm", concurrency=4, prompt_tokens=128, output_tokens=16,
+                           engine="trtllm", max_steps=0).to_dict()
+    assert not any("not applied" in c["value"] for c in served["engine"]["constants"])

@@ -81,10 +81,18 @@ class EngineUsed(BaseModel):
     constants: list[dict[str, str]]
 
 
-def engine_used(profile: EngineProfile, mode: str) -> EngineUsed:
+def engine_used(profile: EngineProfile, mode: str, frontend: str = "server") -> EngineUsed:
+    """The profile's constants as the prediction applied them: an offline run pays no front-end
+    ``per_request_s``, and a static batch is not held to the paged pool's ``memory_fraction``."""
+    not_applied = {}
+    if frontend == "offline":
+        not_applied["scheduler.per_request_s"] = "not applied: runtime.frontend offline"
+    if mode == "static":
+        not_applied["scheduler.memory_fraction"] = "not applied: a static batch allocates its own KV cache"
+    constants = [{"name": n, "value": f"{v} ({not_applied[n]})" if n in not_applied else v, "source": s}
+                 for n, v, s in profile.constants()]
     return EngineUsed(name=profile.name, versions=profile.versions, mode=mode,
-                      fit=profile.fit.model_dump() if profile.fit else None,
-                      constants=[{"name": n, "value": v, "source": s} for n, v, s in profile.constants()])
+                      fit=profile.fit.model_dump() if profile.fit else None, constants=constants)
 
 
 class PlanResult(Presentable, BaseModel):
@@ -193,7 +201,8 @@ def build_plan_result(outcome: PlanOutcome, *, config_file: str | None, hardware
         gpus=base_cfg.gpus,
         ceilings=ceilings,
         efficiency=base.prediction.efficiency_source,
-        engine=engine_used(profile or EngineProfile(name="generic"), base.prediction.mode),
+        engine=engine_used(profile or EngineProfile(name="generic"), base.prediction.mode,
+                           base_cfg.runtime.frontend),
         slo=base_cfg.slo.model_dump(),
         memory=base.prediction.memory,
         baseline=metrics(base_cfg, base),
