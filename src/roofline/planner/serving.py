@@ -199,7 +199,7 @@ def evaluate(cfg: ServingConfig, context: ServingContext, *, check_batch: bool =
     draft = context.draft_arch if cfg.speculative is not None else None
     if cfg.speculative is not None and draft is None:
         draft = resolve_draft(cfg, arch)
-    prediction = predict(arch, context.effective(cfg), context.roofs, context.efficiency, memory, draft=draft,
+    prediction = predict(arch, run_cfg, context.roofs, context.efficiency, memory, draft=draft,
                          scheduler=context.scheduler_for(cfg), mode=mode, capacity=running,
                          graph_max_batch=context.profile.scheduler.graph_max_batch)
     return Evaluation(prediction, slo_ratios(cfg, prediction))
