@@ -63,7 +63,8 @@ class ServingContext:
 
     def effective(self, cfg: ServingConfig) -> ServingConfig:
         """The config as the engine runs it: a named engine's kernels decide fused attention,
-        fused elementwise chains and its framework; the generic profile keeps the config's switches."""
+        fused elementwise chains and its framework, and its placement which weights attention DP
+        keeps sharded; the generic profile keeps the config's switches."""
         kernels, updates = self.profile.kernels, {}
         if kernels.flash_attention is not None and cfg.runtime.flash_attention != kernels.flash_attention:
             updates["flash_attention"] = kernels.flash_attention
@@ -73,7 +74,13 @@ class ServingContext:
             updates["framework"] = self.profile.framework
         if self.profile.scheduler.graph_max_batch is not None and not cfg.runtime.cuda_graphs:
             updates["cuda_graphs"] = True
-        return cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update=updates)}) if updates else cfg
+        if updates:
+            cfg = cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update=updates)})
+        # Weight placement under attention DP is the engine's unless the config names it.
+        sharded = self.profile.parallel.attention_dp_sharded
+        if cfg.parallelism.dp_sharded is None and sharded:
+            cfg = cfg.model_copy(update={"parallelism": cfg.parallelism.model_copy(update={"dp_sharded": sharded})})
+        return cfg
 
 
 @dataclass(frozen=True)

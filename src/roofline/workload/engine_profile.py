@@ -108,6 +108,14 @@ class MoEConstants(_Strict):
     source: str = ""
 
 
+class Placement(_Strict):
+    """Where the engine puts weights under a layout. ``attention_dp_sharded``: under attention DP, the
+    weight groups it keeps sharded over every GPU of the replica instead of replicated on each DP
+    group (``Parallelism.dp_sharded``; a config that sets it wins)."""
+
+    attention_dp_sharded: tuple[Literal["lm_head", "dense_ffn", "shared_experts"], ...] = ()
+
+
 class VendorOverride(_Strict):
     """Constants that differ on another vendor's stack (AMD ROCm/RCCL vs NVIDIA CUDA/NCCL)."""
 
@@ -181,6 +189,7 @@ class EngineProfile(_Strict):
     scheduler: Scheduler = Field(default_factory=Scheduler)
     kernels: Kernels = Field(default_factory=Kernels)
     comm: Comm = Field(default_factory=Comm)
+    parallel: Placement = Field(default_factory=Placement)
     vendors: dict[str, VendorOverride] = Field(default_factory=dict, description="by hardware vendor: amd, …")
     # Constants fitted on one engine version's runs, by version prefix ('0.5.1', '1.0.0'); a config's
     # runtime.engine_version picks the longest prefix that covers it, else the profile's own values.

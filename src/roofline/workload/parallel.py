@@ -5,7 +5,9 @@ each GPU holds, and the link an expert-parallel all-to-all crosses.
 
 * Weights per GPU: routed experts / (expert × expert_tensor × pipeline) at the experts' precision;
   everything else (attention, dense and shared FFN, embeddings) / (tensor × pipeline) — replicated
-  over the attention-data-parallel groups.
+  over the attention-data-parallel groups — except the groups ``dp_sharded`` names (an engine's
+  placement: SGLang keeps the LM head, dense FFN and shared experts sharded over all its GPUs), which
+  are / (tensor × attention_data × pipeline).
 * KV per GPU: a sequence lives on one attention-DP group; GQA splits its KV heads over the group's
   tensor ranks (replicated once TP exceeds them); MLA's latent is shared by all heads, so every
   tensor rank holds the whole latent — which is why attention DP, not TP, shrinks an MLA cache.
@@ -84,12 +86,32 @@ def layout_notes(arch: ModelArch, cfg: ServingConfig) -> list[str]:
     return notes
 
 
+def dp_sharded_params(arch: ModelArch, groups: tuple[str, ...] | None) -> int:
+    """Parameters of the named groups (``Parallelism.dp_sharded``): the untied LM head (a tied one is
+    the embedding, which every attention-DP rank keeps whole), the first-k dense layers' FFN, the
+    shared experts of the MoE layers."""
+    if not groups:
+        return 0
+    params = 0
+    if "lm_head" in groups and not arch.tie_embeddings:
+        params += arch.vocab_size * arch.hidden_size
+    if "dense_ffn" in groups and arch.moe is not None:
+        params += arch.dense_layers * arch.ffn_params(arch.intermediate_size)
+    if "shared_experts" in groups and arch.moe is not None:
+        params += arch.moe_layers * arch.ffn_params(arch.moe.shared_width)
+    return params
+
+
 def weight_bytes_per_gpu(arch: ModelArch, cfg: ServingConfig, bits: float, expert_bits: float) -> float:
-    """Routed experts over expert × expert_tensor × pipeline GPUs, the rest over tensor × pipeline."""
+    """Routed experts over expert × expert_tensor × pipeline GPUs; under attention DP the groups of
+    ``parallelism.dp_sharded`` over tensor × attention_data × pipeline; the rest over tensor × pipeline
+    (replicated on each attention-DP group)."""
     par = cfg.parallelism
     experts = arch.routed_expert_params
-    rest = arch.total_params - experts
+    group = dp_sharded_params(arch, par.dp_sharded) if par.attention_data > 1 else 0
+    rest = arch.total_params - experts - group
     return (rest * bits / 8 / (par.tensor * par.pipeline)
+            + group * bits / 8 / (par.tensor * par.attention_data * par.pipeline)
             + experts * expert_bits / 8 / (par.expert * par.moe_tensor * par.pipeline))
 
 

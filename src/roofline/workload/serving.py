@@ -30,6 +30,11 @@ class Parallelism(_Section):
     # ``expert_tensor``; expert × expert_tensor = tensor × attention_data (None: the rest of it).
     expert: int = Field(default=1, ge=1)
     expert_tensor: int | None = Field(default=None, ge=1)
+    # Under attention DP, the weights kept sharded over all tensor × attention_data GPUs instead of
+    # replicated on each attention-DP group: the LM head, the dense layers' FFN, the shared experts
+    # (SGLang's default: --enable-dp-lm-head and --moe-dense-tp-size 1 turn the first two off).
+    # None: the engine profile's placement (parallel.attention_dp_sharded); [] replicates them all.
+    dp_sharded: tuple[Literal["lm_head", "dense_ffn", "shared_experts"], ...] | None = None
 
     @property
     def gpus_per_replica(self) -> int:
