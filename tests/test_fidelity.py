@@ -62,6 +62,51 @@ def test_corpus_moe_layouts(row: dict, layout: dict) -> None:
     assert _corpus_moe().pool(row, "") == layout
 
 
+INFERENCEX = "db-dump/2026-04-27; config_id=202; silicon_concurrency=4; measured=2026-03-25T00:00:00.000Z"
+
+
+@pytest.mark.parametrize(("row", "layout"), [
+    # dsr1_b200_sglang_fp4_agg_1024x1024_c4_cfg202: InferenceX's { tp: 4, ep: 4 } on one B200 node,
+    # imported as tp_size 16 = 4 × 4 (moe_tp 4, moe_ep 4): 4 GPUs, TP 4, experts EP 4.
+    ({"tp_size": "16", "attention_dp_size": "1", "moe_tp_size": "4", "moe_ep_size": "4",
+      "silicon_data_source": INFERENCEX}, {"tensor": 4, "attention_data": 1, "expert": 4, "expert_tensor": 1}),
+    # ..._tp8_ep8_... with DP attention, imported as attention_dp_size 64: 8 GPUs, attention DP 8, EP 8.
+    ({"tp_size": "1", "attention_dp_size": "64", "moe_tp_size": "8", "moe_ep_size": "8",
+      "silicon_data_source": "source_file=2026-04-06.csv; model=DeepSeek-R1; silicon_concurrency=64"},
+     {"tensor": 1, "attention_data": 8, "expert": 8, "expert_tensor": 1}),
+    # aiconfigurator's own collection (not InferenceX): tp 4 = moe_tp 2 × moe_ep 2 is what it says.
+    ({"tp_size": "4", "attention_dp_size": "1", "moe_tp_size": "2", "moe_ep_size": "2",
+      "silicon_data_source": "source_file=/Users/x/data/h200_sxm/trtllm/1.0.0rc3/Qwen3.csv"},
+     {"tensor": 4, "attention_data": 1, "expert": 2, "expert_tensor": 2}),
+    # An InferenceX tp 8 × ep 8 without the square: nothing to undo.
+    ({"tp_size": "8", "attention_dp_size": "1", "moe_tp_size": "1", "moe_ep_size": "8",
+      "silicon_data_source": INFERENCEX}, {"tensor": 8, "attention_data": 1, "expert": 8, "expert_tensor": 1}),
+])
+def test_corpus_moe_inferencex_tp_times_ep(row: dict, layout: dict) -> None:
+    moe = _corpus_moe()
+    assert moe.unsquared(row, moe.pool(row, "")) == layout
+
+
+def test_inferencex_tp16_rows_measure_like_tp4() -> None:
+    """The measurement agrees that 'tp 16' ran on 4 GPUs: DeepSeek fp4 SGLang on B200 at 1024/1024,
+    C = 4, reads 9.00 ms TPOT as tp_size 16 (moe_tp 4 × moe_ep 4, SGLang 0.5.9) and 9.09 ms as a
+    4-GPU tp 4 row (blank version) of the same corpus — planned on 16 GPUs it was predicted 6.1 ms."""
+    import csv
+
+    moe = _corpus_moe()
+    if not moe.DEFAULT_CSV.exists():
+        pytest.skip("aiconfigurator corpus not present")
+    rows = {r["id"]: r for r in csv.DictReader(moe.DEFAULT_CSV.open())}
+    squared = next(r for r in rows.values() if r["id"].startswith("dsr1_b200_sglang_fp4_agg_1024x1024_c4_cfg202"))
+    assert (squared["tp_size"], squared["moe_tp_size"], squared["moe_ep_size"]) == ("16", "4", "4")
+    assert float(squared["silicon_tpot_ms"]) == pytest.approx(9.00, abs=0.01)
+    tp4 = rows["dsr1_b200_sglang_fp4_agg_1024x1024_c4_cfg88"]
+    assert (tp4["tp_size"], tp4["moe_tp_size"], tp4["moe_ep_size"]) == ("4", "4", "1")
+    assert float(tp4["silicon_tpot_ms"]) == pytest.approx(9.09, abs=0.01)
+    cfg = moe.row_config(squared, "deepseek-v3")
+    assert cfg.gpus == 4 and cfg.parallelism.tensor == 4 and cfg.parallelism.expert == 4
+
+
 def test_corpus_moe_concurrency_and_decode_batch() -> None:
     """Disaggregated corpus rows leave batch_size blank (the clients are in silicon_data_source), and
     decode_batch_size counts per attention-DP rank: config 549 (DeepSeek-R1 fp8, B200, TRT-LLM) has

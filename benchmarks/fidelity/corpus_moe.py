@@ -82,6 +82,26 @@ def pool(row: dict[str, str], prefix: str) -> dict[str, int]:
     return {"tensor": tp, "attention_data": dp, "expert": ep, "expert_tensor": moe_tp}
 
 
+def inferencex_record(row: dict[str, str]) -> bool:
+    """Rows aiconfigurator imported from InferenceX (its database dump or the 2026-… source files)."""
+    source = row.get("silicon_data_source", "")
+    return "db-dump/" in source or "source_file=2026-" in source
+
+
+def unsquared(row: dict[str, str], par: dict[str, int]) -> dict[str, int]:
+    """An InferenceX agg record of a single-node ``{tp: N, ep: N}`` point (ids ``…_tp4_ep4_…``) gives
+    moe_tp = moe_ep = N and N² as tp_size (or attention_dp_size): the import multiplied tp by ep. The
+    run used N GPUs — InferenceX's search space (configs/nvidia-master.yaml: ``{ tp: 4, ep: 4 }`` for
+    dsr1-fp4-b200-sglang, one B200 node) launched as ``--tensor-parallel-size $TP --ep-size $EP_SIZE``
+    (benchmarks/single_node/dsr1_fp4_b200.sh) — with attention over the N GPUs (tensor N, or
+    attention DP N where tp_size is 1) and the experts expert-parallel over them."""
+    n, gpus = par["expert"], par["tensor"] * par["attention_data"]
+    if not (inferencex_record(row) and n > 1 and par["expert_tensor"] == n and gpus == n * n):
+        return par
+    tp, dp = (n, 1) if par["tensor"] > 1 else (1, n)
+    return {"tensor": tp, "attention_data": dp, "expert": n, "expert_tensor": 1}
+
+
 def concurrency(row: dict[str, str]) -> int:
     """The clients of the deployment. Disaggregated rows leave ``batch_size`` blank: their
     concurrency is only in ``silicon_data_source`` (``silicon_concurrency=N``). In attention-DP agg
@@ -126,7 +146,7 @@ def row_config(row: dict[str, str], model: str) -> ServingConfig:
         data.update(gpus=gpus, parallelism=dec, serving={"concurrency": concurrency(row), "prompt_tokens":
                     _int(row, "isl"), "output_tokens": _int(row, "osl"), "disaggregated": layout})
     else:
-        par = pool(row, "")
+        par = unsquared(row, pool(row, ""))
         data.update(gpus=par["tensor"] * par["attention_data"], parallelism=par, serving={
             "concurrency": concurrency(row), "prompt_tokens": _int(row, "isl"), "output_tokens": _int(row, "osl")})
     return ServingConfig.model_validate(data)
