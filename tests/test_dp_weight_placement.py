@@ -92,3 +92,31 @@ def test_config_227_is_still_refused_with_the_arithmetic() -> None:
     context = build_context(cfg, arch, spec, roofs_from_spec(spec))
     with pytest.raises(InputError, match=r"177\.1 GB per GPU of 174\.8 GB"):
         evaluate(cfg, context)
+
+
+def test_expert_memory_replaces_the_dense_streaming_efficiency_for_the_experts_only() -> None:
+    """moe.expert_memory.fp4 0.9 against a dense fp4 gemm_memory of 0.5: a weight-streaming expert
+    GEMM of 1 GB on a B200 (8 TB/s datasheet) takes 1e9 / (8e12 × 0.9) = 139 µs; a dense fp4 GEMM
+    of the same bytes 1e9 / (8e12 × 0.5) = 250 µs; a dequantizing (weight-only) expert keeps the
+    dequant efficiency."""
+    from roofline.precision import Precision, Unit
+    from roofline.workload.efficiency import Efficiency
+    from roofline.workload.engine_profile import EngineProfile, Kernels, MoEConstants
+    from roofline.workload.op_record import PhaseOp
+    from roofline.workload.predict import op_time
+
+    spec = load_registry().resolve("b200")
+    roofs = roofs_from_spec(spec)
+    bandwidth = roofs.memory_bandwidth.value
+    profile = EngineProfile(name="x", kernels=Kernels(gemm_memory={"fp4": 0.5}),
+                            moe=MoEConstants(expert_memory={"fp4": 0.9}))
+    eff = profile.efficiency(Efficiency())
+    experts = PhaseOp("experts", "gemm", 0.0, 1e9, Precision.FP4, Unit.MATRIX, 3, 1, weight_bytes=1e9, rows=1)
+    dense = PhaseOp("gate_up", "gemm", 0.0, 1e9, Precision.FP4, Unit.MATRIX, 1, 1, weight_bytes=1e9, rows=1)
+    assert op_time(experts, roofs, eff)[0] == pytest.approx(1e9 / (bandwidth * 0.9))
+    assert op_time(dense, roofs, eff)[0] == pytest.approx(1e9 / (bandwidth * 0.5))
+    dequant = PhaseOp("experts", "gemm", 0.0, 1e9, Precision.BF16, Unit.MATRIX, 3, 1, weight_bytes=1e9, rows=1,
+                      dequant=True)
+    assert op_time(dequant, roofs, eff)[0] == pytest.approx(1e9 / (bandwidth * Efficiency().dequant_memory))
+    with pytest.raises(ValueError, match="expert_memory.fp4"):
+        MoEConstants(expert_memory={"fp4": 1.5})

@@ -4,8 +4,9 @@ workloads/engines/{trtllm,sglang,vllm}.yaml) on the 'fit' half of aiconfigurator
     python benchmarks/fidelity/fit_moe.py [--csv silicon_sample.csv] [--limit N] [--dry-run]
 
 The constants: the expert-parallel all-to-all latency per call, the grouped-GEMM efficiency of the
-routed experts against a dense GEMM (its tile fill by tokens per expert stays in the op model), and
-the host time per iteration for MoE models. They enter TPOT through the decode step — and, in the
+routed experts against a dense GEMM (its tile fill by tokens per expert stays in the op model), the
+routed experts' weight-streaming efficiency per compute precision (fp4, fp8: the MoE kernels are
+not the dense GEMMs the dense fit measured), and the host time per iteration for MoE models. They enter TPOT through the decode step — and, in the
 disaggregated rows, through the closed loop whose batch depends on TPOT — so they are not linear
 features of one prediction (what roofline calibrate fits); each is searched over a grid, one at a
 time, two passes (coordinate descent), minimising the median |TPOT error| of the engine's fit rows
@@ -42,6 +43,9 @@ GRID = {
     "alltoall_latency_s": (6e-6, 12e-6, 25e-6, 50e-6, 100e-6, 200e-6),
     "grouped_gemm": (1.0, 0.8, 0.65, 0.5, 0.4, 0.3),
     "iteration_s": (None, 0.25e-3, 0.5e-3, 1e-3, 2e-3, 4e-3),  # None: the dense fit's value
+    # The routed experts' streaming efficiency per compute precision; None: the dense GEMM's.
+    "expert_memory.fp4": (None, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+    "expert_memory.fp8": (None, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
 }
 TTFT_GRID = (None, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)  # per_request_s; None: the dense fit's value
 
@@ -78,13 +82,20 @@ def tpot_errors(rows: list[dict[str, str]], profile: EngineProfile, ttft: bool =
     return errors
 
 
+def moe_fields(values: dict[str, float | None]) -> dict[str, object]:
+    """MoEConstants keywords from the flat grid values ('expert_memory.fp4' → expert_memory['fp4'])."""
+    fields: dict[str, object] = {k: v for k, v in values.items() if v is not None and "." not in k}
+    experts = {k.split(".", 1)[1]: v for k, v in values.items() if v is not None and k.startswith("expert_memory.")}
+    return {**fields, **({"expert_memory": experts} if experts else {})}
+
+
 def with_moe(profile: EngineProfile, values: dict[str, float | None]) -> EngineProfile:
-    return profile.model_copy(update={"moe": MoEConstants(**{k: v for k, v in values.items() if v is not None})})
+    return profile.model_copy(update={"moe": MoEConstants(**moe_fields(values))})
 
 
 def fit_engine(rows: list[dict[str, str]], base: EngineProfile) -> tuple[dict[str, float | None], float, float]:
     """Coordinate descent over GRID; returns the values, the starting and the fitted median |TPOT error|."""
-    values: dict[str, float | None] = {"alltoall_latency_s": None, "grouped_gemm": None, "iteration_s": None}
+    values: dict[str, float | None] = dict.fromkeys(GRID)
 
     def loss(v: dict[str, float | None]) -> float:
         by_mode = tpot_errors(rows, with_moe(base, v))
@@ -146,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"disaggregated rows with blank worker counts left out): median |TPOT error| (mean of agg and "
                   f"disagg) {start:.0%} with the dense constants, {best:.0%} fitted; median |TTFT error| {ttft_start:.0%} -> "
                   f"{ttft_best:.0%} with per_request_s" + (f"; at the grid's edge: {', '.join(edge)}" if edge else ""))
-        moe = MoEConstants(**{k: v for k, v in values.items() if v is not None}, rows_fit=len(rows),
+        moe = MoEConstants(**moe_fields(values), rows_fit=len(rows),
                            fit_tpot_error=round(best, 4), fit_ttft_error=round(ttft_best, 4), source=source)
         provenance = {k: v for k, v in base.provenance.items() if not k.startswith("moe.")}
         provenance.update({f"moe.{k}": source for k, v in values.items() if v is not None})

@@ -66,6 +66,9 @@ class Efficiency(BaseModel):
     gemm_memory_by_precision: dict[str, float] = Field(default_factory=dict)
     decode_attention_memory: float | None = Field(None, gt=0, le=1)
     prefill_attention_compute: float | None = Field(None, gt=0, le=1)
+    # The routed experts' weight streaming by compute precision, where the engine's MoE kernels differ
+    # from its dense GEMMs (an engine profile's moe.expert_memory); empty: the dense GEMM's.
+    expert_memory_by_precision: dict[str, float] = Field(default_factory=dict)
     comm_latency_by_tp: dict[int, float] = Field(default_factory=dict)
     source: str = "defaults (docs/plan.md)"
 
@@ -74,6 +77,9 @@ class Efficiency(BaseModel):
 
     def gemm_memory_for(self, precision: str) -> float:
         return self.gemm_memory_by_precision.get(precision, self.gemm_memory)
+
+    def expert_memory_for(self, precision: str) -> float:
+        return self.expert_memory_by_precision.get(precision, self.gemm_memory_for(precision))
 
     def comm_latency_for(self, tp: int) -> float:
         return self.comm_latency_by_tp.get(tp, self.comm_latency_s)
@@ -91,4 +97,5 @@ def calibrated(efficiency: Efficiency, roofs: Roofs) -> Efficiency:
     if roofs.memory_bandwidth.origin == "measured":
         updates["gemm_memory"] = 0.95
         updates["gemm_memory_by_precision"] = {}
+        updates["expert_memory_by_precision"] = {}
     return efficiency.model_copy(update=updates)

@@ -100,12 +100,23 @@ class MoEConstants(_Strict):
 
     alltoall_latency_s: float | None = Field(None, ge=0, le=0.01)
     grouped_gemm: float | None = Field(None, gt=0, le=1)
+    # The routed experts' weight-streaming efficiency by compute precision: the engine's MoE kernels
+    # (TensorRT-LLM's and vLLM's fused fp4 MoE on Blackwell) are not the dense GEMMs whose streaming
+    # efficiency the dense fit measured (kernels.gemm_memory); empty keeps the dense value.
+    expert_memory: dict[str, float] = Field(default_factory=dict)
     iteration_s: float | None = Field(None, ge=0, le=1)
     per_request_s: float | None = Field(None, ge=0, le=10)
     rows_fit: int = Field(0, ge=0)
     fit_tpot_error: float | None = None
     fit_ttft_error: float | None = None
     source: str = ""
+
+    @model_validator(mode="after")
+    def _expert_fractions(self) -> MoEConstants:
+        for precision, value in self.expert_memory.items():
+            if not 0 < value <= 1:
+                raise ValueError(f"expert_memory.{precision} must be in (0, 1], got {value}")
+        return self
 
 
 class Placement(_Strict):
@@ -222,6 +233,8 @@ class EngineProfile(_Strict):
         if self.moe is not None:
             updates.update({k: v for k, v in (("alltoall_latency_s", self.moe.alltoall_latency_s),
                                               ("grouped_gemm", self.moe.grouped_gemm)) if v is not None})
+            if self.moe.expert_memory:
+                updates["expert_memory_by_precision"] = dict(self.moe.expert_memory)
         if not updates:
             return base
         return base.model_copy(update={**updates, "source": f"engine profile {self.label}"})

@@ -94,6 +94,8 @@ def op_time(op: PhaseOp, roofs: Roofs, eff: Efficiency) -> tuple[float, str, flo
         eta_c = eff.gemm_compute_for(precision) * fill
         eta_m = eff.dequant_memory if op.dequant else eff.gemm_memory_for(precision)
         if op.name == "experts":
+            if not op.dequant:
+                eta_m = eff.expert_memory_for(precision)
             eta_c, eta_m = eta_c * eff.grouped_gemm, eta_m * eff.grouped_gemm
     elif op.kind == "attention":
         decode = op.kv_bytes > 0  # a decode step reads the whole cache; prefill attention does not
