@@ -5,8 +5,8 @@ workloads/engines/{trtllm,sglang,vllm}.yaml) on the 'fit' half of aiconfigurator
 
 The constants: the expert-parallel all-to-all latency per call, the grouped-GEMM efficiency of the
 routed experts against a dense GEMM (its tile fill by tokens per expert stays in the op model), the
-routed experts' weight-streaming efficiency per compute precision (fp4, fp8: the MoE kernels are
-not the dense GEMMs the dense fit measured), and the host time per iteration for MoE models. They enter TPOT through the decode step — and, in the
+routed experts' weight-streaming efficiency at fp4 (the fused fp4 MoE kernels are not the dense
+NVFP4 GEMMs the dense fit measured), and the host time per iteration for MoE models. They enter TPOT through the decode step — and, in the
 disaggregated rows, through the closed loop whose batch depends on TPOT — so they are not linear
 features of one prediction (what roofline calibrate fits); each is searched over a grid, one at a
 time, two passes (coordinate descent), minimising the median |TPOT error| of the engine's fit rows
@@ -43,9 +43,11 @@ GRID = {
     "alltoall_latency_s": (6e-6, 12e-6, 25e-6, 50e-6, 100e-6, 200e-6),
     "grouped_gemm": (1.0, 0.8, 0.65, 0.5, 0.4, 0.3),
     "iteration_s": (None, 0.25e-3, 0.5e-3, 1e-3, 2e-3, 4e-3),  # None: the dense fit's value
-    # The routed experts' streaming efficiency per compute precision; None: the dense GEMM's.
+    # The fp4 routed experts' streaming efficiency; None: the dense fp4 GEMM's. fp4 only: the dense
+    # NVFP4 fit (Llama-3.1-70B, TensorRT-LLM 0.54 and vLLM 0.49 of the HBM roof) is the one whose kernels
+    # the MoE path does not share (fused fp4 MoE on Blackwell); an fp8 entry was tried and traded one
+    # partition against another (TRT-LLM Qwen3 H100 12% -> 16% for DeepSeek fp8 H200) without a cause.
     "expert_memory.fp4": (None, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
-    "expert_memory.fp8": (None, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
 }
 TTFT_GRID = (None, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)  # per_request_s; None: the dense fit's value
 
@@ -93,9 +95,20 @@ def with_moe(profile: EngineProfile, values: dict[str, float | None]) -> EngineP
     return profile.model_copy(update={"moe": MoEConstants(**moe_fields(values))})
 
 
-def fit_engine(rows: list[dict[str, str]], base: EngineProfile) -> tuple[dict[str, float | None], float, float]:
-    """Coordinate descent over GRID; returns the values, the starting and the fitted median |TPOT error|."""
+def current_values(moe: MoEConstants | None) -> dict[str, float | None]:
+    """The flat grid values of a profile's moe section (None where it sets nothing)."""
     values: dict[str, float | None] = dict.fromkeys(GRID)
+    if moe is not None:
+        values.update({k: getattr(moe, k) for k in GRID if "." not in k})
+        values.update({f"expert_memory.{p}": v for p, v in moe.expert_memory.items() if f"expert_memory.{p}" in GRID})
+    return values
+
+
+def fit_engine(rows: list[dict[str, str]], base: EngineProfile, start_values: dict[str, float | None] | None = None,
+               only: tuple[str, ...] = ()) -> tuple[dict[str, float | None], float, float]:
+    """Coordinate descent over GRID (only the ``only`` constants, the others held at ``start_values``);
+    returns the values, the starting and the fitted median |TPOT error|."""
+    values: dict[str, float | None] = dict(start_values or dict.fromkeys(GRID))
 
     def loss(v: dict[str, float | None]) -> float:
         by_mode = tpot_errors(rows, with_moe(base, v))
@@ -106,6 +119,8 @@ def fit_engine(rows: list[dict[str, str]], base: EngineProfile) -> tuple[dict[st
     start = best = loss(values)
     for _ in range(2):
         for name, grid in GRID.items():
+            if only and name not in only:
+                continue
             for candidate in grid:
                 trial = {**values, name: candidate}
                 if trial == values:
@@ -135,15 +150,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     ap.add_argument("--limit", type=int, default=0, help="fit rows per model × system × mode at most (0: all)")
     ap.add_argument("--dry-run", action="store_true", help="print the fit, leave the profiles as they are")
+    ap.add_argument("--only", nargs="+", default=(), choices=tuple(GRID),
+                    help="search these constants only, the others held at the profile's values (per_request_s too)")
     args = ap.parse_args(argv)
     engines_dir = HERE.parent.parent / "workloads" / "engines"
     for engine in ENGINES:
         path = engines_dir / f"{engine}.yaml"
-        base = load_profile_file(path).model_copy(update={"moe": None})
+        loaded = load_profile_file(path)
+        base = loaded.model_copy(update={"moe": None})
         rows = fit_rows(args.csv, engine, args.limit)
-        values, start, best = fit_engine(rows, base)
+        held = current_values(loaded.moe) if args.only else None
+        values, start, best = fit_engine(rows, base, held, tuple(args.only))
         print(f"{engine}: {len(rows)} fit rows, median |TPOT error| {start:.1%} -> {best:.1%} with {values}")
-        per_request, ttft_start, ttft_best = fit_ttft(rows, base, values)
+        if args.only:  # the TTFT constant is held too
+            per_request = loaded.moe.per_request_s if loaded.moe else None
+            ttft_start = ttft_best = statistics.fmean(
+                statistics.median(abs(e) for e in errs) for errs in tpot_errors(
+                    rows, with_moe(base, {**values, "per_request_s": per_request}), ttft=True).values())
+        else:
+            per_request, ttft_start, ttft_best = fit_ttft(rows, base, values)
         values["per_request_s"] = per_request
         print(f"{engine}: median |TTFT error| {ttft_start:.1%} -> {ttft_best:.1%} with per_request_s {per_request}")
         best = statistics.fmean(statistics.median(abs(e) for e in errs)
@@ -152,15 +177,29 @@ def main(argv: list[str] | None = None) -> int:
             continue
         grids = {**GRID, "per_request_s": TTFT_GRID}
         edge = [k for k, v in values.items() if v is not None and v in (grids[k][0], grids[k][-1]) and v != grids[k][0]]
-        source = (f"fitted by benchmarks/fidelity/fit_moe.py on {len(rows)} MoE fit rows of silicon_sample.csv "
-                  f"({f'at most {args.limit} per model × system × mode, ' if args.limit else ''}split 'fit', "
-                  f"disaggregated rows with blank worker counts left out): median |TPOT error| (mean of agg and "
-                  f"disagg) {start:.0%} with the dense constants, {best:.0%} fitted; median |TTFT error| {ttft_start:.0%} -> "
-                  f"{ttft_best:.0%} with per_request_s" + (f"; at the grid's edge: {', '.join(edge)}" if edge else ""))
+        limit_note = f"at most {args.limit} per model × system × mode, " if args.limit else ""
+        rows_note = (f"{len(rows)} MoE fit rows of silicon_sample.csv ({limit_note}split 'fit', disaggregated rows "
+                     "with blank worker counts left out)")
+        if args.only:
+            source = (f"fitted by benchmarks/fidelity/fit_moe.py --only {' '.join(args.only)} on {rows_note}, the other "
+                      f"MoE constants held: median |TPOT error| (mean of agg and disagg) {start:.0%} -> {best:.0%}"
+                      + (f"; at the grid's edge: {', '.join(e for e in edge if e in args.only)}"
+                         if any(e in args.only for e in edge) else ""))
+        else:
+            source = (f"fitted by benchmarks/fidelity/fit_moe.py on {rows_note}: median |TPOT error| (mean of agg and "
+                      f"disagg) {start:.0%} with the dense constants, {best:.0%} fitted; median |TTFT error| "
+                      f"{ttft_start:.0%} -> {ttft_best:.0%} with per_request_s"
+                      + (f"; at the grid's edge: {', '.join(edge)}" if edge else ""))
         moe = MoEConstants(**moe_fields(values), rows_fit=len(rows),
-                           fit_tpot_error=round(best, 4), fit_ttft_error=round(ttft_best, 4), source=source)
-        provenance = {k: v for k, v in base.provenance.items() if not k.startswith("moe.")}
-        provenance.update({f"moe.{k}": source for k, v in values.items() if v is not None})
+                           fit_tpot_error=round(best, 4), fit_ttft_error=round(ttft_best, 4),
+                           source=f"{loaded.moe.source}; then {source}" if args.only and loaded.moe else source)
+        if args.only:  # the held constants keep their provenance
+            provenance = {k: v for k, v in loaded.provenance.items()
+                          if not any(k == f"moe.{name}" for name in args.only)}
+            provenance.update({f"moe.{k}": source for k in args.only if values.get(k) is not None})
+        else:
+            provenance = {k: v for k, v in base.provenance.items() if not k.startswith("moe.")}
+            provenance.update({f"moe.{k}": source for k, v in values.items() if v is not None})
         profile = base.model_copy(update={"moe": moe, "provenance": provenance})
         header = "\n".join(line[2:] if line.startswith("# ") else line[1:]
                            for line in path.read_text().split("schema_version:")[0].splitlines()
