@@ -192,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                       + (f"; at the grid's edge: {', '.join(edge)}" if edge else ""))
         moe = MoEConstants(**moe_fields(values), rows_fit=len(rows),
                            fit_tpot_error=round(best, 4), fit_ttft_error=round(ttft_best, 4),
-                           source=f"{loaded.moe.source}; then {source}" if args.only and loaded.moe else source)
+                           source=f"{loaded.moe.source.split('; then ')[0]}; then {source}"
+                           if args.only and loaded.moe else source)
         if args.only:  # the held constants keep their provenance
             provenance = {k: v for k, v in loaded.provenance.items()
                           if not any(k == f"moe.{name}" for name in args.only)}
