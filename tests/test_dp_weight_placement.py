@@ -120,3 +120,29 @@ def test_expert_memory_replaces_the_dense_streaming_efficiency_for_the_experts_o
     assert op_time(dequant, roofs, eff)[0] == pytest.approx(1e9 / (bandwidth * Efficiency().dequant_memory))
     with pytest.raises(ValueError, match="expert_memory.fp4"):
         MoEConstants(expert_memory={"fp4": 1.5})
+
+
+def test_sharded_groups_run_sharded_on_every_dp_groups_tokens() -> None:
+    """The decode step reads what each GPU holds: under SGLang's placement (tp 1, attention DP 4,
+    expert_tensor 4, 16 sequences = 4 per DP group) the shared expert is 3 × 7168 × 2048/4 fp8 bytes
+    per layer for all 16 tokens, a dense layer's gate_up 7168 × 2 × 18432/4, the LM head 129280/4
+    columns for 16 rows; replicated (vLLM) they are the full widths for the group's 4 tokens."""
+    from roofline.workload.phases import PhaseShape, build_phase_ops
+
+    arch = load_model("deepseek-v3")[0]
+    shape = PhaseShape("decode", 16, 1, 2048)
+
+    def ops(engine: str) -> dict[str, object]:
+        cfg = config(engine)
+        spec = load_registry().resolve(cfg.hardware)
+        effective = build_context(cfg, arch, spec, roofs_from_spec(spec)).effective(cfg)
+        return {op.name: op for op in build_phase_ops(arch, effective, shape)}
+
+    sglang, vllm = ops("sglang"), ops("vllm")
+    assert sglang["shared_experts"].weight_bytes == pytest.approx(3 * 7168 * 512)
+    assert sglang["shared_experts"].rows == 16
+    assert vllm["shared_experts"].weight_bytes == pytest.approx(3 * 7168 * 2048) and vllm["shared_experts"].rows == 4
+    assert sglang["gate_up"].weight_bytes == pytest.approx(7168 * 2 * 4608) and sglang["gate_up"].rows == 16
+    assert vllm["gate_up"].weight_bytes == pytest.approx(7168 * 2 * 18432) and vllm["gate_up"].rows == 4
+    assert sglang["lm_head"].weight_bytes == pytest.approx(7168 * 32320) and sglang["lm_head"].rows == 16
+    assert vllm["lm_head"].weight_bytes == pytest.approx(7168 * 129280) and vllm["lm_head"].rows == 4

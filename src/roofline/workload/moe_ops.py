@@ -31,7 +31,7 @@ def moe_layer_ops(arch: ModelArch, *, tokens: float, local_tokens: float, tensor
                   expert_tensor: int, layers: int, b_w: float, b_w_experts: float, b_act: float,
                   compute: Precision, dequant: bool, expert_compute: Precision, expert_dequant: bool,
                   vector: Precision, kernels: Kernels, all_to_all: bool, scale_out: bool = False,
-                  b_dispatch: float | None = None) -> list[PhaseOp]:
+                  b_dispatch: float | None = None, shared_over: int = 1) -> list[PhaseOp]:
     """``tokens``: the replica's tokens in the step (what the experts see); ``local_tokens``: those
     on this GPU's attention group (router, shared experts, dispatch)."""
     assert arch.moe is not None
@@ -52,11 +52,14 @@ def moe_layer_ops(arch: ModelArch, *, tokens: float, local_tokens: float, tensor
                 weight_bytes=weights, dequant=expert_dequant, rows=pairs / touched if touched else 0.0),
     ]
     if moe.shared_width:
-        shared_w = moe.shared_width / tensor
+        # ``shared_over`` > 1: the shared experts sharded over the replica under attention DP (SGLang),
+        # each GPU's slice for every DP group's tokens.
+        shared_w = moe.shared_width / (tensor * shared_over)
         shared = gate_mult * d * shared_w
-        ops.append(PhaseOp("shared_experts", "gemm", 2 * local_tokens * shared,
-                           shared * b_w + local_tokens * (2 * d + gate_mult * shared_w) * b_act, compute, Unit.MATRIX,
-                           3, layers, weight_bytes=shared * b_w, dequant=dequant, rows=local_tokens))
+        rows = tokens if shared_over > 1 else local_tokens
+        ops.append(PhaseOp("shared_experts", "gemm", 2 * rows * shared,
+                           shared * b_w + rows * (2 * d + gate_mult * shared_w) * b_act, compute, Unit.MATRIX,
+                           3, layers, weight_bytes=shared * b_w, dequant=dequant, rows=rows))
     if all_to_all and expert > 1:
         sent = local_tokens * k * (1 - 1 / expert) * d
         for name, per_element in (("moe_dispatch", b_dispatch or b_act), ("moe_combine", b_act)):

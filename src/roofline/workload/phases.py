@@ -134,10 +134,14 @@ def build_phase_ops(arch: ModelArch, cfg: ServingConfig, global_shape: PhaseShap
     pointwise("ffn_norm", "norm", 5, T * d, norm_passes, layers)
     dense = layers if arch.moe is None else round(arch.dense_layers * layers / arch.num_layers)
     if dense:
-        width = arch.intermediate_size / tp
-        gemm("gate_up", d, (2 if arch.gated_ffn else 1) * width, dense)
-        pointwise("act_mul", "elementwise", 5, T * width, act_passes, dense)
-        gemm("down_proj", width, d, dense)
+        # Sharded over the whole replica under attention DP (SGLang): each GPU's slice of the width for
+        # every DP group's tokens (gathered); replicated: the group's width for its own tokens.
+        spread = par.attention_data > 1 and "dense_ffn" in (par.dp_sharded or ())
+        width = arch.intermediate_size / (tp * (par.attention_data if spread else 1))
+        rows = global_shape.tokens if spread else T
+        gemm("gate_up", d, (2 if arch.gated_ffn else 1) * width, dense, rows=rows)
+        pointwise("act_mul", "elementwise", 5, rows * width, act_passes, dense)
+        gemm("down_proj", width, d, dense, rows=rows)
     if arch.moe is not None and layers - dense > 0:
         ops.extend(moe_ops(arch, cfg, shape, global_shape, layers - dense, b_w, b_act, compute, dequant, vector))
     allreduce(layers)
@@ -148,8 +152,13 @@ def build_phase_ops(arch: ModelArch, cfg: ServingConfig, global_shape: PhaseShap
     if shape.prefill_tokens:  # the prompts whose last chunk is in this step sample their first token
         rows += max(1, shape.prefill_tokens // max(shape.prefill_context, 1))
     pointwise("final_norm", "norm", 5, rows * d, norm_passes, 1)
-    gemm("lm_head", d, arch.vocab_size / tp, 1, rows=rows)
-    pointwise("sampling", "elementwise", 5, rows * arch.vocab_size / tp, 2, 1)
+    vocab = arch.vocab_size / tp
+    if par.attention_data > 1 and "lm_head" in (par.dp_sharded or ()) and not arch.tie_embeddings:
+        # An LM head over the replica's GPUs (SGLang under attention DP) projects every DP group's rows
+        # onto its slice of the vocabulary.
+        vocab, rows = vocab / par.attention_data, rows * par.attention_data
+    gemm("lm_head", d, vocab, 1, rows=rows)
+    pointwise("sampling", "elementwise", 5, rows * vocab, 2, 1)
     return ops
 
 
@@ -260,4 +269,5 @@ def moe_ops(
         expert_compute=expert_compute, expert_dequant=expert_dequant, vector=vector,
         kernels=lambda n: _kernels(n, cfg), all_to_all=all_to_all,
         scale_out=scale_out(cfg.hardware.strip().lower(), par.expert),
+        shared_over=par.attention_data if all_to_all and "shared_experts" in (par.dp_sharded or ()) else 1,
     )
