@@ -42,6 +42,8 @@ from roofline.workload.serving import ServingConfig
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import inferencex_layouts as ix  # noqa: E402  (a sibling script)
 
+sys.path.remove(str(Path(__file__).resolve().parent))
+
 MODELS = {"deepseek-ai/DeepSeek-R1": "deepseek-r1", "deepseek-ai/DeepSeek-V3": "deepseek-v3",
           "openai/gpt-oss-120b": "gpt-oss-120b", "Qwen/Qwen3-235B-A22B-FP8": "qwen3-235b-a22b",
           "moonshotai/Kimi-K2.5": "kimi-k2.5"}
@@ -143,8 +145,8 @@ def row_config(row: dict[str, str], model: str, entry: ix.Entry | None = None) -
         "runtime": {"engine": row["backend"]},
     }
     if row["mode"] == "disagg" and entry is not None:
-        layout = {"prefill": ix.planner_pool(entry.prefill, row["system"]),
-                  "decode": ix.planner_pool(entry.decode, row["system"], entry.decode_batch)}
+        layout = {"prefill": ix.planner_pool(entry.prefill, row["system"], row["backend"]),
+                  "decode": ix.planner_pool(entry.decode, row["system"], row["backend"], entry.decode_batch)}
         gpus = sum(p["workers"] * p["tensor"] * p["attention_data"] for p in layout.values())
         dec = {k: v for k, v in layout["decode"].items() if k not in ("workers", "batch")}
         data.update(gpus=gpus, parallelism=dec, serving={"concurrency": concurrency(row), "prompt_tokens":

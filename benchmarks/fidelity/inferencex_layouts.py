@@ -288,10 +288,12 @@ def load_table(path: Path = TABLE) -> list[Entry]:
 GPUS_PER_NODE = {"gb200": 4, "gb300": 4}
 
 
-def worker_gpus(pool: Pool, system: str) -> int:
-    """GPUs per worker: the matrix's tp, except in the older dynamo-sglang GB200 configs that declare tp 1
-    and give the width only as nodes (``PREFILL_NODES=4`` for 2 workers: 8 GPUs each)."""
-    if pool.tp == 1 and pool.nodes is not None:
+def worker_gpus(pool: Pool, system: str, backend: str) -> int:
+    """GPUs per worker: the matrix's tp, except in the 2025 dynamo-sglang GB200 configs, which declare tp 1
+    and give the width only as nodes: their launch script (benchmarks/dsr1_*_gb200_dynamo-sglang_slurm.sh)
+    passes PREFILL_NODES / DECODE_NODES and the worker counts to the engine's launcher, not the tp
+    (``PREFILL_NODES=4`` for 2 workers: 8 GPUs each). The dynamo-trt ones (gpt-oss) take tp as given."""
+    if backend == "sglang" and pool.tp == 1 and pool.nodes is not None:
         gpus = pool.nodes * GPUS_PER_NODE.get(system, 0)
         if gpus < pool.workers or gpus % pool.workers:
             raise InputError(f"{pool.nodes} node(s) of {system} do not split over {pool.workers} worker(s)",
@@ -300,12 +302,12 @@ def worker_gpus(pool: Pool, system: str) -> int:
     return pool.tp
 
 
-def planner_pool(pool: Pool, system: str, batch_per_rank: int | None = None) -> dict[str, int | None]:
+def planner_pool(pool: Pool, system: str, backend: str, batch_per_rank: int | None = None) -> dict[str, int | None]:
     """A matrix pool as a serving.disaggregated pool. dp-attn: attention data-parallel over the worker's
     GPUs (TRT-LLM ``dep8``, SGLang ``--dp N --enable-dp-attention``); otherwise attention TP over them
     (``tep8``/``tp8``). The experts: EP ``ep`` with the rest of the width as expert TP (``ep`` 1: TP only,
     as aiconfigurator's InferenceX adapter reads a declared EP of 1)."""
-    width = worker_gpus(pool, system)
+    width = worker_gpus(pool, system, backend)
     if width % pool.ep:
         raise InputError(f"expert parallelism {pool.ep} does not divide a worker's {width} GPUs",
                          place="inferencex_layouts.csv", fix="no layout for this entry")
