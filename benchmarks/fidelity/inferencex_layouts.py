@@ -371,7 +371,10 @@ def join_counts(corpus_rows: list[dict[str, str]], entries: list[Entry]) -> Coun
     for row in corpus_rows:
         if source_file(row) in SOURCE_FILES and row["mode"] == "disagg":
             m = match(row, entries)
-            counts[m.status + (" (concurrency × decode workers)" if m.scaled and m.status != "none" else "")] += 1
+            label = m.status + (" (concurrency × decode workers)" if m.scaled and m.status != "none" else "")
+            if m.entry is not None and m.entry.draft_tokens is None:
+                label += ", MTP draft length unknown"
+            counts[label] += 1
     return counts
 
 
