@@ -17,9 +17,10 @@ The join (``match``) keys a corpus row by what it carries: model, system, backen
 the client concurrency (``silicon_concurrency``), the engine image, and the layout figures the export
 kept (prefill tp, prefill ep, decode tp: they equal the matrix's; the corpus' decode ep repeats the
 prefill ep and is not used). A row matches an entry whose concurrency is the row's; failing that, one
-whose concurrency times its decode workers is (the H200/B200 TRT-LLM recipes ``cN_ctx1_genM`` run N
-clients per decode worker: every H200 1k/1k concurrency of the corpus is such a product). Snapshot: the
-export's date first, the measurement's day where the export's snapshot has no entry of the row's image.
+whose concurrency times its decode workers is (the H200 TRT-LLM recipes ``cN_ctx1_genM`` run N
+clients per decode worker: 15 of the 16 H200 1k/1k concurrencies of the corpus are such products).
+Snapshot: the export's date first, the measurement's day where that has no entry of the row's image.
+How a matched pool runs in the planner: ``planner_pool`` (docs/fidelity.md, "Models served today").
 Rows with several entries of different layouts or speculation are ambiguous and are not forced.
 """
 
