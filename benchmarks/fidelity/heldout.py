@@ -56,7 +56,8 @@ def read_rows(table: str) -> list[dict]:
     rows = read_table(path, ints=INTS, floats=("value", "memory_fraction"))
     for row in rows:
         row["engine"] = engine
-        row["split"] = ("fit" if row["model"] == AMD_FIT_MODEL else "validate") if table == "amd" else "validate"
+        fit = table == "amd" and row["model"] == AMD_FIT_MODEL
+        row["split"] = "fit" if fit else "validate"
     return rows
 
 
@@ -84,7 +85,8 @@ def row_config(row: dict) -> ServingConfig:
     if row["weights"] == "fp4":
         precision["weight_group_size"] = 16  # NVFP4: an e4m3 scale per 16 weights
     return ServingConfig.model_validate({
-        "model": row["model"], "hardware": row["hardware"], "gpus": row["tp"], "parallelism": {"tensor": row["tp"]},
+        "model": row["model"], "hardware": row["hardware"], "gpus": row["tp"],
+        "parallelism": {"tensor": row["tp"]},
         "precision": precision, "serving": serving,
         "runtime": {"engine": row["engine"], "frontend": "offline"}})
 
@@ -94,7 +96,9 @@ def row_profile(row: dict, base: EngineProfile, vendor: bool = True) -> EnginePr
     profile's defaults (they are the run's settings, not fitted constants)."""
     updates = {k: row[src] for k, src in (("token_budget", "token_budget"), ("max_running", "max_num_seqs"),
                                           ("memory_fraction", "memory_fraction")) if row.get(src) is not None}
-    profile = base.model_copy(update={"scheduler": base.scheduler.model_copy(update=updates)}) if updates else base
+    profile = base
+    if updates:
+        profile = base.model_copy(update={"scheduler": base.scheduler.model_copy(update=updates)})
     return profile if vendor else profile.model_copy(update={"vendors": {}})
 
 
@@ -139,20 +143,22 @@ def group_keys(row: dict) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--table", choices=("amd", "trtllm", "all"), default="all")
-    ap.add_argument("--no-vendor", action="store_true", help="plan AMD rows without the profile's vendors.amd")
+    ap.add_argument("--no-vendor", action="store_true",
+                    help="plan AMD rows without the profile's vendors.amd")
     ap.add_argument("--json", type=Path, help="write every row and the summary here")
     ap.add_argument("--markdown", action="store_true", help="print the rows as a Markdown table")
     args = ap.parse_args(argv)
     rows = [r for t in (("amd", "trtllm") if args.table == "all" else (args.table,)) for r in read_rows(t)]
     plan_rows(rows, vendor=not args.no_vendor)
-    head = ["source", "release", "table", "hardware", "model", "tp", "batch/prompts", "isl", "osl", "measured",
-            "predicted", "error", "split"]
+    head = ["source", "release", "table", "hardware", "model", "tp", "batch/prompts", "isl", "osl",
+            "measured", "predicted", "error", "split"]
     if args.markdown:
         print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for r in rows:
         fmt = "{:,.2f}" if r["table"] == "latency" else "{:,.0f}"
         cells = [r["source"], r["release"], r["table"], r["hardware"], r["model"], str(r["tp"]),
-                 str(r["batch"] if r["table"] == "latency" else r["num_prompts"]), str(r["isl"]), str(r["osl"]),
+                 str(r["batch"] if r["table"] == "latency" else r["num_prompts"]), str(r["isl"]),
+                 str(r["osl"]),
                  fmt.format(r["value"]), fmt.format(r["predicted"]) if "predicted" in r else "refused",
                  f"{100 * r['error']:+.0f}%" if "error" in r else r.get("refused", "")[:90], r["split"]]
         print(f"| {' | '.join(cells)} |" if args.markdown else " ".join(cells))
