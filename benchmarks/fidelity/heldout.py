@@ -45,8 +45,9 @@ from roofline.workload.serving import ServingConfig  # noqa: E402
 TABLES = {
     "amd": (HERE / "tables" / "amd_vllm_mi300x.csv", "vllm"),
     "trtllm": (HERE / "tables" / "trtllm_perf_overview.csv", "trtllm"),
+    "nim": (HERE / "tables" / "nim_llama33_70b_h100.csv", "trtllm"),
 }
-INTS = ("tp", "batch", "isl", "osl", "num_prompts", "max_num_seqs", "token_budget")
+INTS = ("tp", "batch", "isl", "osl", "num_prompts", "max_num_seqs", "token_budget", "concurrency")
 # The AMD rows the vendors.amd overrides are fitted on; the rest of the AMD table is reported held out.
 AMD_FIT_MODEL = "llama-3.1-70b"
 
@@ -78,8 +79,9 @@ def row_config(row: dict) -> ServingConfig:
                                   "output_tokens": row["osl"]}
     if static:
         serving["batch"] = row["batch"]
-    else:
-        serving["concurrency"] = row["num_prompts"]
+    else:  # offline benchmarks queue every request at once; a served closed loop has `concurrency` clients
+        serving["concurrency"] = row.get("concurrency") or row["num_prompts"]
+    served = row["table"] == "serving"  # through an HTTP front end: the profile's per-request cost applies
     precision: dict[str, object] = {"weights": row["weights"], "activations": row["activations"],
                                     "kv_cache": row["kv_cache"]}
     if row["weights"] == "fp4":
@@ -88,7 +90,7 @@ def row_config(row: dict) -> ServingConfig:
         "model": row["model"], "hardware": row["hardware"], "gpus": row["tp"],
         "parallelism": {"tensor": row["tp"]},
         "precision": precision, "serving": serving,
-        "runtime": {"engine": row["engine"], "frontend": "offline"}})
+        "runtime": {"engine": row["engine"], "frontend": "server" if served else "offline"}})
 
 
 def row_profile(row: dict, base: EngineProfile, vendor: bool = True) -> EngineProfile:
@@ -115,6 +117,8 @@ def predict(row: dict, base: EngineProfile | None = None, vendor: bool = True) -
     out = {"ttft_ms": p.ttft_s * 1e3, "itl_ms": p.itl_s * 1e3, "running": p.running}
     if row["table"] == "latency":
         out["predicted"] = p.ttft_s + (row["osl"] - 1) * p.itl_s
+    elif row.get("metric") in ("ttft_ms", "itl_ms"):
+        out["predicted"] = out[row["metric"]]
     else:
         out["predicted"] = p.throughput_tok_s
     return out
@@ -131,10 +135,12 @@ def plan_rows(rows: list[dict], base: EngineProfile | None = None, vendor: bool 
 
 
 def group_keys(row: dict) -> list[str]:
-    source = f"{row['source']} {row['table']}"
+    source = f"{row['source']} {row['table']}" + (f" {row['metric']}" if row.get("metric") else "")
     keys = [f"{source} all", f"{source} {row['split']}"]
     if row["source"].startswith("rocm"):
         keys.append(f"{source} {row['release']} {row['model']}")
+    elif row["source"].startswith("nim"):
+        keys.append(f"{source} concurrency {'<= 50' if row['concurrency'] <= 50 else '> 50 (queued)'}")
     else:
         keys.append(f"{source} {row['hardware']} {row['model']}")
     return keys
@@ -142,22 +148,23 @@ def group_keys(row: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--table", choices=("amd", "trtllm", "all"), default="all")
+    ap.add_argument("--table", choices=(*TABLES, "all"), default="all")
     ap.add_argument("--no-vendor", action="store_true",
                     help="plan AMD rows without the profile's vendors.amd")
     ap.add_argument("--json", type=Path, help="write every row and the summary here")
     ap.add_argument("--markdown", action="store_true", help="print the rows as a Markdown table")
     args = ap.parse_args(argv)
-    rows = [r for t in (("amd", "trtllm") if args.table == "all" else (args.table,)) for r in read_rows(t)]
+    rows = [r for t in (tuple(TABLES) if args.table == "all" else (args.table,)) for r in read_rows(t)]
     plan_rows(rows, vendor=not args.no_vendor)
-    head = ["source", "release", "table", "hardware", "model", "tp", "batch/prompts", "isl", "osl",
+    head = ["source", "release", "table", "hardware", "model", "tp", "batch/prompts/clients", "isl", "osl",
             "measured", "predicted", "error", "split"]
     if args.markdown:
         print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for r in rows:
-        fmt = "{:,.2f}" if r["table"] == "latency" else "{:,.0f}"
+        fmt = "{:,.2f}" if r["table"] == "latency" or r.get("metric") == "itl_ms" else "{:,.0f}"
         cells = [r["source"], r["release"], r["table"], r["hardware"], r["model"], str(r["tp"]),
-                 str(r["batch"] if r["table"] == "latency" else r["num_prompts"]), str(r["isl"]),
+                 str(r["batch"] if r["table"] == "latency" else r.get("concurrency") or r["num_prompts"]),
+                 str(r["isl"]),
                  str(r["osl"]),
                  fmt.format(r["value"]), fmt.format(r["predicted"]) if "predicted" in r else "refused",
                  f"{100 * r['error']:+.0f}%" if "error" in r else r.get("refused", "")[:90], r["split"]]
