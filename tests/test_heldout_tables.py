@@ -28,7 +28,8 @@ def test_the_tables_load_with_their_source_and_the_transcribed_figures() -> None
     amd, trt, nim = h.read_rows("amd"), h.read_rows("trtllm"), h.read_rows("nim")
     assert len(amd) == 120 and len(trt) == 100 and len(nim) == 24
     assert all(re.fullmatch(r"[0-9a-f]{40}", r["commit"]) for r in amd + trt)  # the NIM page has no commit
-    # NIM 1.8.0, Llama-3.3-70B, 2x H100 fp8 TP2, 5000/500 at one client: TTFT 406.77 ms, ITL 18.58 ms, 51.67 tok/s.
+    # NIM 1.8.0, Llama-3.3-70B, 2x H100 fp8 TP2, 5000/500 at one client:
+    # TTFT 406.77 ms, ITL 18.58 ms, 51.67 tok/s.
     first = {r["metric"]: r["value"] for r in nim if r["concurrency"] == 1}
     assert first == {"ttft_ms": 406.77, "itl_ms": 18.58, "throughput": 51.67}
     assert 500 / (first["ttft_ms"] + 499 * first["itl_ms"]) * 1e3 == pytest.approx(51.67, rel=0.005)
