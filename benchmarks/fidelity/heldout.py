@@ -136,7 +136,10 @@ def plan_rows(rows: list[dict], base: EngineProfile | None = None, vendor: bool 
 
 def group_keys(row: dict) -> list[str]:
     source = f"{row['source']} {row['table']}" + (f" {row['metric']}" if row.get("metric") else "")
-    keys = [f"{source} all", f"{source} {row['split']}"]
+    vendor = _hardware(row["hardware"])[0].vendor
+    metric = f" {row['metric']}" if row.get("metric") else ""
+    keys = [f"{source} all", f"{source} {row['split']}",
+            f"vendor {vendor} engine {row['engine']} {row['table']}{metric}"]
     if row["source"].startswith("rocm"):
         keys.append(f"{source} {row['release']} {row['model']}")
     elif row["source"].startswith("nim"):
