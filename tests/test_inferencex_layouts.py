@@ -180,3 +180,13 @@ def test_a_missing_table_or_mirror_is_one_line_and_exit_2(tmp_path: Path, capsys
     assert ix.main(["--repo", str(tmp_path / "no-mirror"), "--csv", str(csv_path), "--out", str(tmp_path / "o.csv")]) == 2
     err = capsys.readouterr().err
     assert "not a git directory" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("ep", "copies"), [(8, 0), (16, 0), (24, 32), (48, 32), (40, 24), (56, 24), (72, 32)])
+def test_redundant_experts_follow_inferencex_sglang_recipes(ep: int, copies: int) -> None:
+    # InferenceX's SGLang GLM-5.1 GB300 fp8 recipes (256 routed experts): ep-num-redundant-experts 32 at EP
+    # 24/48 (8k1k_mtp_hightpt_1, 1k1k_mtp_hightpt_3), 24 at EP 40/56 (8k1k_mtp_hightpt_3, 1k1k_mtp_hightpt_4).
+    # The rule then gives 32 at EP 72 (288 = 72 × 4); a dividing EP needs none.
+    moe = _load("corpus_moe")
+    assert moe.redundant_experts(256, ep) == copies
+    assert (256 + copies) % ep == 0

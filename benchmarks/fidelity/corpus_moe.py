@@ -132,6 +132,29 @@ def decode_batch(row: dict[str, str]) -> int | None:
     return per_rank * _int(row, "decode_attention_dp_size") if per_rank else None
 
 
+def redundant_experts(experts: int, ep: int) -> int:
+    """The redundant expert copies an EP width that does not divide the routed experts runs with. The
+    corpus records none; InferenceX's SGLang recipes for GLM-5.1 (256 routed experts, like DeepSeek-R1/V3;
+    benchmarks/multi_node/srt-slurm-recipes/sglang/glm5.1/gb300-fp8/) set ``ep-num-redundant-experts``
+    32 at EP 16/24/32/48 and 24 at EP 40/56: 32 where 256 + 32 divides, else the fewest copies that make
+    the slots divide — the rule used here. 0 where EP divides."""
+    if experts % ep == 0:
+        return 0
+    return 32 if (experts + 32) % ep == 0 else -experts % ep
+
+
+@lru_cache(maxsize=None)
+def _routed_experts(model: str) -> int:
+    moe = load_model(model)[0].moe
+    return moe.num_experts if moe is not None else 0
+
+
+def _with_redundant(par: dict, model: str) -> dict:
+    experts = _routed_experts(model)
+    extra = redundant_experts(experts, par["expert"]) if experts and par.get("expert", 1) > 1 else 0
+    return {**par, "redundant_experts": extra} if extra else par
+
+
 def row_config(row: dict[str, str], model: str, entry: ix.Entry | None = None) -> ServingConfig:
     """The row as a serving config; ``entry``: its InferenceX matrix entry, whose pools, decode batch cap
     (the recipe's batchN per rank) and MTP draft length replace the row's blanks. MTP acceptance: the
@@ -165,6 +188,10 @@ def row_config(row: dict[str, str], model: str, entry: ix.Entry | None = None) -
         par = pool(row, "")
         data.update(gpus=par["tensor"] * par["attention_data"], parallelism=par, serving={
             "concurrency": concurrency(row), "prompt_tokens": _int(row, "isl"), "output_tokens": _int(row, "osl")})
+    data["parallelism"] = _with_redundant(data["parallelism"], model)  # type: ignore[arg-type]
+    layout = data["serving"].get("disaggregated")  # type: ignore[union-attr]
+    if layout:
+        layout.update({name: _with_redundant(pool, model) for name, pool in layout.items()})
     return ServingConfig.model_validate(data)
 
 

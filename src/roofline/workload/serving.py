@@ -30,6 +30,10 @@ class Parallelism(_Section):
     # ``expert_tensor``; expert × expert_tensor = tensor × attention_data (None: the rest of it).
     expert: int = Field(default=1, ge=1)
     expert_tensor: int | None = Field(default=None, ge=1)
+    # Extra expert replicas (SGLang --ep-num-redundant-experts, TensorRT-LLM EPLB slots): the routed
+    # experts plus these copies fill the expert slots, split evenly over ``expert`` GPUs — how an EP
+    # width that does not divide the expert count runs (256 experts + 32 over EP 24 or 48).
+    redundant_experts: int = Field(default=0, ge=0)
 
     @property
     def gpus_per_replica(self) -> int:
