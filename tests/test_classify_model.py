@@ -78,3 +78,40 @@ def test_the_b200_trace_is_gpt_oss_120b_by_its_own_facts() -> None:
                                                   config["head_dim"])
     assert config["quantization_config"]["quant_method"] == "mxfp4"
     assert any("MxE2m1" in e.get("name", "") for e in trace["traceEvents"] if e.get("cat") == "kernel")
+
+
+def _bounded_share(result) -> float:  # type: ignore[no-untyped-def]
+    times = result.summary.time_by_bound.model_dump()
+    return 1 - times["unknown"] / sum(times.values())
+
+
+def test_report_plot_and_plan_take_the_model_like_classify(tmp_path: Path) -> None:
+    """Every front end that reads a trace sizes its engine ops the same way: the report's verdict,
+    the plot and the trace plan rest on the 95.8% of GPU time --model costs, not on 43.7%."""
+    report = tmp_path / "r.md"
+    done = runner.invoke(app, ["report", str(B200), "--model", "gpt-oss-120b", "-o", str(report), "--no-images"])
+    assert done.exit_code == 0, done.stderr
+    bare = tmp_path / "bare.md"
+    assert runner.invoke(app, ["report", str(B200), "-o", str(bare), "--no-images"]).exit_code == 0
+    assert report.read_text() != bare.read_text()
+    png = tmp_path / "r.png"
+    assert runner.invoke(app, ["plot", str(B200), "--model", "gpt-oss-120b", "-o", str(png)]).exit_code == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Without the model the plan warns that half the kernel time has no FLOPs/bytes; with it, not.
+    assert any("has no FLOPs/bytes" in n for n in roofline.plan_trace(B200).notes)
+    assert not any("has no FLOPs/bytes" in n for n in roofline.plan_trace(B200, model="gpt-oss-120b").notes)
+    cli = runner.invoke(app, ["plan", str(B200), "--model", "gpt-oss-120b", "-f", "json"])
+    assert cli.exit_code == 0 and "has no FLOPs/bytes" not in cli.stdout
+    bad = runner.invoke(app, ["report", str(B200), "--model", "gpt-oss-12b", "-o", str(report)])
+    assert bad.exit_code == 2 and "unknown model" in bad.stderr
+
+
+def test_model_and_graph_capture_are_refused_for_a_serving_config(tmp_path: Path) -> None:
+    config = tmp_path / "serve.yaml"
+    config.write_text("model: llama-3.1-8b\nhardware: h100-sxm\n")
+    for cmd in (["report", str(config), "-o", str(tmp_path / "r.md")], ["plot", str(config), "-o", str(tmp_path / "p.png")],
+                ["plan", str(config)]):
+        result = runner.invoke(app, [*cmd, "--graph-capture", str(tmp_path)])
+        assert result.exit_code == 2 and "--graph-capture" in result.stderr, (cmd, result.stderr)
+    result = runner.invoke(app, ["report", str(config), "--model", "gpt-oss-120b", "-o", str(tmp_path / "r.md")])
+    assert result.exit_code == 2 and "--model" in result.stderr

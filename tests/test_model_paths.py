@@ -104,10 +104,12 @@ def test_plan_model_option_overrides_the_config(tmp_path: Path, monkeypatch: pyt
     assert orjson.loads(bundled.stdout)["model"] == "llama-3-8b"
 
 
-def test_plan_model_option_is_refused_for_traces() -> None:
+def test_plan_model_option_for_a_trace_costs_its_ops_and_is_checked() -> None:
     trace = REPO / "tests" / "data" / "h200" / "kineto" / "mini_decode_eager.json.gz"
-    result = runner.invoke(app, ["plan", str(trace), "--model", "llama-3-8b"])
-    assert result.exit_code == 2 and "--model" in result.output
+    result = runner.invoke(app, ["plan", str(trace), "--model", "llama-3-8b"])  # no engine ops to size: same plan
+    assert result.exit_code == 0, result.output
+    bad = runner.invoke(app, ["plan", str(trace), "--model", "llama-3-8bb"])
+    assert bad.exit_code == 2 and "--model" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
 def test_a_fifo_is_refused_not_opened(tmp_path: Path) -> None:

@@ -389,3 +389,38 @@ def test_moe_profile_constants_reach_the_ops() -> None:
     assert op_time(experts, roofs, eff)[0] == pytest.approx(2 * op_time(dense, roofs, eff)[0])
     assert profile.for_model(True).scheduler.iteration_s == 2e-3
     assert profile.for_model(False).scheduler.iteration_s == 1e-4
+
+
+def test_redundant_experts_fill_the_slots_an_ep_width_does_not_divide() -> None:
+    from roofline.workload.parallel import check_layout, layout_notes, weight_bytes_per_gpu
+
+    arch, _ = load_model("deepseek-r1")  # 256 routed experts in 58 MoE layers (3 dense), 7168 × 2048 each
+    base = {"model": "deepseek-r1", "hardware": "gb200", "gpus": 48,
+            "parallelism": {"tensor": 1, "attention_data": 48, "expert": 48, "expert_tensor": 1}}
+    bare = ServingConfig.model_validate(base)
+    with pytest.raises(InputError, match=r"does not divide the 256 routed experts.*32 redundant experts.*288 slots"):
+        check_layout(arch, bare)
+    padded = ServingConfig.model_validate({**base, "parallelism": {**base["parallelism"], "redundant_experts": 32}})
+    check_layout(arch, padded)  # 288 slots, 6 per GPU
+    assert any("288 slots, 6 per GPU" in n for n in layout_notes(arch, padded))
+    # Each GPU holds 6 whole experts instead of 256/48 = 5.33: 32/256/48 of the routed weights more.
+    # Routed parameters by hand: 58 layers × 256 experts × 3 × 7168 × 2048 = 653,946,568,704.
+    routed = 58 * 256 * 3 * 7168 * 2048
+    assert arch.routed_expert_params == routed
+    extra = weight_bytes_per_gpu(arch, padded, 8, 4) - weight_bytes_per_gpu(arch, bare, 8, 4)
+    assert extra == pytest.approx(routed * 32 / 256 / 48 * 4 / 8)  # 0.85 GB of fp4 experts
+    with pytest.raises(InputError, match="redundant experts need an MoE model"):
+        check_layout(load_model("llama-3.1-8b")[0], ServingConfig.model_validate(
+            {"model": "llama-3.1-8b", "hardware": "h200-sxm", "parallelism": {"redundant_experts": 8}}))
+
+
+def test_redundant_copies_are_read_in_the_step_like_the_experts_they_copy() -> None:
+    arch, _ = load_model("deepseek-r1")
+    shape = PhaseShape("decode", 512, 1, 2048)
+    par = {"tensor": 1, "attention_data": 48, "expert": 48, "expert_tensor": 1}
+    base = {"model": "deepseek-r1", "hardware": "gb200", "gpus": 48, "parallelism": par}
+    bare = ServingConfig.model_validate(base)
+    padded = ServingConfig.model_validate({**base, "parallelism": {**par, "redundant_experts": 32}})
+    w = {c: next(op for op in build_phase_ops(arch, c, shape) if op.name == "experts").weight_bytes
+         for c in (bare, padded)}
+    assert w[padded] == pytest.approx(w[bare] * 288 / 256)  # every expert touched: 6 slots read, not 5.33

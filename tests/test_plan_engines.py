@@ -288,3 +288,21 @@ def test_calibration_separates_the_per_layer_request_cost() -> None:
     assert s.per_request_layer_s == pytest.approx(0.8e-3, rel=0.15)
     assert s.per_request_s == pytest.approx(0.02, rel=0.3)
     assert result.fit_errors[0] < 0.03
+
+
+def test_continuous_is_prefill_bound_when_the_budget_cannot_feed_the_decodes() -> None:
+    # 2,048-token prompts, 128 output tokens, an 8,192-token budget: an iteration of D decodes finishes
+    # D/127 requests whose prompts bring D·2048/127 tokens, so D + D·2048/127 ≤ 8192 → D ≤ 478.3
+    # (8192·127/2175), whatever the 1,024 requests running.
+    sched = Scheduler(token_budget=8192, iteration_s=0.0, per_request_s=0.0, ttft_queue_share=0.0)
+    t = continuous(clients=1024, capacity=1024, prompt=2048, output=128, scheduler=sched, step=_step)
+    assert t.decode_batch == 478
+    # Each request spends 1024·127/478 = 272.1 iterations in the engine, so the replica completes
+    # 478/127 requests per iteration: throughput is set by the budget, not by the 1,024 sequences.
+    tpot = t.tpot_s
+    assert t.request_rate * tpot == pytest.approx(478 / 127, rel=0.02)
+    # The iterations beyond its own 1 + 127 are spent waiting for its prefill: TTFT holds them.
+    assert t.ttft_s > (1024 * 127 / 478 - 128) * tpot
+    # Below the bound nothing changes: 64 requests decode 63.5 at a time (unbounded formula).
+    u = continuous(clients=64, capacity=64, prompt=2048, output=128, scheduler=sched, step=_step)
+    assert u.decode_batch == round(64 * 127 / 128)

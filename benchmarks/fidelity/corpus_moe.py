@@ -3,12 +3,18 @@
 each row's own layout (tp, attention_dp, moe_tp, moe_ep; prefill_* and decode_* pools).
 
     python benchmarks/fidelity/corpus_moe.py [--csv silicon_sample.csv] [--split validate|fit|all] [--limit N]
+                                             [--layouts TABLE|none]
 
 Nothing here is fitted: every row runs through the bundled engine profiles as they are (fitted on the
 dense models' fit side, benchmarks/fidelity/fit_profiles.py), so both splits are held out for these
 models; the split only keeps whole concurrency sweeps apart for a later fit. Precision per row:
 gemm_quant_mode for the non-expert GEMMs, moe_quant_mode for the routed experts; fp4 on a part without
 fp4 tensor cores (H100/H200 rows of gpt-oss, as the corpus labels them) is MXFP4 weight-only.
+
+The disaggregated InferenceX rows (2026-03-25 / 2026-04-06 source files) leave the worker counts, the decode
+EP, attention-DP and speculative decoding blank; those found in InferenceX's benchmark matrix
+(benchmarks/fidelity/tables/inferencex_layouts.csv, inferencex_layouts.py) run with its layout and MTP
+draft length, the rest (no entry, or several) as before with one prefill and one decode worker (``disagg?``).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import hashlib
 import re
 import statistics
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,10 +33,16 @@ from roofline.errors import InputError
 from roofline.hardware.registry import load_registry
 from roofline.hardware.spec import roofs_from_spec
 from roofline.planner.serving import build_context, evaluate
+from roofline.planner.serving_rules_moe import MTP_ACCEPTANCE
 from roofline.precision import Precision, Unit
 from roofline.workload.model import load_model
 from roofline.workload.runs import hardware_name, precision_of
 from roofline.workload.serving import ServingConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import inferencex_layouts as ix  # noqa: E402  (a sibling script)
+
+sys.path.remove(str(Path(__file__).resolve().parent))
 
 MODELS = {"deepseek-ai/DeepSeek-R1": "deepseek-r1", "deepseek-ai/DeepSeek-V3": "deepseek-v3",
           "openai/gpt-oss-120b": "gpt-oss-120b", "Qwen/Qwen3-235B-A22B-FP8": "qwen3-235b-a22b",
@@ -113,13 +125,23 @@ def concurrency(row: dict[str, str]) -> int:
     return _int(row, "batch_size")
 
 
-def mode_label(row: dict[str, str]) -> str:
+def usable(found: ix.Match | None) -> ix.Entry | None:
+    """The matrix entry a row runs with: matched, and its speculation fully known (an MTP entry without a
+    draft length, as the dynamo-sglang configs give none, is not used)."""
+    if found is None or found.status != "matched" or found.entry is None:
+        return None
+    return found.entry if found.entry.draft_tokens is not None else None
+
+
+def mode_label(row: dict[str, str], found: ix.Match | None = None) -> str:
     """'agg', 'disagg', or 'disagg?' for the disaggregated rows that leave the worker counts and the
     decode batch blank (1,306 of the 1,572 for the bundled models: the 2026-03-25 and 2026-04-06
-    source files): they run with one prefill and one decode worker, a guess, so they are reported apart."""
+    source files) and are not found in InferenceX's matrix (``found``): they run with one prefill and
+    one decode worker, a guess, so they are reported apart."""
     if row["mode"] != "disagg":
         return row["mode"]
-    return "disagg" if (row.get("decode_num_workers") or "").strip() else "disagg?"
+    known = (row.get("decode_num_workers") or "").strip() or usable(found) is not None
+    return "disagg" if known else "disagg?"
 
 
 def decode_batch(row: dict[str, str]) -> int | None:
@@ -130,14 +152,51 @@ def decode_batch(row: dict[str, str]) -> int | None:
     return per_rank * _int(row, "decode_attention_dp_size") if per_rank else None
 
 
-def row_config(row: dict[str, str], model: str) -> ServingConfig:
+def redundant_experts(experts: int, ep: int) -> int:
+    """The redundant expert copies an EP width that does not divide the routed experts runs with. The
+    corpus records none; InferenceX's SGLang recipes for GLM-5.1 (256 routed experts, like DeepSeek-R1/V3;
+    benchmarks/multi_node/srt-slurm-recipes/sglang/glm5.1/gb300-fp8/) set ``ep-num-redundant-experts``
+    32 at EP 16/24/32/48 and 24 at EP 40/56: 32 where 256 + 32 divides, else the fewest copies that make
+    the slots divide — the rule used here. 0 where EP divides."""
+    if experts % ep == 0:
+        return 0
+    return 32 if (experts + 32) % ep == 0 else -experts % ep
+
+
+@lru_cache(maxsize=None)
+def _routed_experts(model: str) -> int:
+    moe = load_model(model)[0].moe
+    return moe.num_experts if moe is not None else 0
+
+
+def _with_redundant(par: dict, model: str) -> dict:
+    experts = _routed_experts(model)
+    extra = redundant_experts(experts, par["expert"]) if experts and par.get("expert", 1) > 1 else 0
+    return {**par, "redundant_experts": extra} if extra else par
+
+
+def row_config(row: dict[str, str], model: str, entry: ix.Entry | None = None) -> ServingConfig:
+    """The row as a serving config; ``entry``: its InferenceX matrix entry, whose pools, decode batch cap
+    (the recipe's batchN per rank) and MTP draft length replace the row's blanks. MTP acceptance: the
+    DeepSeek-V3 report's 85% for the second token (MTP_ACCEPTANCE), per drafted token — InferenceX
+    publishes no acceptance for DeepSeek-R1 (golden_al_distribution/ covers other models), so this is
+    the planner's documented default, not a measured figure."""
     hardware = hardware_name(row["system"])
     spec, roofs = _hardware(hardware)
     data: dict[str, object] = {
         "model": model, "hardware": hardware, "precision": precision(row, (Unit.MATRIX, Precision.FP4) in roofs.compute),
         "runtime": {"engine": row["backend"]},
     }
-    if row["mode"] == "disagg":
+    if row["mode"] == "disagg" and entry is not None:
+        layout = {"prefill": ix.planner_pool(entry.prefill, row["system"], row["backend"]),
+                  "decode": ix.planner_pool(entry.decode, row["system"], row["backend"], entry.decode_batch)}
+        gpus = sum(p["workers"] * p["tensor"] * p["attention_data"] for p in layout.values())
+        dec = {k: v for k, v in layout["decode"].items() if k not in ("workers", "batch")}
+        data.update(gpus=gpus, parallelism=dec, serving={"concurrency": concurrency(row), "prompt_tokens":
+                    _int(row, "isl"), "output_tokens": _int(row, "osl"), "disaggregated": layout})
+        if entry.draft_tokens:
+            data["speculative"] = {"mtp": True, "k": entry.draft_tokens, "acceptance": MTP_ACCEPTANCE}
+    elif row["mode"] == "disagg":
         pre, dec = pool(row, "prefill_"), pool(row, "decode_")
         workers = {"prefill": _int(row, "prefill_num_workers"), "decode": _int(row, "decode_num_workers")}
         layout = {"prefill": {"workers": workers["prefill"], **pre},
@@ -149,6 +208,10 @@ def row_config(row: dict[str, str], model: str) -> ServingConfig:
         par = unsquared(row, pool(row, ""))
         data.update(gpus=par["tensor"] * par["attention_data"], parallelism=par, serving={
             "concurrency": concurrency(row), "prompt_tokens": _int(row, "isl"), "output_tokens": _int(row, "osl")})
+    data["parallelism"] = _with_redundant(data["parallelism"], model)  # type: ignore[arg-type]
+    layout = data["serving"].get("disaggregated")  # type: ignore[union-attr]
+    if layout:
+        layout.update({name: _with_redundant(pool, model) for name, pool in layout.items()})
     return ServingConfig.model_validate(data)
 
 
@@ -157,21 +220,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     ap.add_argument("--split", default="validate", choices=("validate", "fit", "all"))
     ap.add_argument("--limit", type=int, default=0, help="rows per model×backend×system×mode at most (0: all)")
+    ap.add_argument("--layouts", default=str(ix.TABLE),
+                    help="InferenceX layout table (inferencex_layouts.py); 'none': every InferenceX row as disagg?")
     args = ap.parse_args(argv)
+    try:
+        entries = [] if args.layouts == "none" else ix.load_table(Path(args.layouts))
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     rows = [r for r in csv.DictReader(args.csv.open()) if r["model_path"] in MODELS]
     if args.split != "all":
         rows = [r for r in rows if split(r) == args.split]
     groups: dict[tuple[str, ...], list[tuple[float, float]]] = defaultdict(list)
     refused: dict[tuple[str, ...], list[str]] = defaultdict(list)
     taken: dict[tuple[str, ...], int] = defaultdict(int)
+    from_matrix: dict[str, list[tuple[float, float]]] = defaultdict(list)  # by speculation
+    joined: Counter = Counter()
     for row in rows:
         model = MODELS[row["model_path"]]
-        key = (model, row["backend"], row["system"], mode_label(row))
+        found = ix.match(row, entries) if entries else None
+        if found is not None and ix.source_file(row) in ix.SOURCE_FILES and row["mode"] == "disagg":
+            joined["matched, no draft length" if found.status == "matched" and usable(found) is None
+                   else found.status] += 1
+        key = (model, row["backend"], row["system"], mode_label(row, found))
         if args.limit and taken[key] >= args.limit:
             continue
         taken[key] += 1
         try:
-            cfg = row_config(row, model)
+            cfg = row_config(row, model, usable(found))
             spec, roofs = _hardware(cfg.hardware)
             context = build_context(cfg, load_model(model)[0], spec, roofs)
             p = evaluate(cfg, context).prediction
@@ -180,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         groups[key].append((p.ttft_s * 1e3 / float(row["silicon_ttft_ms"]) - 1,
                             p.itl_s * 1e3 / float(row["silicon_tpot_ms"]) - 1))
+        if (entry := usable(found)) is not None:
+            from_matrix[f"MTP {entry.draft_tokens} draft tokens" if entry.draft_tokens else "no speculation"].append(
+                groups[key][-1])
     print("| model | backend | system | mode | rows | refused | TTFT median abs err | TPOT median abs err | TPOT bias |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|")
     everything = []
@@ -201,6 +280,13 @@ def main(argv: list[str] | None = None) -> int:
             if errs:
                 print(f"{mode}: {len(errs)} rows, TTFT {statistics.median(abs(t) for t, _ in errs):.0%}, "
                       f"TPOT {statistics.median(abs(i) for _, i in errs):.0%} median |error|")
+    if joined:
+        print(f"\nInferenceX disaggregated rows against the matrix: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(joined.items())))
+    for label, errs in sorted(from_matrix.items()):
+        print(f"  planned with the matrix layout, {label}: {len(errs)} rows, TTFT "
+              f"{statistics.median(abs(t) for t, _ in errs):.0%}, TPOT {statistics.median(abs(i) for _, i in errs):.0%} "
+              f"median |error|, TPOT bias {statistics.median(i for _, i in errs):+.0%}")
     return 0
 
 

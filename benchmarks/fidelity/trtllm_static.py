@@ -16,29 +16,23 @@ then the median |error| per table, release and GPU.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
-import statistics
 import sys
 from pathlib import Path
 
-import roofline
-from roofline.errors import InputError
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from published import read_table, summarise, summary_lines  # noqa: E402
+
+import roofline  # noqa: E402
+from roofline.errors import InputError  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "tables" / "trtllm_session_tables.csv"
 PRECISION = {"h100-sxm": "fp8", "a100-sxm4-80gb": "fp16"}
 
 
 def read_rows(path: Path = DATA) -> list[dict]:
-    text = "".join(line for line in path.read_text().splitlines(keepends=True) if not line.startswith("#"))
-    rows = []
-    for row in csv.DictReader(io.StringIO(text)):
-        for key in ("batch", "tp", "isl", "osl"):
-            row[key] = int(row[key])
-        row["value"] = float(row["value"])
-        rows.append(row)
-    return rows
+    return read_table(path, ints=("batch", "tp", "isl", "osl"))
 
 
 def predict(row: dict, engine: str) -> dict:
@@ -80,24 +74,9 @@ def main(argv: list[str] | None = None) -> int:
                  f"{r['predicted']:,.0f}" if "predicted" in r else "refused",
                  f"{100 * r['error']:+.0f}%" if "error" in r else r.get("refused", "")[:90]]
         print((f"| {' | '.join(cells)} |") if args.markdown else sep.join(cells))
-    groups: dict[str, list[dict]] = {}
-    for r in rows:
-        for key in (f"{r['table']} all", f"{r['table']} {r['release']} {r['hardware']}"):
-            groups.setdefault(key, []).append(r)
-    summary = {}
+    summary = summarise(rows, lambda r: (f"{r['table']} all", f"{r['table']} {r['release']} {r['hardware']}"))
     print()
-    for key, members in groups.items():
-        errors = [abs(r["error"]) for r in members if "error" in r]
-        refused = sum(1 for r in members if "refused" in r)
-        summary[key] = {"rows": len(members), "refused": refused,
-                        "median_abs_error": statistics.median(errors) if errors else None,
-                        "bias": statistics.median([r["error"] for r in members if "error" in r]) if errors else None}
-        s = summary[key]
-        if errors:
-            print(f"{key}: {len(members)} rows, {refused} refused, median |error| {100 * s['median_abs_error']:.0f}% "
-                  f"(bias {100 * s['bias']:+.0f}%)")
-        else:
-            print(f"{key}: {len(members)} rows, all refused")
+    print("\n".join(summary_lines(summary)))
     if args.json:
         args.json.write_text(json.dumps({"engine": args.engine, "rows": rows, "summary": summary}, indent=1))
     return 0

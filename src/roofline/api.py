@@ -92,14 +92,19 @@ def classify(path_or_paths: PathLike | Sequence[PathLike], hw: str = "auto", ste
 def plan_trace(path: PathLike, *, verify: PathLike | None = None, applied: Sequence[str] | None = None,
                hw: str = "auto", step: int | None = None, device: int | None = None, ceilings: str | None = None,
                max_steps: int = 8, hw_files: Sequence[PathLike] | None = None,
-               hw_dirs: Sequence[PathLike] | None = None):  # type: ignore[no-untyped-def]
+               hw_dirs: Sequence[PathLike] | None = None, graph_capture: PathLike | None = None,
+               model: str | PathLike | None = None):  # type: ignore[no-untyped-def]
     """The ordered plan for what a profiled run shows (:class:`~roofline.planner.trace_result.TracePlanResult`);
-    ``verify``: a second trace after the change, to check the prediction against."""
+    ``verify``: a second trace after the change, to check the prediction against; ``graph_capture``
+    and ``model`` as in :func:`classify` (the capture joins the planned trace only)."""
+    from roofline.app.model_context import model_layer
     from roofline.app.trace_plan import plan_traces
 
     plans = plan_traces([Path(path)], registry(hw_files, hw_dirs), hw=hw, ceilings=ceilings, step=step,
                         device=device, max_steps=max_steps, verify=Path(verify) if verify is not None else None,
-                        applied=list(applied) if applied is not None else None)
+                        applied=list(applied) if applied is not None else None,
+                        graph_capture=Path(graph_capture) if graph_capture is not None else None,
+                        model=model_layer(str(model)) if model is not None else None)
     if len(plans) != 1:
         raise InputError(f"holds {len(plans)} results", file=path, fix="plan one trace at a time")
     return plans[0]

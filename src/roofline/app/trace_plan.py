@@ -8,6 +8,7 @@ from pathlib import Path
 
 from roofline.analysis.result import ClassifyResult
 from roofline.app.classify import Reader, analyse_path
+from roofline.opcost.model_layer import ModelLayer
 from roofline.errors import InputError
 from roofline.hardware.registry import Registry
 from roofline.planner.trace_planner import plan_trace
@@ -17,8 +18,10 @@ from roofline.sources import read_input
 
 
 def _analyse(path: Path, registry: Registry, hw: str, ceilings: str | None, step: int | None,
-             device: int | None, reader: Reader) -> list[ClassifyResult]:
-    results = [a.result for a in analyse_path(path, registry, hw, ceilings, step=step, device=device, reader=reader)]
+             device: int | None, reader: Reader, graph_capture: Path | None = None,
+             model: ModelLayer | None = None) -> list[ClassifyResult]:
+    results = [a.result for a in analyse_path(path, registry, hw, ceilings, step=step, device=device, reader=reader,
+                                              graph_capture=graph_capture, model=model)]
     for result in results:
         if result.source_format in ("declared",):
             raise InputError("declared kernels have no measured timeline to plan from", file=path,
@@ -45,11 +48,15 @@ def trace_plan_of(result: ClassifyResult, *, max_steps: int = 8) -> TracePlanRes
 
 def plan_traces(inputs: list[Path], registry: Registry, *, hw: str = "auto", ceilings: str | None = None,
                 step: int | None = None, device: int | None = None, max_steps: int = 8, verify: Path | None = None,
-                applied: list[str] | None = None, reader: Reader = read_input) -> list[TracePlanResult]:
+                applied: list[str] | None = None, reader: Reader = read_input, graph_capture: Path | None = None,
+                model: ModelLayer | None = None) -> list[TracePlanResult]:
     """One plan per trace (or per result of a classify JSON); with ``verify``, the first plan's
     predicted change checked against that second trace (``applied``: the rules that were made,
-    default recognised from the two traces)."""
-    results = [r for path in inputs for r in _analyse(Path(path), registry, hw, ceilings, step, device, reader)]
+    default recognised from the two traces). ``graph_capture`` costs the planned traces' graph
+    replays (the --verify trace is another run, with a capture of its own: not joined); ``model``
+    costs the engine ops of both (docs/op-costs.md)."""
+    results = [r for path in inputs
+               for r in _analyse(Path(path), registry, hw, ceilings, step, device, reader, graph_capture, model)]
     plans = [trace_plan_of(r, max_steps=max_steps) for r in results]
     if applied is not None and verify is None:
         raise InputError("--applied names the steps made between two traces", place="--applied",
@@ -58,7 +65,7 @@ def plan_traces(inputs: list[Path], registry: Registry, *, hw: str = "auto", cei
         if len(results) != 1:
             raise InputError(f"--verify compares one trace with another; got {len(results)} inputs", place="--verify",
                              fix="pass one BEFORE trace and --verify AFTER")
-        after = _analyse(Path(verify), registry, hw, ceilings, step, device, reader)
+        after = _analyse(Path(verify), registry, hw, ceilings, step, device, reader, model=model)
         if len(after) != 1:
             raise InputError(f"holds {len(after)} results", file=verify, place="--verify", fix="pass one trace")
         plans[0] = plans[0].model_copy(update={"verification": verify_plan(results[0], after[0], applied)})

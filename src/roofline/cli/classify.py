@@ -15,8 +15,10 @@ from roofline.app.trace_plan import trace_plan_of
 import roofline.cli.fleet as fleet_cli
 from roofline.cli.common import (
     CeilingsOption,
+    GraphCaptureOption,
     HwDirOption,
     HwFileOption,
+    TraceModelOption,
     handle_errors,
     registry_from_options,
     read_with_progress,
@@ -44,16 +46,8 @@ def classify(
         Path | None,
         typer.Option("--counters", help="Nsight Compute CSV of the same kernels: adds hardware FLOPs (HFU vs MFU)."),
     ] = None,
-    graph_capture: Annotated[
-        Path | None,
-        typer.Option("--graph-capture", help="Profile of the CUDA/HIP-graph capture (file or its directory): "
-                     "costs graph-replayed kernels from the ops and shapes recorded at capture."),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option("--model", help="The served model (bundled name, config.json, model directory or cached Hugging "
-                     "Face repo id): costs engine ops whose weights live in the layer (vllm::moe_forward)."),
-    ] = None,
+    graph_capture: GraphCaptureOption = None,
+    model: TraceModelOption = None,
     ceilings: CeilingsOption = None,
     hw_file: HwFileOption = None,
     hw_dir: HwDirOption = None,

@@ -49,6 +49,17 @@ CeilingsOption = Annotated[
     ),
 ]
 
+GraphCaptureOption = Annotated[
+    Path | None,
+    typer.Option("--graph-capture", help="Profile of the CUDA/HIP-graph capture (file or its directory): "
+                 "costs graph-replayed kernels from the ops and shapes recorded at capture."),
+]
+TraceModelOption = Annotated[
+    str | None,
+    typer.Option("--model", help="The served model (bundled name, config.json, model directory or cached Hugging "
+                 "Face repo id): costs engine ops whose weights live in the layer (vllm::moe_forward)."),
+]
+
 
 def stderr_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)

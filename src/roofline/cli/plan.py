@@ -11,8 +11,17 @@ import typer
 
 from roofline import jsonout
 from roofline.app.plan import is_serving_config, parse_sweep, plan_config, sweep_key
+from roofline.app.model_context import model_layer
 from roofline.app.trace_plan import plan_traces
-from roofline.cli.common import CeilingsOption, HwDirOption, HwFileOption, handle_errors, read_with_progress, registry_from_options
+from roofline.cli.common import (
+    CeilingsOption,
+    GraphCaptureOption,
+    HwDirOption,
+    HwFileOption,
+    handle_errors,
+    read_with_progress,
+    registry_from_options,
+)
 from roofline.cli.output import OutputFormat, emit, render_trace_plans, write_output
 from roofline.errors import InputError
 from roofline.planner.result import PlanResult
@@ -39,7 +48,9 @@ def plan(
     step: Annotated[int | None, typer.Option("--step", help="Traces: only this ProfilerStep#N.")] = None,
     device: Annotated[int | None, typer.Option("--device", help="Traces: only this GPU index.")] = None,
     model: Annotated[str | None, typer.Option("--model", help="Serving config: the model instead of its 'model:' — "
-                     "a bundled name, a config.json path, or a Hugging Face repo id in the local cache.")] = None,
+                     "a bundled name, a config.json path, or a Hugging Face repo id in the local cache. Traces: the "
+                     "served model, which costs engine ops whose weights live in the layer (vllm::moe_forward).")] = None,
+    graph_capture: GraphCaptureOption = None,
     ceilings: CeilingsOption = None,
     hw_file: HwFileOption = None,
     hw_dir: HwDirOption = None,
@@ -47,7 +58,8 @@ def plan(
     """Plan what to change first and what it buys: for a serving config (TTFT, ITL, throughput, memory
     against SLOs) or for profiled traces (step time, from the measured timeline)."""
     if len(inputs) == 1 and is_serving_config(inputs[0]):
-        for option, given in (("--verify", verify), ("--applied", applied), ("--step", step), ("--device", device)):
+        for option, given in (("--verify", verify), ("--applied", applied), ("--step", step), ("--device", device),
+                              ("--graph-capture", graph_capture)):
             if given is not None:
                 raise InputError(f"{option} applies to traces, not to a serving config", file=inputs[0],
                                  fix="drop it, or pass a trace")
@@ -62,13 +74,11 @@ def plan(
     if sweep is not None:
         raise InputError("--sweep varies a serving config's batch", place="--sweep",
                          fix="pass a serving config (docs/plan.md), or drop --sweep")
-    if model is not None:
-        raise InputError("--model overrides a serving config's model", place="--model",
-                         fix="pass a serving config (docs/plan.md), or drop --model")
     rules = [r.strip() for r in applied.split(",") if r.strip()] if applied is not None else None
     results = plan_traces(inputs, registry_from_options(hw_file, hw_dir), hw=hw or "auto", ceilings=ceilings,
                           step=step, device=device, max_steps=max_steps, verify=verify, applied=rules,
-                          reader=read_with_progress)
+                          reader=read_with_progress, graph_capture=graph_capture,
+                          model=model_layer(model) if model is not None else None)
     render_trace_plans(results, format.value, output)
 
 

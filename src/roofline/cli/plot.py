@@ -13,11 +13,14 @@ import typer
 
 from roofline.analysis.result import hardware_used
 from roofline.app.classify import analyse_path, classify_loaded, read_counters
+from roofline.app.model_context import model_layer
 from roofline.app.plan import is_serving_config, plan_config
 from roofline.cli.common import (
     CeilingsOption,
+    GraphCaptureOption,
     HwDirOption,
     HwFileOption,
+    TraceModelOption,
     check_output,
     handle_errors,
     read_with_progress,
@@ -99,6 +102,8 @@ def plot(
     counters: Annotated[
         Path | None, typer.Option("--counters", help="Nsight Compute CSV of the same kernels (L1/L2 points).")
     ] = None,
+    graph_capture: GraphCaptureOption = None,
+    model: TraceModelOption = None,
     ceilings: CeilingsOption = None,
     hw_file: HwFileOption = None,
     hw_dir: HwDirOption = None,
@@ -125,9 +130,10 @@ def plot(
         raise InputError("--timeline, --steps and --frontier each draw a different chart", place="options",
                          fix="pick one")
     if is_serving_config(path):
-        if timeline or counters is not None or step is not None or device is not None:
-            raise InputError("is a serving config: it has no trace timeline, steps or counters", file=path,
-                             place="--timeline/--step/--device/--counters",
+        if timeline or counters is not None or step is not None or device is not None or graph_capture is not None \
+                or model is not None:
+            raise InputError("is a serving config: it has no trace timeline, steps, counters or ops to cost", file=path,
+                             place="--timeline/--step/--device/--counters/--graph-capture/--model",
                              fix="plot the config alone, with --steps or --frontier")
         _plot_plan(path, output, fmt, "steps" if steps else "frontier" if frontier else "roofline", sweep=sweep,
                    labels=labels, hw=hw, ceilings=ceilings, registry=registry_from_options(hw_file, hw_dir))
@@ -137,7 +143,8 @@ def plot(
                          fix="pass a serving config (docs/plan.md), or drop the option")
     registry = registry_from_options(hw_file, hw_dir)
     analysed = analyse_path(path, registry, hw, ceilings, step=step, device=device,
-                            counters=read_counters(counters, read_with_progress), reader=read_with_progress)
+                            counters=read_counters(counters, read_with_progress), reader=read_with_progress,
+                            graph_capture=graph_capture, model=model_layer(model) if model is not None else None)
     if len(analysed) != 1:
         raise InputError(f"holds {len(analysed)} classify results; plot draws one", file=path,
                          fix="write one JSON per input, or use roofline report for several")

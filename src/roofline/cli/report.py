@@ -12,12 +12,15 @@ from typing import Annotated
 import typer
 
 from roofline.app.classify import analyse_path, read_counters
+from roofline.app.model_context import model_layer
 from roofline.app.plan import PlannedConfig, is_serving_config, plan_config
 from roofline.app.trace_plan import trace_plan_of
 from roofline.cli.common import (
     CeilingsOption,
+    GraphCaptureOption,
     HwDirOption,
     HwFileOption,
+    TraceModelOption,
     check_output,
     handle_errors,
     read_with_progress,
@@ -85,6 +88,8 @@ def report(
     plan: Annotated[
         bool, typer.Option("--plan/--no-plan", help="Traces: add the ordered plan of what to change first.")
     ] = True,
+    graph_capture: GraphCaptureOption = None,
+    model: TraceModelOption = None,
     ceilings: CeilingsOption = None,
     hw_file: HwFileOption = None,
     hw_dir: HwDirOption = None,
@@ -93,14 +98,19 @@ def report(
     fmt = check_output(output, FORMATS)
     registry = registry_from_options(hw_file, hw_dir)
     counter_input = read_counters(counters, read_with_progress)
+    configs = [is_serving_config(path) for path in inputs]
+    if all(configs) and (graph_capture is not None or model is not None):
+        raise InputError("--graph-capture and --model cost the ops of a trace", file=inputs[0],
+                         fix="pass the trace, or drop the option (a serving config names its model)")
+    layer = model_layer(model) if model is not None else None
     items = []
     plans = []
-    for path in inputs:
-        if is_serving_config(path):
+    for path, config in zip(inputs, configs):
+        if config:
             plans.append(plan_config(path, registry, hw=hw, ceilings=ceilings))
             continue
         for analysed in analyse_path(path, registry, hw, ceilings, step=step, device=device, counters=counter_input,
-                                     reader=read_with_progress):
+                                     reader=read_with_progress, graph_capture=graph_capture, model=layer):
             items.append(ReportItem(analysed.result, analysed.timeline()))
     if not items and not plans:
         raise InputError("nothing to report", fix="give at least one input")

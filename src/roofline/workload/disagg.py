@@ -41,6 +41,7 @@ class Pool(BaseModel):
     attention_data: int = Field(default=1, ge=1)
     expert: int = Field(default=1, ge=1)
     expert_tensor: int | None = Field(default=None, ge=1)
+    redundant_experts: int = Field(default=0, ge=0)
     pipeline: int = Field(default=1, ge=1)
     batch: int | None = Field(default=None, ge=1, description="running sequences per worker at most")
 
@@ -54,7 +55,8 @@ class Pool(BaseModel):
 
     def parallelism(self) -> dict[str, int | None]:
         return {"tensor": self.tensor, "attention_data": self.attention_data, "expert": self.expert,
-                "expert_tensor": self.expert_tensor, "pipeline": self.pipeline}
+                "expert_tensor": self.expert_tensor, "pipeline": self.pipeline,
+                "redundant_experts": self.redundant_experts}
 
 
 class Disaggregated(BaseModel):

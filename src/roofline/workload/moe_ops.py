@@ -31,9 +31,10 @@ def moe_layer_ops(arch: ModelArch, *, tokens: float, local_tokens: float, tensor
                   expert_tensor: int, layers: int, b_w: float, b_w_experts: float, b_act: float,
                   compute: Precision, dequant: bool, expert_compute: Precision, expert_dequant: bool,
                   vector: Precision, kernels: Kernels, all_to_all: bool, scale_out: bool = False,
-                  b_dispatch: float | None = None, shared_over: int = 1) -> list[PhaseOp]:
+                  b_dispatch: float | None = None, redundant: int = 0, shared_over: int = 1) -> list[PhaseOp]:
     """``tokens``: the replica's tokens in the step (what the experts see); ``local_tokens``: those
-    on this GPU's attention group (router, shared experts, dispatch)."""
+    on this GPU's attention group (router, shared experts, dispatch); ``redundant``: extra expert
+    copies (each GPU holds (E + redundant) / expert slots, touched in the same proportion)."""
     assert arch.moe is not None
     moe, d = arch.moe, arch.hidden_size
     k, E = moe.experts_per_token, moe.num_experts
@@ -41,7 +42,7 @@ def moe_layer_ops(arch: ModelArch, *, tokens: float, local_tokens: float, tensor
     width = float(expert_width_per_gpu(arch, expert_tensor))  # padded up when it does not divide
     proj = gate_mult * d * width
     pairs = expected_max_load(tokens * k, expert) if expert > 1 else tokens * k
-    touched = experts_touched(E, k, tokens) / expert
+    touched = experts_touched(E, k, tokens) / expert * (E + redundant) / E
     weights = touched * proj * b_w_experts
     acts = pairs * (2 * d + gate_mult * width) * b_act
     router_w = d * E * b_w

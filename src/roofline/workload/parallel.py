@@ -36,11 +36,20 @@ def check_layout(arch: ModelArch, cfg: ServingConfig) -> None:
     if par.expert > 1 and arch.moe is None:
         raise InputError(f"expert parallelism {par.expert} needs an MoE model; {arch.name} is dense",
                          place="parallelism.expert", fix="set parallelism.expert to 1")
+    if par.redundant_experts and arch.moe is None:
+        raise InputError(f"redundant experts need an MoE model; {arch.name} is dense",
+                         place="parallelism.redundant_experts", fix="set parallelism.redundant_experts to 0")
     if arch.moe is not None:
-        if arch.moe.num_experts % par.expert:
+        slots = expert_slots(arch, par.redundant_experts)
+        if slots % par.expert:
+            pad = -slots % par.expert
+            what = (f"the {arch.moe.num_experts} routed experts" if not par.redundant_experts else
+                    f"the {arch.moe.num_experts} routed experts + {par.redundant_experts} redundant")
             raise InputError(
-                f"expert parallelism {par.expert} does not divide the {arch.moe.num_experts} routed experts of {arch.name}",
-                place="parallelism.expert", fix="use a divisor of the expert count (1, 2, 4, 8, …)")
+                f"expert parallelism {par.expert} does not divide {what} of {arch.name}",
+                place="parallelism.expert",
+                fix=f"use a divisor of the expert count, or {par.redundant_experts + pad} redundant experts "
+                    f"(parallelism.redundant_experts) to fill {slots + pad} slots")
         if par.moe_tensor > arch.moe.expert_intermediate_size:
             raise InputError(
                 f"expert_tensor {par.moe_tensor} exceeds the expert width {arch.moe.expert_intermediate_size} "
@@ -57,6 +66,11 @@ def check_layout(arch: ModelArch, cfg: ServingConfig) -> None:
     if arch.num_layers < par.pipeline:
         raise InputError(f"pipeline {par.pipeline} exceeds the {arch.num_layers} layers of {arch.name}",
                          place="parallelism.pipeline", fix="use fewer pipeline stages")
+
+
+def expert_slots(arch: ModelArch, redundant: int) -> int:
+    """Expert slots of one MoE layer: the routed experts and their redundant copies."""
+    return (arch.moe.num_experts if arch.moe is not None else 0) + redundant
 
 
 def heads_per_gpu(arch: ModelArch, tensor: int) -> int:
@@ -80,6 +94,10 @@ def layout_notes(arch: ModelArch, cfg: ServingConfig) -> list[str]:
         notes.append(f"{arch.name}: {arch.num_heads} attention heads over tensor {par.tensor} are padded to "
                      f"{heads_per_gpu(arch, par.tensor) * par.tensor} ({heads_per_gpu(arch, par.tensor)} per GPU), "
                      "as MLA engines do; the padded heads cost time")
+    if arch.moe is not None and par.redundant_experts:
+        notes.append(f"{arch.name}: {arch.moe.num_experts} routed experts + {par.redundant_experts} redundant copies "
+                     f"fill {expert_slots(arch, par.redundant_experts)} slots, "
+                     f"{expert_slots(arch, par.redundant_experts) // par.expert} per GPU over expert {par.expert}")
     if arch.moe is not None and arch.moe.expert_intermediate_size % par.moe_tensor:
         notes.append(f"{arch.name}: expert width {arch.moe.expert_intermediate_size} over expert_tensor "
                      f"{par.moe_tensor} is padded to {expert_width_per_gpu(arch, par.moe_tensor)} per GPU")
@@ -110,6 +128,8 @@ def weight_bytes_per_gpu(arch: ModelArch, cfg: ServingConfig, bits: float, exper
     experts = arch.routed_expert_params
     group = dp_sharded_params(arch, par.dp_sharded) if par.attention_data > 1 else 0
     rest = arch.total_params - experts - group
+    if par.redundant_experts and arch.moe is not None:  # each copy holds a whole expert's weights
+        experts = experts * expert_slots(arch, par.redundant_experts) / arch.moe.num_experts
     return (rest * bits / 8 / (par.tensor * par.pipeline)
             + group * bits / 8 / (par.tensor * par.attention_data * par.pipeline)
             + experts * expert_bits / 8 / (par.expert * par.moe_tensor * par.pipeline))

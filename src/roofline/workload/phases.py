@@ -268,6 +268,6 @@ def moe_ops(
         b_w_experts=expert_weight_bits(cfg) / 8, b_act=b_act, compute=compute, dequant=dequant,
         expert_compute=expert_compute, expert_dequant=expert_dequant, vector=vector,
         kernels=lambda n: _kernels(n, cfg), all_to_all=all_to_all,
-        scale_out=scale_out(cfg.hardware.strip().lower(), par.expert),
+        scale_out=scale_out(cfg.hardware.strip().lower(), par.expert), redundant=par.redundant_experts,
         shared_over=par.attention_data if all_to_all and "shared_experts" in (par.dp_sharded or ()) else 1,
     )

@@ -10,6 +10,12 @@ TTFT = fixed per-request cost + the rest of the iteration under way when it arri
 other prefills it waits behind + its own n chunks, plus — when C > R — the wait for a slot, (C/R − 1) × the request's time
 in the engine (Little's law in a closed loop). Throughput = R / time in the engine × OSL.
 
+The budget binds when the decodes and the prompt tokens that feed them exceed it: an iteration of D
+decodes completes D/(OSL − 1) requests, whose prompts bring D·ISL/(OSL − 1) tokens, so at most
+D_max = budget·(OSL − 1)/(OSL − 1 + ISL) sequences decode at once (8,192 tokens at 2,048/128: 478).
+Above that the engine is prefill-bound: R − D of the running requests wait inside it for their
+prefill, each spends R·(OSL − 1)/D iterations in the engine, and the extra iterations are TTFT.
+
 The iteration under way at an arrival is not an average one: long iterations (those carrying a
 prompt chunk) cover more of the time line, so an arrival lands in one with probability ∝ its length
 and waits, on average, the residual life E[T²] / (2·E[T]) (the inspection paradox) — with a
@@ -90,7 +96,15 @@ def continuous(
     chunk = min(prompt, budget)
     chunks = math.ceil(prompt / budget)
     lifetime = chunks + output - 1
-    decode_batch = max(1, round(running * (output - 1) / lifetime)) if output > 1 else 1
+    # The token budget caps what one iteration carries: D decodes and the prompt tokens that keep D
+    # fed, D·ISL/(OSL − 1) — beyond D_max = budget·(OSL − 1)/(OSL − 1 + ISL) the running requests
+    # cannot all be decoding; the rest wait inside the engine for their prefill (prefill-bound).
+    bound = budget * (output - 1) / (output - 1 + prompt) if output > 1 else float(running)
+    wanted = running * (output - 1) / lifetime if output > 1 else 1.0
+    prefill_bound = output > 1 and running > 1 and wanted > bound
+    decode_batch = max(1, round(min(wanted, bound))) if output > 1 else 1
+    if prefill_bound:
+        lifetime = running * (output - 1) / decode_batch  # iterations a request spends in the engine
     context = prompt + output // 2
     others_tokens = (running - 1) * prompt / lifetime
     share = min(1.0, others_tokens / chunk)
@@ -110,12 +124,15 @@ def continuous(
     else:
         own = step(0, 0, prompt if chunks == 1 else chunk, prompt)
         marginal, others, half = 0.0, 0.0, 0.0
-    in_engine_ttft = (request_host_time(scheduler, layers) + chunks * (own.time_s + host) + others * marginal + half * tpot)
+    # Prefill-bound: the iterations a request waits in the engine before its chunks run.
+    waiting = max(lifetime - (chunks + output - 1), 0.0) if prefill_bound else 0.0
+    in_engine_ttft = (request_host_time(scheduler, layers) + chunks * (own.time_s + host) + others * marginal
+                      + half * tpot + waiting * tpot)
     service = in_engine_ttft + (output - 1) * tpot
     queue = (clients / running - 1) * service if clients > running else 0.0
     # The weights of the step times in TPOT and TTFT (for calibration; the slot wait is kept apart).
     tpot_weights = {"decode": 1 - share, "mixed": share}
-    ttft_weights = {"own": chunks, "own_minus_decode": others, "half_tpot": half, "request_layers": layers}
+    ttft_weights = {"own": chunks, "own_minus_decode": others, "half_tpot": half + waiting, "request_layers": layers}
     return ServingTimes(
         mode="continuous", clients=clients, running=running, queued=max(clients - running, 0),
         ttft_s=in_engine_ttft + queue, tpot_s=tpot, request_rate=running / service, decode_batch=decode_batch,

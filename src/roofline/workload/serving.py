@@ -35,6 +35,10 @@ class Parallelism(_Section):
     # (SGLang's default: --enable-dp-lm-head and --moe-dense-tp-size 1 turn the first two off).
     # None: the engine profile's placement (parallel.attention_dp_sharded); [] replicates them all.
     dp_sharded: tuple[Literal["lm_head", "dense_ffn", "shared_experts"], ...] | None = None
+    # Extra expert replicas (SGLang --ep-num-redundant-experts, TensorRT-LLM EPLB slots): the routed
+    # experts plus these copies fill the expert slots, split evenly over ``expert`` GPUs — how an EP
+    # width that does not divide the expert count runs (256 experts + 32 over EP 24 or 48).
+    redundant_experts: int = Field(default=0, ge=0)
 
     @property
     def gpus_per_replica(self) -> int:
