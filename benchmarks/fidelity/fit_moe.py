@@ -1,12 +1,13 @@
 """Fit the MoE constants of the bundled engine profiles (the ``moe`` section of
 workloads/engines/{trtllm,sglang,vllm}.yaml) on the 'fit' half of aiconfigurator's MoE/MLA rows:
 
-    python benchmarks/fidelity/fit_moe.py [--csv silicon_sample.csv] [--limit N] [--dry-run]
+    python benchmarks/fidelity/fit_moe.py [--csv silicon_sample.csv] [--limit N] [--dry-run] [--only NAME ...]
 
 The constants: the expert-parallel all-to-all latency per call, the grouped-GEMM efficiency of the
 routed experts against a dense GEMM (its tile fill by tokens per expert stays in the op model), the
 routed experts' weight-streaming efficiency at fp4 (the fused fp4 MoE kernels are not the dense
-NVFP4 GEMMs the dense fit measured), and the host time per iteration for MoE models. They enter TPOT through the decode step — and, in the
+NVFP4 GEMMs the dense fit measured), and the host time per iteration for MoE models. They enter TPOT
+through the decode step — and, in the
 disaggregated rows, through the closed loop whose batch depends on TPOT — so they are not linear
 features of one prediction (what roofline calibrate fits); each is searched over a grid, one at a
 time, two passes (coordinate descent), minimising the median |TPOT error| of the engine's fit rows
@@ -87,7 +88,8 @@ def tpot_errors(rows: list[dict[str, str]], profile: EngineProfile, ttft: bool =
 def moe_fields(values: dict[str, float | None]) -> dict[str, object]:
     """MoEConstants keywords from the flat grid values ('expert_memory.fp4' → expert_memory['fp4'])."""
     fields: dict[str, object] = {k: v for k, v in values.items() if v is not None and "." not in k}
-    experts = {k.split(".", 1)[1]: v for k, v in values.items() if v is not None and k.startswith("expert_memory.")}
+    experts = {k.split(".", 1)[1]: v for k, v in values.items()
+               if v is not None and k.startswith("expert_memory.")}
     return {**fields, **({"expert_memory": experts} if experts else {})}
 
 
@@ -100,11 +102,13 @@ def current_values(moe: MoEConstants | None) -> dict[str, float | None]:
     values: dict[str, float | None] = dict.fromkeys(GRID)
     if moe is not None:
         values.update({k: getattr(moe, k) for k in GRID if "." not in k})
-        values.update({f"expert_memory.{p}": v for p, v in moe.expert_memory.items() if f"expert_memory.{p}" in GRID})
+        values.update({f"expert_memory.{p}": v for p, v in moe.expert_memory.items()
+                       if f"expert_memory.{p}" in GRID})
     return values
 
 
-def fit_engine(rows: list[dict[str, str]], base: EngineProfile, start_values: dict[str, float | None] | None = None,
+def fit_engine(rows: list[dict[str, str]], base: EngineProfile,
+               start_values: dict[str, float | None] | None = None,
                only: tuple[str, ...] = ()) -> tuple[dict[str, float | None], float, float]:
     """Coordinate descent over GRID (only the ``only`` constants, the others held at ``start_values``);
     returns the values, the starting and the fitted median |TPOT error|."""
@@ -151,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="fit rows per model × system × mode at most (0: all)")
     ap.add_argument("--dry-run", action="store_true", help="print the fit, leave the profiles as they are")
     ap.add_argument("--only", nargs="+", default=(), choices=tuple(GRID),
-                    help="search these constants only, the others held at the profile's values (per_request_s too)")
+                    help="search these constants only, the others (and per_request_s) held at the profile's")
     args = ap.parse_args(argv)
     engines_dir = HERE.parent.parent / "workloads" / "engines"
     for engine in ENGINES:
@@ -178,16 +182,17 @@ def main(argv: list[str] | None = None) -> int:
         grids = {**GRID, "per_request_s": TTFT_GRID}
         edge = [k for k, v in values.items() if v is not None and v in (grids[k][0], grids[k][-1]) and v != grids[k][0]]
         limit_note = f"at most {args.limit} per model × system × mode, " if args.limit else ""
-        rows_note = (f"{len(rows)} MoE fit rows of silicon_sample.csv ({limit_note}split 'fit', disaggregated rows "
-                     "with blank worker counts left out)")
+        rows_note = (f"{len(rows)} MoE fit rows of silicon_sample.csv ({limit_note}split 'fit', "
+                     "disaggregated rows with blank worker counts left out)")
         if args.only:
-            source = (f"fitted by benchmarks/fidelity/fit_moe.py --only {' '.join(args.only)} on {rows_note}, the other "
-                      f"MoE constants held: median |TPOT error| (mean of agg and disagg) {start:.0%} -> {best:.0%}"
+            source = (f"fitted by benchmarks/fidelity/fit_moe.py --only {' '.join(args.only)} on {rows_note}, "
+                      "the other MoE constants held: median |TPOT error| (mean of agg and disagg) "
+                      f"{start:.0%} -> {best:.0%}"
                       + (f"; at the grid's edge: {', '.join(e for e in edge if e in args.only)}"
                          if any(e in args.only for e in edge) else ""))
         else:
-            source = (f"fitted by benchmarks/fidelity/fit_moe.py on {rows_note}: median |TPOT error| (mean of agg and "
-                      f"disagg) {start:.0%} with the dense constants, {best:.0%} fitted; median |TTFT error| "
+            source = (f"fitted by benchmarks/fidelity/fit_moe.py on {rows_note}: median |TPOT error| (mean of "
+                      f"agg and disagg) {start:.0%} with the dense constants, {best:.0%} fitted; median |TTFT error| "
                       f"{ttft_start:.0%} -> {ttft_best:.0%} with per_request_s"
                       + (f"; at the grid's edge: {', '.join(edge)}" if edge else ""))
         moe = MoEConstants(**moe_fields(values), rows_fit=len(rows),

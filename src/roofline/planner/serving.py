@@ -79,7 +79,8 @@ class ServingContext:
         # Weight placement under attention DP is the engine's unless the config names it.
         sharded = self.profile.parallel.attention_dp_sharded
         if cfg.parallelism.dp_sharded is None and sharded:
-            cfg = cfg.model_copy(update={"parallelism": cfg.parallelism.model_copy(update={"dp_sharded": sharded})})
+            parallelism = cfg.parallelism.model_copy(update={"dp_sharded": sharded})
+            cfg = cfg.model_copy(update={"parallelism": parallelism})
         return cfg
 
 
