@@ -1,0 +1,334 @@
+"""Fit an engine profile to profiler traces of a user's own steps (``roofline calibrate TRACE.json.gz``).
+
+A classified trace (roofline.analysis.result.ClassifyResult) already holds, for every group of
+identical kernels, its calls, its measured time and its roof times per call (FLOPs / peak, bytes /
+bandwidth, from the op shapes). Each group is put in the op class the serving model costs it by
+(roofline.workload.predict.op_time): a GEMM on the matrix unit, memory-band (AI below the ridge:
+weight streaming) or compute-band; attention, decode (memory-bound: reads the cache) or prefill
+(compute-bound); elementwise and norm kernels (memory streaming). A class's efficiency is its roof
+time over its measured time, summed over the groups (a time-weighted mean: the value that makes the
+class's predicted time equal its measured time). Compute-band GEMMs are divided by the tile-fill
+factor the serving model applies (rows / (rows + gemm_half_rows)), with the rows taken as the
+kernel's arithmetic intensity — a lower bound of M for 16-bit operands, so the correction is on the
+generous side (≤ 6% for prefill GEMMs of 512–2048 rows over 2048–5632 columns).
+
+Kernels shorter than ``MIN_ROOF_S`` at their roof are left out of the efficiencies: the serving
+model floors every kernel at ``min_kernel_s``, and a 1 µs kernel's "efficiency" measures its launch
+latency, not its streaming rate. A class fitted from fewer than ``MIN_KERNELS`` calls keeps its
+default, and the fit says so.
+
+Host constants come from the steps (ProfilerStep spans): an eager step whose GPU waits for the host
+most of the time gives the host time per kernel, (span − the profiler's own overhead) / kernels;
+a CUDA-graph replay gives the submit cost per graph kernel, (span − busy) / kernels, and the GPU gap
+between replayed kernels. Both are measured under the profiler, which slows the host (CUPTI records
+every kernel, also inside a graph): they are upper bounds of the un-profiled figures, said in the
+provenance.
+
+Nothing here reads files: the app layer (roofline.app.calibrate_trace) classifies the traces.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from roofline.analysis.profiler_overhead import PROFILER_OVERHEAD_PER_OP_S
+from roofline.analysis.result import ClassifyResult
+from roofline.workload.efficiency import Efficiency
+from roofline.workload.engine_profile import EngineProfile
+
+MIN_KERNELS = 8  # calls of a class below which its efficiency keeps the default
+MIN_ROOF_S = 4e-6  # a kernel's roof time per call below which its efficiency is its launch latency
+DECODE_ATTENTION_MAX_AI = 32.0  # FLOP/B: decode attention is 2 × the GQA group (≤ 16 for 8 query heads per KV head)
+HOST_BOUND_SHARE = 0.5
+MIN_COSTED_SHARE = 0.5  # a held-out trace is scored only when most of its kernel time is in the fitted classes  # an eager step is host-bound when the GPU waits for launches over half its span
+
+GEMM_OPS = frozenset({"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "aten::linear",
+                      "aten::_scaled_mm", "aten::_int_mm"})
+# HF's KV-cache concatenation has its own constant in the serving model (hf_cache_cat_memory), not
+# a profile key: it is left out of the elementwise class rather than mixed into it.
+NOT_ELEMENTWISE = frozenset({"aten::cat"})
+
+# (profile key, what it is) in the order the fit table shows them.
+CONSTANTS = {
+    "kernels.gemm_memory": "GEMM, memory band (AI < ridge): achieved / bandwidth",
+    "kernels.gemm_compute": "GEMM, compute band: achieved / peak / tile fill",
+    "kernels.decode_attention_memory": "decode attention: achieved / bandwidth",
+    "kernels.prefill_attention_compute": "prefill attention: achieved / peak",
+    "kernels.elementwise_memory": "elementwise and norm kernels: achieved / bandwidth",
+    "kernels.host_s_per_kernel": "host time per eager kernel, host-bound steps",
+    "kernels.graph_submit_s_per_kernel": "host submit per kernel of a CUDA-graph replay",
+    "kernels.graph_gap_s": "GPU gap between replayed kernels",
+}
+
+
+@dataclass(frozen=True)
+class KernelSample:
+    """One group of identical kernels: its class, calls and times (totals over the calls)."""
+
+    op_class: str  # gemm_memory | gemm_compute | attention_decode | attention_prefill | elementwise | other
+    precision: str
+    calls: int
+    measured_s: float
+    roof_s: float  # the binding roof's time, all calls
+    rows: float  # GEMMs: the rows estimate for the tile-fill factor (the AI); else 0
+    in_graph: bool
+
+
+@dataclass(frozen=True)
+class StepSample:
+    span_s: float
+    busy_s: float
+    kernels: int
+    graph: bool
+    launch_wait_s: float
+    graph_gap_s: float
+    profiler_overhead_s: float
+
+
+@dataclass
+class TraceFacts:
+    """What a classified trace says about the engine that ran it."""
+
+    name: str
+    kernels: list[KernelSample]
+    steps: list[StepSample]
+    busy_s: float  # GPU busy over the analysed span (all steps)
+    kernel_s: float  # kernel time over the span
+    graph: bool  # the steps replayed a CUDA graph
+
+    @property
+    def step_count(self) -> int:
+        return max(len(self.steps), 1)
+
+    @property
+    def busy_per_step_s(self) -> float:
+        return self.busy_s / self.step_count
+
+    @property
+    def costed_share(self) -> float:
+        """Share of the kernel time in the fitted classes (the rest is predicted as measured)."""
+        total = sum(k.measured_s for k in self.kernels)
+        return sum(k.measured_s for k in self.kernels if k.op_class != "other") / total if total else 0.0
+
+
+def op_class(op: str | None, unit: str, compute_s: float, memory_s: float, ai: float | None = None) -> str:
+    name = (op or "").lower()
+    if "attention" in name or "flash" in name:
+        # A decode step's attention (one query row per sequence) reads the cache at a few FLOPs per
+        # byte (2 × the GQA group); a prefill's does S/2 or more: the AI tells them apart.
+        return "attention_decode" if (ai if ai is not None else 0.0) < DECODE_ATTENTION_MAX_AI else "attention_prefill"
+    if name in GEMM_OPS and unit == "matrix":
+        return "gemm_memory" if memory_s >= compute_s else "gemm_compute"
+    if name in NOT_ELEMENTWISE or unit == "matrix":
+        return "other"
+    return "elementwise" if memory_s >= compute_s else "other"
+
+
+def trace_facts(result: ClassifyResult, name: str) -> TraceFacts:
+    """The samples of one classified trace (kernels whose work is unknown are class 'other')."""
+    samples = []
+    for k in result.kernels:
+        if k.kind != "kernel" or k.count <= 0:
+            continue
+        if k.compute_s is None or k.memory_s is None or k.collective is not None:
+            samples.append(KernelSample("other", k.precision or "", k.count, k.total_s, 0.0, 0.0, k.in_graph))
+            continue
+        cls = op_class(k.op, k.unit, k.compute_s, k.memory_s, k.ai)
+        roof = max(k.compute_s, k.memory_s) * k.count
+        rows = float(k.ai or 0.0) if cls.startswith("gemm") else 0.0
+        samples.append(KernelSample(cls, k.precision or "", k.count, k.total_s, roof, rows, k.in_graph))
+    s = result.summary
+    graph = bool(s.graph_kernels) and (s.graph_kernels or 0) >= 0.5 * (s.kernels or 0)
+    per_step_overhead = (s.profiler_overhead_s or 0.0) / max(len(s.steps), 1)
+    steps = [StepSample(st.span_s, st.gpu_busy_s, st.kernels, graph, st.launch_wait_s, st.graph_gap_s,
+                        per_step_overhead) for st in s.steps]
+    kernel_s = sum(k.total_s for k in result.kernels if k.kind == "kernel")
+    return TraceFacts(name, samples, steps, s.gpu_busy_s, kernel_s, graph)
+
+
+@dataclass(frozen=True)
+class FittedConstant:
+    key: str  # profile path, e.g. kernels.gemm_memory.bf16
+    value: float
+    kernels: int  # calls (or steps, for host constants) it rests on
+    spread: tuple[float, float]  # lowest and highest group (or step) value
+    default: float | None
+    note: str = ""
+
+
+@dataclass
+class TraceCalibration:
+    profile: EngineProfile
+    constants: list[FittedConstant]
+    kept: dict[str, str] = field(default_factory=dict)  # constant → why it kept its default
+
+
+def _fill(rows: float, half_rows: float) -> float:
+    return rows / (rows + half_rows) if rows > 0 else 1.0
+
+
+def _class_fit(samples: list[KernelSample], half_rows: float) -> tuple[float, int, tuple[float, float]] | None:
+    """(efficiency, calls, (lowest, highest) group efficiency) over the samples long enough to count."""
+    usable = [s for s in samples if s.calls and s.roof_s / s.calls >= MIN_ROOF_S and s.measured_s > 0]
+    if not usable:
+        return None
+    # compute-band GEMMs: divide out the tile fill the serving model multiplies back in.
+    roof = sum(s.roof_s / _fill(s.rows, half_rows) for s in usable)
+    measured = sum(s.measured_s for s in usable)
+    each = [s.roof_s / _fill(s.rows, half_rows) / s.measured_s for s in usable]
+    return roof / measured, sum(s.calls for s in usable), (min(each), max(each))
+
+
+def fit_trace_profile(facts: list[TraceFacts], base: EngineProfile, defaults: Efficiency | None = None, *,
+                      min_kernels: int = MIN_KERNELS, source: str = "") -> TraceCalibration:
+    """The profile constants the traces determine, on top of ``base`` (whose scheduler facts stay)."""
+    eff = base.efficiency(defaults or Efficiency())
+    samples = [k for f in facts for k in f.kernels]
+    constants: list[FittedConstant] = []
+    kept: dict[str, str] = {}
+    kernels_update: dict[str, object] = {}
+    gemm_memory: dict[str, float] = dict(base.kernels.gemm_memory)
+    gemm_compute: dict[str, float] = dict(base.kernels.gemm_compute)
+    provenance = dict(base.provenance)
+    where = source or f"{len(facts)} trace{'s' if len(facts) != 1 else ''}"
+
+    def accept(key: str, value: float, n: int, spread: tuple[float, float], default: float | None, note: str = "",
+               unit: str = "") -> bool:
+        if n < min_kernels:
+            kept[key] = (f"{n} usable call{'s' if n != 1 else ''}, fewer than {min_kernels}" if unit == "" else
+                         f"{n} usable {unit}, fewer than {min_kernels}")
+            return False
+        constants.append(FittedConstant(key, value, n, spread, default, note))
+        provenance[key] = f"from {where}: {n} {unit or 'kernel calls'}, spread {spread[0]:.3g}–{spread[1]:.3g}" + (
+            f"; {note}" if note else "")
+        return True
+
+    precisions = sorted({k.precision for k in samples if k.op_class.startswith("gemm") and k.precision})
+    for band, table, default_for in (("gemm_memory", gemm_memory, eff.gemm_memory_for),
+                                     ("gemm_compute", gemm_compute, eff.gemm_compute_for)):
+        for precision in precisions:
+            mine = [k for k in samples if k.op_class == band and k.precision == precision]
+            half = eff.gemm_half_rows if band == "gemm_compute" else 0.0
+            fit = _class_fit(mine, half)
+            key = f"kernels.{band}.{precision}"
+            if fit is None:
+                if mine:
+                    kept[key] = f"its {sum(k.calls for k in mine)} calls are all shorter than {MIN_ROOF_S * 1e6:g} µs at the roof"
+                continue
+            value = min(fit[0], 1.0)
+            note = "tile fill divided out with rows = AI" if band == "gemm_compute" else ""
+            if accept(key, value, fit[1], fit[2], default_for(precision), note):
+                table[precision] = _r(value)
+    kernels_update["gemm_memory"] = gemm_memory
+    kernels_update["gemm_compute"] = gemm_compute
+    for cls, field_name, default in (("attention_decode", "decode_attention_memory",
+                                      eff.decode_attention_memory or eff.attention_memory),
+                                     ("attention_prefill", "prefill_attention_compute",
+                                      eff.prefill_attention_compute or eff.attention_compute),
+                                     ("elementwise", "elementwise_memory", eff.elementwise_memory)):
+        mine = [k for k in samples if k.op_class == cls]
+        key = f"kernels.{field_name}"
+        fit = _class_fit(mine, 0.0)
+        if fit is None:
+            if mine:
+                kept[key] = (f"its {sum(k.calls for k in mine)} calls are all shorter than "
+                             f"{MIN_ROOF_S * 1e6:g} µs at the roof")
+            continue
+        value = min(fit[0], 1.0)
+        if accept(key, value, fit[1], fit[2], default):
+            kernels_update[field_name] = _r(value)
+    # Host constants, from the steps.
+    eager = [s for f in facts for s in f.steps if not s.graph and s.kernels
+             and s.launch_wait_s >= HOST_BOUND_SHARE * s.span_s]
+    if eager:
+        per_kernel = [max(s.span_s - s.profiler_overhead_s, 0.0) / s.kernels for s in eager]
+        value = statistics.median(per_kernel)
+        if accept("kernels.host_s_per_kernel", value, sum(s.kernels for s in eager), (min(per_kernel), max(per_kernel)),
+                  eff.host_s_per_kernel or eff.huggingface_host_s_per_kernel,
+                  f"median of {len(eager)} host-bound steps; profiler overhead "
+                  f"({PROFILER_OVERHEAD_PER_OP_S * 1e6:g} µs per recorded op) taken out; an upper bound"):
+            kernels_update["host_s_per_kernel"] = _r(value)
+    elif any(not s.graph for f in facts for s in f.steps):
+        kept["kernels.host_s_per_kernel"] = "no eager step is host-bound (the GPU hid the host's time)"
+    graph_steps = [s for f in facts for s in f.steps if s.graph and s.kernels]
+    if graph_steps:
+        submit = [max(s.span_s - s.busy_s - s.graph_gap_s, 0.0) / s.kernels for s in graph_steps]
+        gaps = [s.graph_gap_s / s.kernels for s in graph_steps]
+        n = sum(s.kernels for s in graph_steps)
+        if accept("kernels.graph_submit_s_per_kernel", statistics.median(submit), n, (min(submit), max(submit)),
+                  eff.graph_submit_s_per_kernel, f"median of {len(graph_steps)} replayed steps; under the "
+                  "profiler (an upper bound)"):
+            kernels_update["graph_submit_s_per_kernel"] = _r(statistics.median(submit))
+        if accept("kernels.graph_gap_s", statistics.median(gaps), n, (min(gaps), max(gaps)), eff.graph_gap_s,
+                  f"median of {len(graph_steps)} replayed steps"):
+            kernels_update["graph_gap_s"] = _r(statistics.median(gaps))
+    kernels = base.kernels.model_copy(update=kernels_update)
+    profile = base.model_copy(update={"kernels": kernels, "provenance": provenance})
+    return TraceCalibration(profile, constants, kept)
+
+
+def predict_busy_s(f: TraceFacts, eff: Efficiency) -> float:
+    """One step's GPU busy time from the trace's own kernels at ``eff``'s efficiencies: each group at
+    max(roof time / efficiency, min_kernel_s per call), plus a gap per kernel; kernels outside the
+    fitted classes (unknown work, copies of the KV cache) enter at their measured time."""
+    total = 0.0
+    calls = 0
+    for k in f.kernels:
+        calls += k.calls
+        eta = _efficiency_of(k, eff)
+        if eta is None or k.roof_s <= 0:
+            total += k.measured_s
+            continue
+        total += max(k.roof_s / eta, eff.min_kernel_s * k.calls)
+    gap = eff.graph_gap_s if f.graph else 0.0  # eager gaps are host waits: not part of busy time
+    return (total + calls * gap) / f.step_count
+
+
+def _efficiency_of(k: KernelSample, eff: Efficiency) -> float | None:
+    if k.op_class == "gemm_memory":
+        return eff.gemm_memory_for(k.precision)
+    if k.op_class == "gemm_compute":
+        return eff.gemm_compute_for(k.precision) * _fill(k.rows, eff.gemm_half_rows)
+    if k.op_class == "attention_decode":
+        return eff.decode_attention_memory or eff.attention_memory
+    if k.op_class == "attention_prefill":
+        return eff.prefill_attention_compute or eff.attention_compute
+    if k.op_class == "elementwise":
+        return eff.elementwise_memory
+    return None
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    trace: str
+    measured_s: float
+    predicted_s: float
+    default_s: float
+    costed_share: float
+
+    @property
+    def error(self) -> float:
+        return (self.predicted_s - self.measured_s) / self.measured_s
+
+    @property
+    def default_error(self) -> float:
+        return (self.default_s - self.measured_s) / self.measured_s
+
+
+def leave_one_out(facts: list[TraceFacts], base: EngineProfile, defaults: Efficiency | None = None, *,
+                  min_kernels: int = MIN_KERNELS) -> list[HeldOut]:
+    """Each trace's busy time per step predicted by the profile fitted on the others (and by the base)."""
+    defaults = defaults or Efficiency()
+    base_eff = base.efficiency(defaults)
+    out = []
+    for i, held in enumerate(facts):
+        others = facts[:i] + facts[i + 1:]
+        fitted = fit_trace_profile(others, base, defaults, min_kernels=min_kernels).profile
+        out.append(HeldOut(held.name, held.busy_per_step_s, predict_busy_s(held, fitted.efficiency(defaults)),
+                           predict_busy_s(held, base_eff), held.costed_share))
+    return out
+
+
+def _r(value: float) -> float:
+    return float(f"{value:.4g}")
