@@ -98,4 +98,7 @@ def calibrate_traces(paths: list[Path], base: EngineProfile, registry: Registry,
     calibration = fit_trace_profile(facts, base, defaults, min_kernels=min_kernels, source=names)
     held = leave_one_out(facts, base, defaults, min_kernels=min_kernels) if len(facts) >= 2 else []
     warnings = [f"{key} not fitted — {why}; kept the default" for key, why in calibration.kept.items()]
+    if not calibration.constants:
+        warnings.append("no constant fitted: the profile written is its base (give traces of whole prefill and "
+                        "decode steps, recorded with record_shapes=True and ProfilerStep markers)")
     return TraceFit(calibration, facts, held, warnings, next(iter(devices)))
