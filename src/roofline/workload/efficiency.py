@@ -24,7 +24,7 @@ class Efficiency(BaseModel):
     # A weight-streaming GEMM pays a fixed latency t0 besides its bytes: t = t0 + B / (η·BW), i.e.
     # η × B / (B + gemm_memory_half_bytes) with half_bytes = t0·η·BW. 0 (the default): no size
     # dependence. `roofline calibrate` fits it from traces whose GEMVs span sizes (H200 HF decode:
-    # 0.24 of 4.8 TB/s at 6 MB a call, 0.6 at 23 MB, 0.8 at 131 MB, 0.89 at 789 MB; tests/data/h200/calibrate).
+    # 0.24 of 4.8 TB/s at 6 MB a call, 0.58 at 23 MB, 0.80 at 131 MB, 0.90 at 789 MB; tests/data/h200/calibrate).
     gemm_memory_half_bytes: float = Field(0.0, ge=0)
     # Weight-only int4/fp4 GEMMs dequantize on the fly: the seed's case study sees weight reads get
     # ~2x faster for 4x fewer bytes, i.e. about half the streaming efficiency of an fp16 GEMV.
