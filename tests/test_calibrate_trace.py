@@ -260,3 +260,23 @@ def test_streaming_latency_term_in_the_step_model() -> None:
     assert plain == pytest.approx(2 * per_kernel / (4.8e12 * 0.8), rel=1e-6)
     assert halved == pytest.approx(2 * plain, rel=1e-6)
 
+
+
+def test_a_calibrated_profile_is_used_by_plan(tmp_path: Path) -> None:
+    # runtime.engine_profile: the written file drives `roofline plan`. An eager HF decode step is
+    # host-bound (kernels × host time each), so its ITL grows by the ratio of the host constants.
+    profile = tmp_path / "my-hf.yaml"
+    assert runner.invoke(app, ["calibrate", *map(str, FIT), "--base", "huggingface", "-o", str(profile)]).exit_code == 0
+    host = load_profile_file(profile).kernels.host_s_per_kernel
+    config = ("model: llama-3-8b\nhardware: h200-sxm\ngpus: 1\n"
+              "precision: {weights: bf16, activations: bf16, kv_cache: bf16}\n"
+              "serving: {batch: 1, prompt_tokens: 512, output_tokens: 64}\n"
+              "runtime: {cuda_graphs: false, flash_attention: true, %s}\n")
+    itl = {}
+    for name, runtime in (("mine", "engine_profile: my-hf.yaml"), ("bundled", "engine: huggingface")):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(config % runtime)
+        result = runner.invoke(app, ["plan", str(path), "--format", "json"])
+        assert result.exit_code == 0, result.output
+        itl[name] = json.loads(result.output)["baseline"]["itl_s"]
+    assert itl["mine"] / itl["bundled"] == pytest.approx(host / Efficiency().huggingface_host_s_per_kernel, rel=0.1)
