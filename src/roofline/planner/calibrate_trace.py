@@ -46,27 +46,14 @@ DECODE_ATTENTION_MAX_AI = 32.0  # FLOP/B: decode attention is 2 × the GQA group
 # held-out llama-3b-shape steps (2.09, 2.25 µs); profiler_overhead.py's own H200 figure with CPU and
 # CUDA activities is 2.8 µs.
 PROFILER_OVERHEAD_FIT_PER_OP_S = 2.4e-6
-HOST_BOUND_SHARE = 0.5
-MIN_COSTED_SHARE = 0.5  # a held-out trace is scored only when most of its kernel time is in the fitted classes  # an eager step is host-bound when the GPU waits for launches over half its span
+HOST_BOUND_SHARE = 0.5  # an eager step is host-bound when the GPU waits for launches over half its span
+MIN_COSTED_SHARE = 0.5  # a held-out trace is scored only when most of its kernel time is in the fitted classes
 
 GEMM_OPS = frozenset({"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "aten::linear",
                       "aten::_scaled_mm", "aten::_int_mm"})
 # HF's KV-cache concatenation has its own constant in the serving model (hf_cache_cat_memory), not
 # a profile key: it is left out of the elementwise class rather than mixed into it.
 NOT_ELEMENTWISE = frozenset({"aten::cat"})
-
-# (profile key, what it is) in the order the fit table shows them.
-CONSTANTS = {
-    "kernels.gemm_memory": "GEMM, memory band (AI < ridge): achieved / bandwidth",
-    "kernels.gemm_compute": "GEMM, compute band: achieved / peak / tile fill",
-    "kernels.decode_attention_memory": "decode attention: achieved / bandwidth",
-    "kernels.prefill_attention_compute": "prefill attention: achieved / peak",
-    "kernels.elementwise_memory": "elementwise and norm kernels: achieved / bandwidth",
-    "kernels.host_s_per_kernel": "host time per eager kernel, host-bound steps",
-    "kernels.graph_submit_s_per_kernel": "host submit per kernel of a CUDA-graph replay",
-    "kernels.graph_gap_s": "GPU gap between replayed kernels",
-}
-
 
 @dataclass(frozen=True)
 class KernelSample:
@@ -220,116 +207,147 @@ def latency_fit(samples: list[KernelSample]) -> tuple[float, float, float] | Non
     for _ in range(30):
         sw = np.sqrt(weights)
         theta, *_ = np.linalg.lstsq(a * sw[:, None], sw, rcond=None)
-        theta = np.array([max(theta[0], 0.0), max(theta[1], 1.0)])  # t0 ≥ 0, η ≤ 1
+        if theta[1] < 1.0:  # η > 1: hold η at 1 and refit t0 alone
+            theta = np.array([max(float(np.sum(weights * (1.0 - a[:, 1]) * a[:, 0]) /
+                                        np.sum(weights * a[:, 0] ** 2)), 0.0), 1.0])
+        elif theta[0] < 0.0:  # no latency: the bandwidth term alone
+            theta = np.array([0.0, max(float(np.sum(weights * a[:, 1]) / np.sum(weights * a[:, 1] ** 2)), 1.0)])
         residual = np.abs(a @ theta - 1.0)
         weights = calls / np.maximum(residual, 0.01)
     t0, slope = float(theta[0]), float(theta[1])
     return 1.0 / slope, t0, float(np.median(np.abs(a @ theta - 1.0)))
 
 
-def fit_trace_profile(facts: list[TraceFacts], base: EngineProfile, defaults: Efficiency | None = None, *,
-                      min_kernels: int = MIN_KERNELS, source: str = "") -> TraceCalibration:
-    """The profile constants the traces determine, on top of ``base`` (whose scheduler facts stay)."""
-    eff = base.efficiency(defaults or Efficiency())
-    samples = [k for f in facts for k in f.kernels]
-    constants: list[FittedConstant] = []
-    kept: dict[str, str] = {}
-    kernels_update: dict[str, object] = {}
-    gemm_memory: dict[str, float] = dict(base.kernels.gemm_memory)
-    gemm_compute: dict[str, float] = dict(base.kernels.gemm_compute)
-    provenance = dict(base.provenance)
-    where = source or f"{len(facts)} trace{'s' if len(facts) != 1 else ''}"
+class _Fit:
+    """What the fit collects: the constants accepted, those kept at their default and why, the
+    provenance lines, and the profile updates."""
 
-    def accept(key: str, value: float, n: int, spread: tuple[float, float], default: float | None, note: str = "",
-               unit: str = "") -> bool:
-        if n < min_kernels:
-            kept[key] = (f"{n} usable call{'s' if n != 1 else ''}, fewer than {min_kernels}" if unit == "" else
-                         f"{n} usable {unit}, fewer than {min_kernels}")
+    def __init__(self, base: EngineProfile, min_kernels: int, where: str) -> None:
+        self.constants: list[FittedConstant] = []
+        self.kept: dict[str, str] = {}
+        self.provenance = dict(base.provenance)
+        self.updates: dict[str, object] = {"gemm_memory": dict(base.kernels.gemm_memory),
+                                           "gemm_compute": dict(base.kernels.gemm_compute)}
+        self.min_kernels = min_kernels
+        self.where = where
+
+    def accept(self, key: str, value: float, n: int, spread: tuple[float, float], default: float | None,
+               note: str = "") -> bool:
+        if n < self.min_kernels:
+            self.kept[key] = f"{n} usable call{'s' if n != 1 else ''}, fewer than {self.min_kernels}"
             return False
-        constants.append(FittedConstant(key, value, n, spread, default, note))
-        provenance[key] = f"from {where}: {n} {unit or 'kernel calls'}, spread {spread[0]:.3g}–{spread[1]:.3g}" + (
-            f"; {note}" if note else "")
+        self.constants.append(FittedConstant(key, value, n, spread, default, note))
+        self.provenance[key] = (f"from {self.where}: {n} kernel calls, spread {spread[0]:.3g}–{spread[1]:.3g}"
+                                + (f"; {note}" if note else ""))
         return True
 
+    def set(self, key: str, value: float) -> None:
+        """kernels.<field> or kernels.<table>.<precision> in the profile's kernels section."""
+        _, field_name, *precision = key.split(".")
+        if precision:
+            self.updates[field_name][precision[0]] = _r(value)  # type: ignore[index]
+        else:
+            self.updates[field_name] = _r(value)
+
+
+def _too_short(samples: list[KernelSample]) -> str:
+    return f"its {sum(k.calls for k in samples)} calls are all shorter than {MIN_ROOF_S * 1e6:g} µs at the roof"
+
+
+def _gemm_constants(fit: _Fit, samples: list[KernelSample], eff: Efficiency) -> None:
     precisions = sorted({k.precision for k in samples if k.op_class.startswith("gemm") and k.precision})
     streaming = [k for k in samples if k.op_class == "gemm_memory"]
     main = max(precisions, key=lambda p: sum(k.calls for k in streaming if k.precision == p), default=None)
-    latency = latency_fit([k for k in streaming if k.precision == main]) if main else None
+    mine = [k for k in streaming if k.precision == main]
+    latency = latency_fit(mine) if main else None
     if latency is not None and main is not None:
         eta, t0, residual = latency
-        mine = [k for k in streaming if k.precision == main]
         n = sum(k.calls for k in mine)
         half = t0 * eta * _bandwidth(mine)  # t0 = half / (η·BW)
         sizes = (min(k.bytes_per_call for k in mine), max(k.bytes_per_call for k in mine))
         note = (f"t = t0 + B/(η·BW) over {len(mine)} groups of {sizes[0] / 1e6:.3g}–{sizes[1] / 1e6:.3g} MB a call: "
                 f"t0 = {t0 * 1e6:.3g} µs, median |residual| {residual:.0%}")
-        if accept(f"kernels.gemm_memory.{main}", min(eta, 1.0), n, _spread(mine), eff.gemm_memory_for(main), note):
-            gemm_memory[main] = _r(min(eta, 1.0))
-            accept("kernels.gemm_memory_half_bytes", half, n, sizes, eff.gemm_memory_half_bytes,
-                   "bytes a call at which streaming reaches half of η (spread: the sizes seen)")
-            kernels_update["gemm_memory_half_bytes"] = _r(half)
-    for band, table, default_for in (("gemm_memory", gemm_memory, eff.gemm_memory_for),
-                                     ("gemm_compute", gemm_compute, eff.gemm_compute_for)):
+        key = f"kernels.gemm_memory.{main}"
+        if fit.accept(key, min(eta, 1.0), n, _spread(mine), eff.gemm_memory_for(main), note):
+            fit.set(key, min(eta, 1.0))
+            fit.accept("kernels.gemm_memory_half_bytes", half, n, sizes, eff.gemm_memory_half_bytes,
+                       "bytes a call at which streaming reaches half of η (spread: the sizes seen)")
+            fit.set("kernels.gemm_memory_half_bytes", half)
+    for band, default_for in (("gemm_memory", eff.gemm_memory_for), ("gemm_compute", eff.gemm_compute_for)):
         for precision in precisions:
             if band == "gemm_memory" and latency is not None and precision == main:
                 continue
-            mine = [k for k in samples if k.op_class == band and k.precision == precision]
-            fit = _class_fit(mine, eff)
+            group = [k for k in samples if k.op_class == band and k.precision == precision]
             key = f"kernels.{band}.{precision}"
-            if fit is None:
-                if mine:
-                    kept[key] = f"its {sum(k.calls for k in mine)} calls are all shorter than {MIN_ROOF_S * 1e6:g} µs at the roof"
+            result = _class_fit(group, eff)
+            if result is None:
+                if group:
+                    fit.kept[key] = _too_short(group)
                 continue
-            value = min(fit[0], 1.0)
             note = "tile fill divided out with rows = AI" if band == "gemm_compute" else ""
-            if accept(key, value, fit[1], fit[2], default_for(precision), note):
-                table[precision] = _r(value)
-    kernels_update["gemm_memory"] = gemm_memory
-    kernels_update["gemm_compute"] = gemm_compute
+            if fit.accept(key, min(result[0], 1.0), result[1], result[2], default_for(precision), note):
+                fit.set(key, min(result[0], 1.0))
+
+
+def _class_constants(fit: _Fit, samples: list[KernelSample], eff: Efficiency) -> None:
     for cls, field_name, default in (("attention_decode", "decode_attention_memory",
                                       eff.decode_attention_memory or eff.attention_memory),
                                      ("attention_prefill", "prefill_attention_compute",
                                       eff.prefill_attention_compute or eff.attention_compute),
                                      ("elementwise", "elementwise_memory", eff.elementwise_memory)):
-        mine = [k for k in samples if k.op_class == cls]
+        group = [k for k in samples if k.op_class == cls]
         key = f"kernels.{field_name}"
-        fit = _class_fit(mine, eff)
-        if fit is None:
-            if mine:
-                kept[key] = (f"its {sum(k.calls for k in mine)} calls are all shorter than "
-                             f"{MIN_ROOF_S * 1e6:g} µs at the roof")
+        result = _class_fit(group, eff)
+        if result is None:
+            if group:
+                fit.kept[key] = _too_short(group)
             continue
-        value = min(fit[0], 1.0)
-        if accept(key, value, fit[1], fit[2], default):
-            kernels_update[field_name] = _r(value)
-    # Host constants, from the steps.
-    eager = [s for f in facts for s in f.steps if not s.graph and s.kernels
-             and s.launch_wait_s >= HOST_BOUND_SHARE * s.span_s]
+        if fit.accept(key, min(result[0], 1.0), result[1], result[2], default):
+            fit.set(key, min(result[0], 1.0))
+
+
+def _launch_constants(fit: _Fit, facts: list[TraceFacts], eff: Efficiency) -> None:
+    steps = [s for f in facts for s in f.steps if s.kernels]
+    if not steps:
+        fit.kept["kernels.host_s_per_kernel"] = ("no ProfilerStep in the traces: call prof.step() after each step "
+                                                 "(torch.profiler schedule)")
+        return
+    eager = [s for s in steps if not s.graph and s.launch_wait_s >= HOST_BOUND_SHARE * s.span_s]
     if eager:
         per_kernel = [max(s.span_s - s.host_ops * PROFILER_OVERHEAD_FIT_PER_OP_S, 0.0) / s.kernels for s in eager]
         value = statistics.median(per_kernel)
-        if accept("kernels.host_s_per_kernel", value, sum(s.kernels for s in eager), (min(per_kernel), max(per_kernel)),
-                  eff.host_s_per_kernel or eff.huggingface_host_s_per_kernel,
-                  f"median of {len(eager)} host-bound steps; the profiler's overhead "
-                  f"({PROFILER_OVERHEAD_FIT_PER_OP_S * 1e6:g} µs per recorded op) taken out"):
-            kernels_update["host_s_per_kernel"] = _r(value)
-    elif any(not s.graph for f in facts for s in f.steps):
-        kept["kernels.host_s_per_kernel"] = "no eager step is host-bound (the GPU hid the host's time)"
-    graph_steps = [s for f in facts for s in f.steps if s.graph and s.kernels]
+        if fit.accept("kernels.host_s_per_kernel", value, sum(s.kernels for s in eager),
+                      (min(per_kernel), max(per_kernel)), eff.host_s_per_kernel or eff.huggingface_host_s_per_kernel,
+                      f"median of {len(eager)} host-bound steps; the profiler's overhead "
+                      f"({PROFILER_OVERHEAD_FIT_PER_OP_S * 1e6:g} µs per recorded op) taken out"):
+            fit.set("kernels.host_s_per_kernel", value)
+    elif any(not s.graph for s in steps):
+        fit.kept["kernels.host_s_per_kernel"] = "no eager step is host-bound (the GPU hid the host's time)"
+    graph_steps = [s for s in steps if s.graph]
     if graph_steps:
         # The submit cost is not fitted: under the profiler a replay takes 0.7–1.5 µs more per kernel
         # (CUPTI records each one; tests/data/h200/calibrate: profiled vs un-profiled replays), as much
         # as the cost itself — a figure from a trace would be mostly the profiler's.
-        kept["kernels.graph_submit_s_per_kernel"] = ("the profiler adds as much per replayed kernel as the submit "
-                                                     "cost itself (CUPTI); measure replays un-profiled")
+        fit.kept["kernels.graph_submit_s_per_kernel"] = ("the profiler adds as much per replayed kernel as the "
+                                                         "submit cost itself (CUPTI); measure replays un-profiled")
         gaps = [s.graph_gap_s / s.kernels for s in graph_steps]
-        n = sum(s.kernels for s in graph_steps)
-        if accept("kernels.graph_gap_s", statistics.median(gaps), n, (min(gaps), max(gaps)), eff.graph_gap_s,
-                  f"median of {len(graph_steps)} replayed steps"):
-            kernels_update["graph_gap_s"] = _r(statistics.median(gaps))
-    kernels = base.kernels.model_copy(update=kernels_update)
-    profile = base.model_copy(update={"kernels": kernels, "provenance": provenance})
-    return TraceCalibration(profile, constants, kept)
+        if fit.accept("kernels.graph_gap_s", statistics.median(gaps), sum(s.kernels for s in graph_steps),
+                      (min(gaps), max(gaps)), eff.graph_gap_s, f"median of {len(graph_steps)} replayed steps"):
+            fit.set("kernels.graph_gap_s", statistics.median(gaps))
+
+
+def fit_trace_profile(facts: list[TraceFacts], base: EngineProfile, defaults: Efficiency | None = None, *,
+                      min_kernels: int = MIN_KERNELS, source: str = "") -> TraceCalibration:
+    """The profile constants the traces determine, on top of ``base`` (whose other constants stay)."""
+    eff = base.efficiency(defaults or Efficiency())
+    samples = [k for f in facts for k in f.kernels]
+    fit = _Fit(base, min_kernels, source or f"{len(facts)} trace{'s' if len(facts) != 1 else ''}")
+    _gemm_constants(fit, samples, eff)
+    _class_constants(fit, samples, eff)
+    _launch_constants(fit, facts, eff)
+    kernels = base.kernels.model_copy(update=fit.updates)
+    profile = base.model_copy(update={"kernels": kernels, "provenance": fit.provenance})
+    return TraceCalibration(profile, fit.constants, fit.kept)
 
 
 def predict_busy_s(f: TraceFacts, eff: Efficiency) -> float:
