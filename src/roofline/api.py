@@ -97,13 +97,10 @@ def calibrate_traces(path_or_paths: PathLike | Sequence[PathLike], *, base: str 
     ``calibration.profile`` is the :class:`~roofline.workload.engine_profile.EngineProfile`,
     ``calibration.constants`` the fit table and ``held_out`` the leave-one-trace-out predictions.
     ``base`` is a bundled engine name or a profile YAML whose other constants are kept."""
+    from roofline.app.calibrate_trace import base_profile
     from roofline.app.calibrate_trace import calibrate_traces as fit
-    from roofline.workload.engine_profile import load_engine_profile, load_profile_file
 
-    paths = _paths(path_or_paths)
-    start = load_profile_file(Path(base)) if base.lower().endswith((".yaml", ".yml")) else load_engine_profile(
-        base.lower())
-    return fit(paths, start, registry(hw_files, hw_dirs), hw=hw, ceilings=ceilings)
+    return fit(_paths(path_or_paths), base_profile(base), registry(hw_files, hw_dirs), hw=hw, ceilings=ceilings)
 
 
 def plan_trace(path: PathLike, *, verify: PathLike | None = None, applied: Sequence[str] | None = None,

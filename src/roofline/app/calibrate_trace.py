@@ -20,9 +20,16 @@ from roofline.planner.calibrate_trace import (
 )
 from roofline.sources.base import head_bytes
 from roofline.workload.efficiency import Efficiency
-from roofline.workload.engine_profile import EngineProfile
+from roofline.workload.engine_profile import EngineProfile, load_engine_profile, load_profile_file
 
 TRACE_SUFFIXES = (".json", ".json.gz")
+
+
+def base_profile(ref: str) -> EngineProfile:
+    """``--base``: a profile YAML, or a bundled engine's name."""
+    if ref.lower().endswith((".yaml", ".yml")):
+        return load_profile_file(Path(ref))
+    return load_engine_profile(ref.lower())
 
 
 def input_kind(path: Path) -> str:

@@ -62,7 +62,7 @@ def calibrate(
 ) -> None:
     """Fit an engine profile to measured runs (host time per iteration and sequence, per-request cost,
     queueing, kernel efficiencies, all-reduce latency; cross-validated), or to profiler traces
-    (kernel efficiencies per op class and precision, host time per kernel, CUDA-graph launch costs;
+    (kernel efficiencies per op class and precision, host time per kernel, CUDA-graph gaps;
     leave-one-trace-out error)."""
     kind, paths = split_inputs(inputs)
     if kind == "trace":
@@ -150,7 +150,7 @@ def calibrate(
                                                           if validate_rows else ""))
 
 
-def _base_profile(ref: str) -> EngineProfile:  # noqa: D103 (CSV path)
+def _base_profile(ref: str) -> EngineProfile:
     path = Path(ref)
     if path.suffix.lower() in (".yaml", ".yml"):
         return load_profile_file(path)

@@ -10,25 +10,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from roofline.app.calibrate_trace import calibrate_traces
+from roofline.app.calibrate_trace import base_profile, calibrate_traces
 from roofline.cli.output import write_output
 from roofline.planner.calibrate_trace import MIN_COSTED_SHARE
 from roofline.hardware.registry import Registry
 from roofline.units import fmt_seconds
-from roofline.workload.engine_profile import (
-    EngineProfile,
-    FitRecord,
-    load_engine_profile,
-    load_profile_file,
-    profile_yaml,
-)
-
-
-def base_profile(ref: str) -> EngineProfile:
-    path = Path(ref)
-    if path.suffix.lower() in (".yaml", ".yml"):
-        return load_profile_file(path)
-    return load_engine_profile(ref.lower())
+from roofline.workload.engine_profile import FitRecord, profile_yaml
 
 
 def _value(key: str, value: float | None) -> str:
