@@ -273,6 +273,11 @@ def _gemm_constants(fit: _Fit, samples: list[KernelSample], eff: Efficiency) -> 
             fit.accept("kernels.gemm_memory_half_bytes", half, n, sizes, eff.gemm_memory_half_bytes,
                        "bytes a call at which streaming reaches half of η (spread: the sizes seen)")
             fit.set("kernels.gemm_memory_half_bytes", half)
+    if any(k.op_class == "gemm_compute" for k in samples):
+        # Tried: 1/η = 1/η∞ + h/(η∞·rows) over the compute GEMMs of the 512- and 2048-token prefills
+        # gives η∞ > 1 — at one M the GEMMs spread 0.52–0.80 by their N and K, more than by M.
+        fit.kept["kernels.gemm_half_rows"] = ("a trace gives each GEMM's FLOPs and bytes, not its rows; the "
+                                              "efficiency spread by shape exceeds the spread by rows")
     for band, default_for in (("gemm_memory", eff.gemm_memory_for), ("gemm_compute", eff.gemm_compute_for)):
         for precision in precisions:
             if band == "gemm_memory" and latency is not None and precision == main:
