@@ -275,7 +275,7 @@ def _gemm_constants(fit: _Fit, samples: list[KernelSample], eff: Efficiency) -> 
             fit.set("kernels.gemm_memory_half_bytes", half)
     if any(k.op_class == "gemm_compute" for k in samples):
         # Tried: 1/η = 1/η∞ + h/(η∞·rows) over the compute GEMMs of the 512- and 2048-token prefills
-        # gives η∞ > 1 — at one M the GEMMs spread 0.52–0.80 by their N and K, more than by M.
+        # gives η∞ > 1 — at 2048 rows the GEMMs spread 0.64–0.80 by their N and K, more than by M.
         fit.kept["kernels.gemm_half_rows"] = ("a trace gives each GEMM's FLOPs and bytes, not its rows; the "
                                               "efficiency spread by shape exceeds the spread by rows")
     for band, default_for in (("gemm_memory", eff.gemm_memory_for), ("gemm_compute", eff.gemm_compute_for)):
