@@ -280,3 +280,9 @@ def test_a_calibrated_profile_is_used_by_plan(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
         itl[name] = json.loads(result.output)["baseline"]["itl_s"]
     assert itl["mine"] / itl["bundled"] == pytest.approx(host / Efficiency().huggingface_host_s_per_kernel, rel=0.1)
+
+
+def test_traces_of_two_devices_are_an_error(tmp_path: Path) -> None:
+    b200 = Path(__file__).parent / "data" / "external" / "tracelens" / "b200" / "eager_trace.json.gz"
+    result = runner.invoke(app, ["calibrate", str(PREFILL), str(b200), "-o", str(tmp_path / "p.yaml")])
+    _one_line_exit_2(result, "eager_trace.json.gz", "b200", "h200-sxm")

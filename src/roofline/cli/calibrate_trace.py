@@ -12,7 +12,7 @@ from rich.table import Table
 
 from roofline.app.calibrate_trace import base_profile, calibrate_traces
 from roofline.cli.output import write_output
-from roofline.planner.calibrate_trace import MIN_COSTED_SHARE
+from roofline.planner.calibrate_trace import HOST_BOUND_SHARE, MIN_COSTED_SHARE
 from roofline.hardware.registry import Registry
 from roofline.units import fmt_seconds
 from roofline.workload.engine_profile import FitRecord, profile_yaml
@@ -21,6 +21,8 @@ from roofline.workload.engine_profile import FitRecord, profile_yaml
 def _value(key: str, value: float | None) -> str:
     if value is None:
         return "—"
+    if key.endswith("_bytes"):
+        return f"{value / 1e6:.3g} MB"
     return fmt_seconds(value) if key.endswith("_s") or key.endswith("_per_kernel") else f"{value:.3g}"
 
 
@@ -46,7 +48,19 @@ def run_traces(paths: list[Path], output: Path, *, base: str, name: str | None, 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     for warning in fit.warnings:
         err.print(f"warning: {warning}")
-    console = Console(highlight=False, width=120)
+    console = Console(highlight=False, width=140)
+    traces = Table(title="traces")
+    for column in ("trace", "steps", "launch", "kernels/step", "span/step", "GPU busy/step", "host-bound"):
+        traces.add_column(column, justify="left" if column == "trace" else "right")
+    for f in fit.facts:
+        steps = f.steps
+        span = sum(st.span_s for st in steps) / len(steps) if steps else None
+        kernels = round(sum(st.kernels for st in steps) / len(steps)) if steps else None
+        bound = sum(1 for st in steps if not st.graph and st.launch_wait_s >= HOST_BOUND_SHARE * st.span_s)
+        traces.add_row(f.name, str(len(steps)), "CUDA graph" if f.graph else "eager",
+                       f"{kernels:,}" if kernels is not None else "—", fmt_seconds(span) if span else "—",
+                       fmt_seconds(f.busy_per_step_s), f"{bound}/{len(steps)}" if not f.graph else "—")
+    console.print(traces)
     table = Table(title=f"engine profile {profile.name} from {len(paths)} trace(s) on {fit.hardware} → {output}")
     for column in ("constant", "value", "default", "from", "spread"):
         table.add_column(column, justify="left" if column == "constant" else "right")
