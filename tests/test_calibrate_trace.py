@@ -176,6 +176,7 @@ def test_cli_writes_a_loadable_profile_and_prints_the_fit(tmp_path: Path) -> Non
     result = runner.invoke(app, ["calibrate", *map(str, FIT[:4]), "--base", "huggingface", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "kernels.gemm_memory.bf16" in result.output and "leave one trace out" in result.output
+    assert "CUDA graph" in result.output and "eager" in result.output  # the per-trace table
     profile = load_profile_file(out)
     assert profile.framework == "huggingface" and profile.kernels.host_s_per_kernel
     assert profile.fit is not None and profile.fit.split == "traces"
