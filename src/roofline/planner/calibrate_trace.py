@@ -32,6 +32,8 @@ import statistics
 from dataclasses import dataclass, field
 
 from roofline.analysis.result import ClassifyResult
+from roofline.errors import InputError
+from roofline.precision import BYTES_PER_ELEMENT, parse_precision
 from roofline.workload.efficiency import Efficiency
 from roofline.workload.engine_profile import EngineProfile
 
@@ -64,7 +66,7 @@ class KernelSample:
     calls: int
     measured_s: float
     roof_s: float  # the binding roof's time, all calls
-    rows: float  # GEMMs: the rows estimate for the tile-fill factor (the AI); else 0
+    rows: float  # GEMMs: the rows estimate for the tile-fill factor (AI × operand bytes / 2); else 0
     in_graph: bool
     bytes_per_call: float = 0.0
     memory_s_per_call: float = 0.0  # bytes / bandwidth of one call
@@ -140,7 +142,7 @@ def trace_facts(result: ClassifyResult, name: str) -> TraceFacts:
             continue
         cls = op_class(k.op, k.unit, k.compute_s, k.memory_s, k.ai)
         roof = max(k.compute_s, k.memory_s) * k.count
-        rows = float(k.ai or 0.0) if cls.startswith("gemm") else 0.0
+        rows = _rows_from_ai(k.ai, k.precision) if cls.startswith("gemm") else 0.0
         samples.append(KernelSample(cls, k.precision or "", k.count, k.total_s, roof, rows, k.in_graph,
                                     (k.bytes or 0.0) / k.count, k.memory_s))
     s = result.summary
@@ -167,6 +169,18 @@ class TraceCalibration:
     profile: EngineProfile
     constants: list[FittedConstant]
     kept: dict[str, str] = field(default_factory=dict)  # constant → why it kept its default
+
+
+def _rows_from_ai(ai: float | None, precision: str | None) -> float:
+    """A lower bound of a GEMM's M from its AI: F/B = 2MNK / (e(MK + KN + MN)), so AI·e/2 =
+    1 / (1/M + 1/N + 1/K) ≤ M, e the operand bytes (2 for bf16, 1 for fp8)."""
+    if not ai:
+        return 0.0
+    try:
+        element = BYTES_PER_ELEMENT[parse_precision(precision or "")]
+    except (KeyError, InputError, ValueError):
+        element = 2.0
+    return float(ai) * element / 2
 
 
 def _fill(rows: float, half_rows: float) -> float:
