@@ -9,7 +9,9 @@ decode). Validate split, never seen by the fit:
      their traces were taken (tests/data/h200/calibrate/unprofiled.json), with the whole profile;
   B. another H200 machine (2026-11-21), other shapes: every `llama-3-8b` and `llama-3b-shape` step of
      results/h200_measured.json and results/h200_heldout.json, with the kernel constants only — the host
-     constants describe the host that ran the traces (this one is ~3.5x slower per eager kernel).
+     constants describe the host that ran the traces (~15 µs per eager kernel there, ~10 µs here);
+  C. a third machine of the pool (2026-12-02, measure_h200.py right after a second capture whose host
+     proved noisy): the same 20 steps, results/h200_heldout_2026-12-02.json, kernel constants only.
 Each prediction is compare.py's (roofline's HF step model on h200-sxm) with the fitted efficiencies, next
 to the same prediction with the bundled huggingface profile.
 """
@@ -72,8 +74,10 @@ def main() -> None:
     same = [r for r in json.loads((DATA / "unprofiled.json").read_text())["records"] if r["model"] != "llama-1b-shape"]
     other = [r for name in ("h200_measured.json", "h200_heldout.json")
              for r in json.loads((HERE / "results" / name).read_text())["records"] if r["model"] != "llama-1b-shape"]
-    table = rows(same, roofs, fitted, base_eff, "A same machine") + rows(other, roofs, kernels_only, base_eff,
-                                                                           "B other machine")
+    third = json.loads((HERE / "results" / "h200_heldout_2026-12-02.json").read_text())["records"]
+    table = (rows(same, roofs, fitted, base_eff, "A same machine") + rows(other, roofs, kernels_only, base_eff,
+                                                                            "B other machine")
+             + rows(third, roofs, kernels_only, base_eff, "C third machine"))
     print("fitted on", ", ".join(t.name for t in traces))
     for c in fit.calibration.constants:
         print(f"  {c.key:36s} {c.value:.4g} (default {c.default:.4g}) from {c.kernels} kernels")
@@ -84,7 +88,7 @@ def main() -> None:
               f"{r['measured_s'] * 1e3:.2f} ms | {r['predicted_s'] * 1e3:.2f} ms | {r['error']:+.0%} | "
               f"{r['base_s'] * 1e3:.2f} ms | {r['base_error']:+.0%} |")
     summary = {}
-    for split in ("A same machine", "B other machine"):
+    for split in ("A same machine", "B other machine", "C third machine"):
         for group, keep in (("prefill", lambda r: r["phase"] == "prefill"),
                             ("decode, eager", lambda r: r["phase"] == "decode" and r["mode"] == "eager"),
                             ("decode, CUDA graph", lambda r: r["mode"] == "cudagraph")):
