@@ -1,7 +1,7 @@
 """roofline: roofline diagnosis of GPU workloads and ordered, quantified optimization plans.
 
 The Python API (docs/python-api.md): ``roofline.classify``, ``plan``, ``plan_trace``,
-``snapshot``, ``gate``, ``registry``, ``device`` and ``capture``; errors are
+``calibrate_traces``, ``snapshot``, ``gate``, ``registry``, ``device`` and ``capture``; errors are
 :class:`roofline.InputError`. Importing ``roofline`` loads none of them (nor torch, nor
 matplotlib) until one is used.
 """
@@ -14,7 +14,7 @@ from roofline.errors import InputError, MissingDependencyError
 
 from roofline.version import __version__
 
-_API = ("classify", "plan", "plan_trace", "snapshot", "gate", "registry", "device")
+_API = ("classify", "plan", "plan_trace", "calibrate_traces", "snapshot", "gate", "registry", "device")
 __all__ = ["__version__", "InputError", "MissingDependencyError", "capture", *_API]
 
 

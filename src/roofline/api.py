@@ -89,6 +89,20 @@ def classify(path_or_paths: PathLike | Sequence[PathLike], hw: str = "auto", ste
     return results[0] if len(results) == 1 and isinstance(path_or_paths, (str, os.PathLike)) else results
 
 
+def calibrate_traces(path_or_paths: PathLike | Sequence[PathLike], *, base: str = "generic", hw: str = "auto",
+                     ceilings: str | None = None, hw_files: Sequence[PathLike] | None = None,
+                     hw_dirs: Sequence[PathLike] | None = None):  # type: ignore[no-untyped-def]
+    """Fit an engine profile to profiler traces of your own prefill and decode steps, as
+    ``roofline calibrate TRACE... -o P.yaml``: a :class:`~roofline.app.calibrate_trace.TraceFit` whose
+    ``calibration.profile`` is the :class:`~roofline.workload.engine_profile.EngineProfile`,
+    ``calibration.constants`` the fit table and ``held_out`` the leave-one-trace-out predictions.
+    ``base`` is a bundled engine name or a profile YAML whose other constants are kept."""
+    from roofline.app.calibrate_trace import base_profile
+    from roofline.app.calibrate_trace import calibrate_traces as fit
+
+    return fit(_paths(path_or_paths), base_profile(base), registry(hw_files, hw_dirs), hw=hw, ceilings=ceilings)
+
+
 def plan_trace(path: PathLike, *, verify: PathLike | None = None, applied: Sequence[str] | None = None,
                hw: str = "auto", step: int | None = None, device: int | None = None, ceilings: str | None = None,
                max_steps: int = 8, hw_files: Sequence[PathLike] | None = None,

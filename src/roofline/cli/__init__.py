@@ -36,8 +36,10 @@ class RooflineGroup(LazyGroup):
             "against SLOs) or for profiled traces (step time, from the measured timeline)."),
         "calibrate": LazyCommand(
             "roofline.cli.calibrate:calibrate",
-            "Fit an engine profile (host time per iteration and sequence, per-request cost, queueing, kernel "
-            "efficiencies, all-reduce latency) to measured runs; print the fit and its cross-validated error."),
+            "Fit an engine profile to measured runs (host time per iteration and sequence, per-request cost, "
+            "queueing, kernel efficiencies, all-reduce latency; cross-validated), or to profiler traces (kernel "
+            "efficiencies per op class and precision, host time per kernel, CUDA-graph gaps; leave-one-trace-out "
+            "error)."),
         "profile": LazyCommand(
             "roofline.cli.profile:profile",
             "Profile a Python script with the settings roofline needs, then classify the trace.",

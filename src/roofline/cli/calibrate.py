@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from roofline.app.calibrate_trace import split_inputs
+from roofline.cli.calibrate_trace import run_traces
 from roofline.cli.common import HwDirOption, HwFileOption, handle_errors, registry_from_options
 from roofline.cli.output import write_output
 from roofline.errors import InputError
@@ -34,9 +36,11 @@ from roofline.workload.runs_csv import read_runs_csv
 
 @handle_errors
 def calibrate(
-    measurements: Annotated[Path, typer.Argument(help="CSV of measured runs: model, hardware, tp, isl, osl, "
+    inputs: Annotated[list[Path], typer.Argument(help="CSV of measured runs: model, hardware, tp, isl, osl, "
                                                  "concurrency, ttft_ms, tpot_ms (+ engine, precision, …), or "
-                                                 "aiconfigurator's silicon_sample.csv as-is.", show_default=False)],
+                                                 "aiconfigurator's silicon_sample.csv as-is; or one or more "
+                                                 "PyTorch profiler traces (.json/.json.gz) of your own prefill "
+                                                 "and decode steps.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="The profile YAML to write.")],
     engine: Annotated[str | None, typer.Option("--engine", help="Only rows of this engine (the CSV's engine/backend "
                                                "column).")] = None,
@@ -49,11 +53,28 @@ def calibrate(
     engine_version: Annotated[str | None, typer.Option("--engine-version", help="Only rows of this engine version "
                                                        "(a prefix: 0.5.1 takes 0.5.1.post1).")] = None,
     folds: Annotated[int, typer.Option("--folds", min=0, help="Cross-validation folds (whole sweeps).")] = 5,
+    hw: Annotated[str, typer.Option("--hw", help="Traces: the device they ran on (default: read from the "
+                                    "trace).")] = "auto",
+    ceilings: Annotated[str | None, typer.Option("--ceilings", help="Traces: judge kernels against measured "
+                                                 "ceilings ('measured' or a YAML) instead of the datasheet.")] = None,
     hw_file: HwFileOption = None,
     hw_dir: HwDirOption = None,
 ) -> None:
-    """Fit an engine profile (host time per iteration and sequence, per-request cost, queueing, kernel
-    efficiencies, all-reduce latency) to measured runs; print the fit and its cross-validated error."""
+    """Fit an engine profile to measured runs (host time per iteration and sequence, per-request cost,
+    queueing, kernel efficiencies, all-reduce latency; cross-validated), or to profiler traces
+    (kernel efficiencies per op class and precision, host time per kernel, CUDA-graph gaps;
+    leave-one-trace-out error)."""
+    kind, paths = split_inputs(inputs)
+    if kind == "trace":
+        for option, given in (("--engine-version", engine_version), ("--model", models),
+                              ("--split", None if split == "all" else split)):
+            if given is not None:
+                raise InputError(f"{option} applies to a CSV of measured runs, not to traces", place=option,
+                                 fix=f"drop {option}")
+        run_traces(paths, output, base=base or engine or "generic", name=name, hw=hw, ceilings=ceilings,
+                   registry=registry_from_options(hw_file, hw_dir))
+        return
+    measurements = paths[0]
     if split not in ("all", "fit"):
         raise InputError(f"unknown split '{split}'", place="--split", fix="all or fit")
     runs = read_runs_csv(measurements).runs

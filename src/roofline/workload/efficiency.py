@@ -21,6 +21,11 @@ class Efficiency(BaseModel):
     # Weight-streaming GEMV/GEMM reads: 56–88% of 4.8 TB/s in the H200 decode traces (tests/data),
     # 0.8 in aiconfigurator's model for NVIDIA parts.
     gemm_memory: float = Field(0.80, gt=0, le=1)
+    # A weight-streaming GEMM pays a fixed latency t0 besides its bytes: t = t0 + B / (η·BW), i.e.
+    # η × B / (B + gemm_memory_half_bytes) with half_bytes = t0·η·BW. 0 (the default): no size
+    # dependence. `roofline calibrate` fits it from traces whose GEMVs span sizes (H200 HF decode:
+    # 0.24 of 4.8 TB/s at 6 MB a call, 0.58 at 23 MB, 0.80 at 131 MB, 0.90 at 789 MB; tests/data/h200/calibrate).
+    gemm_memory_half_bytes: float = Field(0.0, ge=0)
     # Weight-only int4/fp4 GEMMs dequantize on the fly: the seed's case study sees weight reads get
     # ~2x faster for 4x fewer bytes, i.e. about half the streaming efficiency of an fp16 GEMV.
     dequant_memory: float = Field(0.55, gt=0, le=1)

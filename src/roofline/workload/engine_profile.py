@@ -64,9 +64,15 @@ class Kernels(_Strict):
     gemm_compute: dict[str, float] = Field(default_factory=dict, description="by compute precision")
     gemm_memory: dict[str, float] = Field(default_factory=dict, description="by compute precision")
     gemm_half_rows: float | None = Field(None, ge=0)
+    gemm_memory_half_bytes: float | None = Field(None, ge=0)  # bytes a call at which streaming reaches half its η
     decode_attention_memory: float | None = Field(None, gt=0, le=1)
     prefill_attention_compute: float | None = Field(None, gt=0, le=1)
     elementwise_memory: float | None = Field(None, gt=0, le=1)
+    # Launch constants (roofline calibrate from traces): host time to issue one eager kernel, host
+    # submit cost per kernel of a CUDA-graph replay, GPU gap between replayed kernels.
+    host_s_per_kernel: float | None = Field(None, ge=0, le=0.01)
+    graph_submit_s_per_kernel: float | None = Field(None, ge=0, le=0.001)
+    graph_gap_s: float | None = Field(None, ge=0, le=0.001)
     flash_attention: bool | None = None  # the engine's attention is fused
     fused_elementwise: bool | None = None  # the engine fuses norms/activations (torch.compile or its own kernels)
 
@@ -220,8 +226,8 @@ class EngineProfile(_Strict):
             if kernels.gemm_memory:
                 updates["gemm_memory_by_precision"] = {**updates.get("gemm_memory_by_precision", {}),  # type: ignore[dict-item]
                                                        **kernels.gemm_memory}
-            for field in ("gemm_half_rows", "decode_attention_memory", "prefill_attention_compute",
-                          "elementwise_memory"):
+            for field in ("gemm_half_rows", "gemm_memory_half_bytes", "decode_attention_memory", "prefill_attention_compute",
+                          "elementwise_memory", "host_s_per_kernel", "graph_submit_s_per_kernel", "graph_gap_s"):
                 value = getattr(kernels, field)
                 if value is not None:
                     updates[field] = value

@@ -93,6 +93,9 @@ def op_time(op: PhaseOp, roofs: Roofs, eff: Efficiency) -> tuple[float, str, flo
         precision = op.precision.value
         eta_c = eff.gemm_compute_for(precision) * fill
         eta_m = eff.dequant_memory if op.dequant else eff.gemm_memory_for(precision)
+        if eff.gemm_memory_half_bytes and not op.dequant and op.bytes > 0:
+            per_kernel = op.bytes / max(op.kernels, 1)  # HF splits QKV and gate/up into separate GEMMs
+            eta_m *= per_kernel / (per_kernel + eff.gemm_memory_half_bytes)
         if op.name == "experts":
             if not op.dequant:
                 eta_m = eff.expert_memory_for(precision)
