@@ -61,8 +61,14 @@ class ServingTimes:
     ttft_weights: dict[str, float] = field(default_factory=dict)
 
 
-def host_time(scheduler: Scheduler, sequences: int) -> float:
-    return scheduler.iteration_s + scheduler.per_sequence_s * sequences
+def host_time(scheduler: Scheduler, sequences: int, ranks: int = 1) -> float:
+    """Engine host time of one iteration over ``sequences`` running sequences. With attention data
+    parallelism every rank runs its own scheduler over its own sequences, side by side (TensorRT-LLM
+    attention DP: an executor and a KV cache per rank; SGLang --enable-dp-attention: the DP controller
+    hands each request to one rank's scheduler; vLLM --data-parallel-size: an engine core per rank),
+    so the step waits for the busiest of ``ranks`` schedulers, ⌈sequences / ranks⌉ of them — not for
+    the replica's whole batch handled one after another."""
+    return scheduler.iteration_s + scheduler.per_sequence_s * math.ceil(sequences / ranks)
 
 
 def request_host_time(scheduler: Scheduler, layers: int) -> float:
