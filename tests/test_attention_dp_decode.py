@@ -73,3 +73,24 @@ def test_dep8_decode_step_is_one_ranks_work_by_hand() -> None:
     assert p.itl_s - p.decode.time_s == pytest.approx(sched.iteration_s + sched.per_sequence_s * 512, rel=1e-6)
     # Measured 42.6 ms (the corpus row); the step alone is ~38 ms of it.
     assert 0.8 < p.itl_s / 42.63e-3 < 1.3
+
+
+def test_calibration_counts_one_ranks_sequences() -> None:
+    """``roofline calibrate`` fits per_sequence_s against the sequences one scheduler holds: with 2
+    attention-DP ranks, half the replica's decode batch (rounded up), as the planner charges them."""
+    from roofline.planner.calibrate import features_of
+
+    cfg = ServingConfig.model_validate({
+        "model": "llama-3-8b", "hardware": "h100-sxm", "gpus": 2, "parallelism": {"attention_data": 2},
+        "precision": {"weights": "bf16", "activations": "bf16", "kv_cache": "bf16"},
+        "runtime": {"engine": "trtllm"},
+        "serving": {"concurrency": 63, "prompt_tokens": 128, "output_tokens": 1001}})
+    spec = load_registry().resolve("h100-sxm")
+    context = build_context(cfg, load_model("llama-3-8b")[0], spec, roofs_from_spec(spec))
+    p = evaluate(cfg, context).prediction
+    sched = context.scheduler_for(cfg)
+    half = -(-p.decode_batch // 2)
+    assert p.decode_batch > 1 and p.decode_batch % 2 == 1  # the busiest rank holds the odd one
+    assert p.host_s_per_step == pytest.approx(sched.iteration_s + sched.per_sequence_s * half)
+    assert features_of(p, 1, 0.0, 2).tpot["per_sequence_s"] == half
+    assert features_of(p, 1, 0.0).tpot["per_sequence_s"] == p.decode_batch
