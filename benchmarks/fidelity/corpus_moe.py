@@ -235,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     refused: dict[tuple[str, ...], list[str]] = defaultdict(list)
     taken: dict[tuple[str, ...], int] = defaultdict(int)
     from_matrix: dict[str, list[tuple[float, float]]] = defaultdict(list)  # by speculation
+    by_pool: dict[str, list[tuple[float, float]]] = defaultdict(list)  # by engine, decode attention, speculation
     joined: Counter = Counter()
     for row in rows:
         model = MODELS[row["model_path"]]
@@ -259,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         if (entry := usable(found)) is not None:
             from_matrix[f"MTP {entry.draft_tokens} draft tokens" if entry.draft_tokens else "no speculation"].append(
                 groups[key][-1])
+            by_pool[f"{row['backend']} attention-{'DP' if entry.decode.dp_attn else 'TP'} decode, "
+                    f"{'MTP' if entry.draft_tokens else 'no MTP'}"].append(groups[key][-1])
     print("| model | backend | system | mode | rows | refused | TTFT median abs err | TPOT median abs err | TPOT bias |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|")
     everything = []
@@ -287,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  planned with the matrix layout, {label}: {len(errs)} rows, TTFT "
               f"{statistics.median(abs(t) for t, _ in errs):.0%}, TPOT {statistics.median(abs(i) for _, i in errs):.0%} "
               f"median |error|, TPOT bias {statistics.median(i for _, i in errs):+.0%}")
+    for label, errs in sorted(by_pool.items()):
+        print(f"  matrix layout, {label}: {len(errs)} rows, TPOT {statistics.median(abs(i) for _, i in errs):.0%} "
+              f"median |error|, bias {statistics.median(i for _, i in errs):+.0%}")
     return 0
 
 

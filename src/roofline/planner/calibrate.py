@@ -82,9 +82,10 @@ class Features:
     ttft_offset: float = 0.0
 
 
-def features_of(p: Prediction, tp: int, latency: float) -> Features:
+def features_of(p: Prediction, tp: int, latency: float, ranks: int = 1) -> Features:
     """The linear decomposition of one prediction made with the base profile (no host time, no
-    queue share): TPOT and TTFT as class times, call counts and host counts, plus fixed offsets."""
+    queue share): TPOT and TTFT as class times, call counts and host counts, plus fixed offsets.
+    ``ranks``: attention-DP ranks, each scheduling its share of the batch (scheduling.host_time)."""
     f = Features()
     off = [0.0]
     w = p.tpot_weights
@@ -97,7 +98,8 @@ def features_of(p: Prediction, tp: int, latency: float) -> Features:
         f.tpot[f"allreduce:tp{tp}"] = calls
         off[0] -= calls * latency  # the base latency is inside the phase times: fitted instead
     f.tpot["iteration_s"] = 1.0
-    f.tpot["per_sequence_s"] = float(p.decode_batch)
+    sequences = math.ceil(p.decode_batch / ranks)
+    f.tpot["per_sequence_s"] = float(sequences)
     f.tpot_offset = off[0]
     # TTFT = own chunks + half an iteration + (fitted) share of other prefills + per-request + queue.
     toff = [0.0]
@@ -113,7 +115,7 @@ def features_of(p: Prediction, tp: int, latency: float) -> Features:
         f.ttft[f"allreduce:tp{tp}"] = f.ttft.get(f"allreduce:tp{tp}", 0.0) + own_calls
         toff[0] -= own_calls * latency
     f.ttft["iteration_s"] = f.ttft.get("iteration_s", 0.0) + own
-    f.ttft["per_sequence_s"] = f.ttft.get("per_sequence_s", 0.0) + own * p.decode_batch
+    f.ttft["per_sequence_s"] = f.ttft.get("per_sequence_s", 0.0) + own * sequences
     f.ttft["per_request_s"] = 1.0
     f.ttft["per_request_layer_s"] = float(tw.get("request_layers", 0.0))
     if p.running > 1 and p.mode == "continuous":
@@ -294,7 +296,8 @@ def _fit_once(runs_preds: list[RunPrediction], base_eff: Efficiency, queue: dict
     rows = []
     for r in runs_preds:
         assert r.prediction is not None and r.config is not None
-        f = features_of(r.prediction, r.config.parallelism.tensor, base_eff.comm_latency_s)
+        f = features_of(r.prediction, r.config.parallelism.tensor, base_eff.comm_latency_s,
+                        r.config.parallelism.attention_data)
         tq, fq = queue.get(r.run.id, (0.0, r.prediction.queue_s))
         rows.append((f, r.run.tpot_s, r.run.ttft_s, tq, fq))
     return fit_constants(rows, base_eff, min_rows=min_rows)

@@ -68,7 +68,7 @@ def predict_disaggregated(cfg: ServingConfig, context, draft) -> Prediction:  # 
             drafted = predict_phase(draft, decode_cfg.model_copy(update={"speculative": None}),
                                     PhaseShape("decode", batch, 1, context_tokens), context.roofs, context.efficiency)
             step = (spec.k * drafted.time_s + step) / expected_tokens_per_pass(spec.acceptance, spec.k)
-        return step + host_time(sched, batch)
+        return step + host_time(sched, batch, layout.decode.attention_data)
 
     kv_bytes = arch.kv_bytes_per_sequence(s.prompt_tokens, BYTES_PER_ELEMENT[cfg.precision.kv_cache])
     far = scale_out(cfg.hardware.strip().lower(), layout.gpus)

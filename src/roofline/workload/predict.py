@@ -384,11 +384,12 @@ def predict(
                                  (ph := predict_phase(arch, runtime_for(b * s.prompt_tokens),
                                                       PhaseShape("prefill", b, s.prompt_tokens, s.prompt_tokens),
                                                       roofs, eff)).time_s, ph),
-                             step=step, decode_per_token=decode_per_token, layers=arch.num_layers)
+                             step=step, decode_per_token=decode_per_token, layers=arch.num_layers,
+                             ranks=cfg.parallelism.attention_data)
     else:
         times = serve_continuous(clients=s.clients, capacity=capacity or s.clients, prompt=s.prompt_tokens,
                                  output=s.output_tokens, scheduler=sched, step=step, decode_per_token=decode_per_token,
-                                 layers=arch.num_layers)
+                                 layers=arch.num_layers, ranks=cfg.parallelism.attention_data)
     replicas = max(cfg.gpus // cfg.parallelism.gpus_per_replica, 1)
     throughput = replicas * times.request_rate * s.output_tokens
     decode = speculation.get("verify", times.decode.phase)

@@ -67,8 +67,14 @@ class ServingTimes:
     ttft_weights: dict[str, float] = field(default_factory=dict)
 
 
-def host_time(scheduler: Scheduler, sequences: int) -> float:
-    return scheduler.iteration_s + scheduler.per_sequence_s * sequences
+def host_time(scheduler: Scheduler, sequences: int, ranks: int = 1) -> float:
+    """Engine host time of one iteration over ``sequences`` running sequences. With attention data
+    parallelism every rank runs its own scheduler over its own sequences, side by side (TensorRT-LLM
+    attention DP: an executor and a KV cache per rank; SGLang --enable-dp-attention: the DP controller
+    hands each request to one rank's scheduler; vLLM --data-parallel-size: an engine core per rank),
+    so the step waits for the busiest of ``ranks`` schedulers, ⌈sequences / ranks⌉ of them — not for
+    the replica's whole batch handled one after another."""
+    return scheduler.iteration_s + scheduler.per_sequence_s * math.ceil(sequences / ranks)
 
 
 def request_host_time(scheduler: Scheduler, layers: int) -> float:
@@ -88,9 +94,10 @@ def residual_life(share: float, short_s: float, long_s: float) -> float:
 
 def continuous(
     *, clients: int, capacity: int, prompt: int, output: int, scheduler: Scheduler, step: StepFn,
-    decode_per_token: Callable[[StepResult], float] = lambda r: r.time_s, layers: int = 0,
+    decode_per_token: Callable[[StepResult], float] = lambda r: r.time_s, layers: int = 0, ranks: int = 1,
 ) -> ServingTimes:
-    """``capacity``: the most sequences that can run (KV cache, engine cap, the config's batch)."""
+    """``capacity``: the most sequences that can run (KV cache, engine cap, the config's batch);
+    ``ranks``: attention-data-parallel ranks, each scheduling its share of them (``host_time``)."""
     running = max(1, min(clients, capacity))
     budget = scheduler.token_budget
     chunk = min(prompt, budget)
@@ -109,7 +116,7 @@ def continuous(
     others_tokens = (running - 1) * prompt / lifetime
     share = min(1.0, others_tokens / chunk)
     carried = chunk if share < 1 else int(min(others_tokens, max(budget - decode_batch, chunk)))
-    host = host_time(scheduler, decode_batch)
+    host = host_time(scheduler, decode_batch, ranks)
     decode = step(decode_batch, context, 0, prompt)
     t_decode = decode_per_token(decode)
     mixed = step(decode_batch, context, carried, prompt) if share > 0 else None
@@ -144,12 +151,13 @@ def continuous(
 def static(
     *, batch: int, prompt: int, output: int, scheduler: Scheduler, step_prefill: Callable[[int], StepResult],
     step: StepFn, decode_per_token: Callable[[StepResult], float] = lambda r: r.time_s, layers: int = 0,
+    ranks: int = 1,
 ) -> ServingTimes:
     prefill = step_prefill(batch)
     decode = step(batch, prompt + output // 2, 0, prompt)
-    host = host_time(scheduler, batch)
+    host = host_time(scheduler, batch, ranks)
     tpot = decode_per_token(decode) + host
-    ttft = request_host_time(scheduler, layers) + prefill.time_s + host_time(scheduler, batch)
+    ttft = request_host_time(scheduler, layers) + prefill.time_s + host
     service = ttft + (output - 1) * tpot
     return ServingTimes(
         mode="static", clients=batch, running=batch, queued=0, ttft_s=ttft, tpot_s=tpot,
