@@ -29,7 +29,7 @@ from roofline.hardware.spec import roofs_from_spec
 from roofline.planner.serving import build_context, evaluate
 from roofline.precision import Precision, Unit
 from roofline.workload.model import load_model
-from roofline.workload.runs import hardware_name, precision_of
+from roofline.workload.runs import hardware_name, harness_sections, precision_of
 from roofline.workload.serving import ServingConfig
 
 MODELS = {"deepseek-ai/DeepSeek-R1": "deepseek-r1", "deepseek-ai/DeepSeek-V3": "deepseek-v3",
@@ -110,7 +110,7 @@ def decode_batch(row: dict[str, str]) -> int | None:
     return per_rank * _int(row, "decode_attention_dp_size") if per_rank else None
 
 
-def row_config(row: dict[str, str], model: str) -> ServingConfig:
+def row_config(row: dict[str, str], model: str, harness: bool = True) -> ServingConfig:
     hardware = hardware_name(row["system"])
     spec, roofs = _hardware(hardware)
     data: dict[str, object] = {
@@ -129,6 +129,11 @@ def row_config(row: dict[str, str], model: str) -> ServingConfig:
         par = pool(row, "")
         data.update(gpus=par["tensor"] * par["attention_data"], parallelism=par, serving={
             "concurrency": concurrency(row), "prompt_tokens": _int(row, "isl"), "output_tokens": _int(row, "osl")})
+    if harness:  # what the row's benchmark harness fixes (roofline.workload.runs.harness_sections)
+        fixed = harness_sections(row.get("silicon_data_source", ""), engine=row["backend"], model=row.get("model_path", model),
+                                 isl=_int(row, "isl"), osl=_int(row, "osl"), tp=_int(row, "tp_size"))
+        for section, values in fixed.items():
+            data[section] = {**data.get(section, {}), **values}  # type: ignore[dict-item]
     return ServingConfig.model_validate(data)
 
 
@@ -137,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     ap.add_argument("--split", default="validate", choices=("validate", "fit", "all"))
     ap.add_argument("--limit", type=int, default=0, help="rows per model×backend×system×mode at most (0: all)")
+    ap.add_argument("--no-harness", action="store_true",
+                    help="predict the steady state, without what each row's benchmark harness fixes")
     args = ap.parse_args(argv)
     rows = [r for r in csv.DictReader(args.csv.open()) if r["model_path"] in MODELS]
     if args.split != "all":
@@ -151,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         taken[key] += 1
         try:
-            cfg = row_config(row, model)
+            cfg = row_config(row, model, harness=not args.no_harness)
             spec, roofs = _hardware(cfg.hardware)
             context = build_context(cfg, load_model(model)[0], spec, roofs)
             p = evaluate(cfg, context).prediction

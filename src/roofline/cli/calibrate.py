@@ -16,6 +16,7 @@ from roofline.cli.common import HwDirOption, HwFileOption, handle_errors, regist
 from roofline.cli.output import write_output
 from roofline.errors import InputError
 from roofline.hardware.spec import roofs_from_spec
+from roofline.planner.calibrate import HOST
 from roofline.planner.calibrate import calibrate as fit_profile
 from roofline.planner.calibrate import median_errors
 from roofline.planner.serving import build_context
@@ -49,6 +50,8 @@ def calibrate(
     engine_version: Annotated[str | None, typer.Option("--engine-version", help="Only rows of this engine version "
                                                        "(a prefix: 0.5.1 takes 0.5.1.post1).")] = None,
     folds: Annotated[int, typer.Option("--folds", min=0, help="Cross-validation folds (whole sweeps).")] = 5,
+    hold: Annotated[str | None, typer.Option("--hold", help="Host constants to leave at 0 rather than fit, "
+                                             "comma-separated (e.g. per_request_layer_s).")] = None,
     hw_file: HwFileOption = None,
     hw_dir: HwDirOption = None,
 ) -> None:
@@ -95,7 +98,12 @@ def calibrate(
 
     digest = hashlib.sha256(measurements.read_bytes()).hexdigest()
     source = f"{measurements.name} ({split} rows{', ' + engine if engine else ''})"
-    result = fit_profile(runs, start, predict, folds=folds, source=source)
+    held = frozenset(h.strip() for h in (hold or "").split(",") if h.strip())
+    unknown = sorted(held - set(HOST))
+    if unknown:
+        raise InputError(f"unknown constant {', '.join(repr(u) for u in unknown)}", place="--hold",
+                         fix=f"one of {', '.join(sorted(HOST))}")
+    result = fit_profile(runs, start, predict, folds=folds, source=source, hold=held)
     if result.fit_rows == 0:
         raise InputError(f"the planner refused every row ({result.refused[0].refused})", file=measurements,
                          fix="rows need a bundled model and a registry hardware name")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from roofline.errors import InputError
 from roofline.precision import Precision, parse_precision
-from roofline.workload.runs import MeasuredRun, precision_of
+from roofline.workload.runs import MeasuredRun, inferred_engine_version, precision_of
 from roofline.yamlio import read_text
 
 MAX_CSV_BYTES = 256 * 1024 * 1024
@@ -33,7 +33,8 @@ _OPTIONAL_NATIVE = {"engine": "engine", "engine_version": "engine_version", "pre
                     "gemm_quant_mode": "gemm_quant_mode", "kv_cache": "kv_cache", "pp": "pp", "mode": "mode",
                     "id": "id"}
 _OPTIONAL_AIC = {"engine": "backend", "engine_version": "backend_version", "precision": "precision",
-                 "gemm_quant_mode": "gemm_quant_mode", "pp": "pp_size", "mode": "mode", "id": "id"}
+                 "gemm_quant_mode": "gemm_quant_mode", "pp": "pp_size", "mode": "mode", "id": "id",
+                 "source": "silicon_data_source"}
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,9 @@ def parse_runs_csv(text: str, path: Path | str) -> RunsFile:
             line=line,
             id=cell("id", optional) or f"line{line}",
             engine=(cell("engine", optional) or "generic").lower(),
-            engine_version=cell("engine_version", optional),
+            # A blank version that the row's source fixes (InferenceX's Llama-70B images) is filled in.
+            engine_version=cell("engine_version", optional) or inferred_engine_version(
+                cell("source", optional), engine=(cell("engine", optional) or "generic").lower(), model=cell("model")),
             model=cell("model"),
             hardware=cell("hardware"),
             weights=weights, activations=acts, kv_cache=kv, weight_group_size=group,
@@ -115,5 +118,6 @@ def parse_runs_csv(text: str, path: Path | str) -> RunsFile:
             mode=mode,
             ttft_s=number("ttft_ms", integer=False) / 1e3,
             tpot_s=number("tpot_ms", integer=False) / 1e3,
+            source=cell("source", optional),
         ))
     return RunsFile(runs, skipped)
