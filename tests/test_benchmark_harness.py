@@ -209,3 +209,24 @@ def test_the_corpus_source_decides_the_harness() -> None:
     plain = ServingConfig.model_validate(serving_config_data(_run(ix), model="llama-3.1-70b", hardware="b200-sxm",
                                                              harness=False))
     assert plain.serving.benchmark is None and plain.runtime.batch_wait is None
+
+
+def test_calibrate_holds_a_constant_and_refuses_an_unknown_one(tmp_path) -> None:
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from roofline.cli import app
+    from roofline.workload.engine_profile import load_engine_profile
+
+    data = Path(__file__).parent / "data" / "aiconfigurator" / "silicon_sample_excerpt.csv"
+    runner = CliRunner()
+    out = tmp_path / "held.yaml"
+    result = runner.invoke(app, ["calibrate", str(data), "--engine", "vllm", "--base", "vllm", "--folds", "0",
+                                 "--hold", "per_request_s,ttft_queue_share", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    profile = load_engine_profile("held", path=out)
+    assert profile.scheduler.per_request_s == 0.0 and profile.scheduler.ttft_queue_share == 0.0
+    bad = runner.invoke(app, ["calibrate", str(data), "--engine", "vllm", "--hold", "token_budget",
+                              "-o", str(tmp_path / "x.yaml")])
+    assert bad.exit_code == 2 and "--hold" in bad.stderr and bad.stderr.count("\n") == 1
