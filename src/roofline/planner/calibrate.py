@@ -160,7 +160,7 @@ def fit_constants(rows: list[tuple[Features, float, float, float, float]], base:
     fitted: list[str] = []
     for name in names:
         if name in hold:
-            kept[name] = "held at its default (not fitted)"
+            kept[name] = "held by --hold"
             continue
         n = 0
         for f, tpot, ttft, _, _ in rows:
