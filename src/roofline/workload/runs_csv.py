@@ -6,7 +6,9 @@ Two layouts (docs/plan.md, "Calibration"):
   ``engine, engine_version, precision, kv_cache, pp, mode, id`` optional;
 * aiconfigurator's ``silicon_sample.csv`` as-is — ``backend, backend_version, model_path, system,
   precision, gemm_quant_mode, mode, isl, osl, batch_size, tp_size, pp_size, silicon_ttft_ms,
-  silicon_tpot_ms`` (``batch_size`` is the concurrency of one engine replica).
+  silicon_tpot_ms`` (``batch_size`` is the concurrency of one engine replica); ``silicon_data_source`` is
+  kept as the run's source (roofline.workload.runs.harness_of reads it, and a blank ``backend_version``
+  that the source fixes is filled in: inferred_engine_version).
 
 A missing column or a cell that is not a number is an InputError naming the file, line and column.
 """
