@@ -144,7 +144,7 @@ def test_unknown_engine_and_version_list_the_known_ones() -> None:
     with pytest.raises(InputError) as exc:
         load_engine_profile("vlm")
     assert "did you mean 'vllm'" in exc.value.one_line() and "trtllm" in exc.value.one_line()
-    with pytest.raises(InputError, match="known vllm versions: 0.12"):
+    with pytest.raises(InputError, match=r"known vllm versions: .*0\.12"):
         load_engine_profile("vllm", "0.3.1")
 
 

@@ -63,8 +63,8 @@ def _model(name: str):
     return load_model(name)[0]
 
 
-def predict(runs: list[MeasuredRun], *, baseline: bool) -> list[RunPrediction]:
-    return predict_runs(runs, hardware=_hardware, model=_model, legacy=baseline)
+def predict(runs: list[MeasuredRun], *, baseline: bool, harness: bool = True) -> list[RunPrediction]:
+    return predict_runs(runs, hardware=_hardware, model=_model, legacy=baseline, harness=harness)
 
 
 def _median(values: list[float]) -> float:
@@ -171,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csv", type=Path, default=default_csv())
     parser.add_argument("--split", choices=("validate", "fit", "all"), default="validate")
     parser.add_argument("--baseline", action="store_true", help="predict as the planner did before engine profiles")
+    parser.add_argument("--no-harness", action="store_true",
+                        help="predict the steady state, without what each row's benchmark harness fixes")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--worst", type=int, default=10)
@@ -181,11 +183,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     runs = dense_runs(read_runs_csv(args.csv).runs, args.split)
     start = time.perf_counter()
-    results = predict(runs, baseline=args.baseline)
+    results = predict(runs, baseline=args.baseline, harness=not args.no_harness)
     elapsed = time.perf_counter() - start
     rows = partition_rows(results)
     worst = worst_rows(results, args.worst)
-    mode = "baseline (before engine profiles)" if args.baseline else "continuous mode, engine profiles"
+    mode = "baseline (before engine profiles)" if args.baseline else "continuous mode, engine profiles" + (
+        "" if args.no_harness else ", benchmark harness")
     header = (f"### {args.split} split, {len(runs)} dense agg rows — {mode}; "
               f"{len(runs) / elapsed:.0f} configs/s in-process")
     text = markdown(rows, worst, header)

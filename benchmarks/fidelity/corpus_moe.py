@@ -36,7 +36,7 @@ from roofline.planner.serving import build_context, evaluate
 from roofline.planner.serving_rules_moe import MTP_ACCEPTANCE
 from roofline.precision import Precision, Unit
 from roofline.workload.model import load_model
-from roofline.workload.runs import hardware_name, precision_of
+from roofline.workload.runs import hardware_name, harness_sections, precision_of
 from roofline.workload.serving import ServingConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -175,7 +175,8 @@ def _with_redundant(par: dict, model: str) -> dict:
     return {**par, "redundant_experts": extra} if extra else par
 
 
-def row_config(row: dict[str, str], model: str, entry: ix.Entry | None = None) -> ServingConfig:
+def row_config(row: dict[str, str], model: str, entry: ix.Entry | None = None,
+               harness: bool = True) -> ServingConfig:
     """The row as a serving config; ``entry``: its InferenceX matrix entry, whose pools, decode batch cap
     (the recipe's batchN per rank) and MTP draft length replace the row's blanks. MTP acceptance: the
     DeepSeek-V3 report's 85% for the second token (MTP_ACCEPTANCE), per drafted token — InferenceX
@@ -212,6 +213,11 @@ def row_config(row: dict[str, str], model: str, entry: ix.Entry | None = None) -
     layout = data["serving"].get("disaggregated")  # type: ignore[union-attr]
     if layout:
         layout.update({name: _with_redundant(pool, model) for name, pool in layout.items()})
+    if harness:  # what the row's benchmark harness fixes (roofline.workload.runs.harness_sections)
+        fixed = harness_sections(row.get("silicon_data_source", ""), engine=row["backend"], model=row.get("model_path", model),
+                                 isl=_int(row, "isl"), osl=_int(row, "osl"), tp=_int(row, "tp_size"))
+        for section, values in fixed.items():
+            data[section] = {**data.get(section, {}), **values}  # type: ignore[dict-item]
     return ServingConfig.model_validate(data)
 
 
@@ -222,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="rows per model×backend×system×mode at most (0: all)")
     ap.add_argument("--layouts", default=str(ix.TABLE),
                     help="InferenceX layout table (inferencex_layouts.py); 'none': every InferenceX row as disagg?")
+    ap.add_argument("--no-harness", action="store_true",
+                    help="predict the steady state, without what each row's benchmark harness fixes")
     args = ap.parse_args(argv)
     try:
         entries = [] if args.layouts == "none" else ix.load_table(Path(args.layouts))
@@ -248,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         taken[key] += 1
         try:
-            cfg = row_config(row, model, usable(found))
+            cfg = row_config(row, model, usable(found), harness=not args.no_harness)
             spec, roofs = _hardware(cfg.hardware)
             context = build_context(cfg, load_model(model)[0], spec, roofs)
             p = evaluate(cfg, context).prediction

@@ -18,6 +18,7 @@ from roofline.cli.common import HwDirOption, HwFileOption, handle_errors, regist
 from roofline.cli.output import write_output
 from roofline.errors import InputError
 from roofline.hardware.spec import roofs_from_spec
+from roofline.planner.calibrate import HOST
 from roofline.planner.calibrate import calibrate as fit_profile
 from roofline.planner.calibrate import median_errors
 from roofline.planner.serving import build_context
@@ -57,6 +58,8 @@ def calibrate(
                                     "trace).")] = "auto",
     ceilings: Annotated[str | None, typer.Option("--ceilings", help="Traces: judge kernels against measured "
                                                  "ceilings ('measured' or a YAML) instead of the datasheet.")] = None,
+    hold: Annotated[str | None, typer.Option("--hold", help="Host constants to leave at 0 rather than fit, "
+                                             "comma-separated (e.g. per_request_layer_s).")] = None,
     hw_file: HwFileOption = None,
     hw_dir: HwDirOption = None,
 ) -> None:
@@ -67,7 +70,7 @@ def calibrate(
     kind, paths = split_inputs(inputs)
     if kind == "trace":
         for option, given in (("--engine-version", engine_version), ("--model", models),
-                              ("--split", None if split == "all" else split)):
+                              ("--split", None if split == "all" else split), ("--hold", hold)):
             if given is not None:
                 raise InputError(f"{option} applies to a CSV of measured runs, not to traces", place=option,
                                  fix=f"drop {option}")
@@ -116,7 +119,12 @@ def calibrate(
 
     digest = hashlib.sha256(measurements.read_bytes()).hexdigest()
     source = f"{measurements.name} ({split} rows{', ' + engine if engine else ''})"
-    result = fit_profile(runs, start, predict, folds=folds, source=source)
+    held = frozenset(h.strip() for h in (hold or "").split(",") if h.strip())
+    unknown = sorted(held - set(HOST))
+    if unknown:
+        raise InputError(f"unknown constant {', '.join(repr(u) for u in unknown)}", place="--hold",
+                         fix=f"one of {', '.join(sorted(HOST))}")
+    result = fit_profile(runs, start, predict, folds=folds, source=source, hold=held)
     if result.fit_rows == 0:
         raise InputError(f"the planner refused every row ({result.refused[0].refused})", file=measurements,
                          fix="rows need a bundled model and a registry hardware name")

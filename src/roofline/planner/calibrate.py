@@ -154,12 +154,16 @@ class FitResult:
 
 
 def fit_constants(rows: list[tuple[Features, float, float, float, float]], base: Efficiency, *,
-                  min_rows: int = MIN_ROWS) -> FitResult:
-    """rows: (features, measured TPOT, measured TTFT, TPOT queue offset, TTFT queue offset)."""
+                  min_rows: int = MIN_ROWS, hold: frozenset[str] = frozenset()) -> FitResult:
+    """rows: (features, measured TPOT, measured TTFT, TPOT queue offset, TTFT queue offset); ``hold``:
+    host constants kept at their defaults, not fitted."""
     names = sorted({k for f, *_ in rows for k in (*f.tpot, *f.ttft)})
     kept: dict[str, str] = {}
     fitted: list[str] = []
     for name in names:
+        if name in hold:
+            kept[name] = "held by --hold"
+            continue
         n = 0
         for f, tpot, ttft, _, _ in rows:
             share = max(f.tpot.get(name, 0.0) * (_default(name) or _bounds(name, base)[2]) / tpot,
@@ -291,21 +295,31 @@ class Calibration:
     fitted_results: list[RunPrediction]
 
 
+def _ttft_offset(p: Prediction) -> float:
+    """TTFT outside the linear features, held fixed in a fit pass and updated between passes: the slot
+    wait, the batch wait's hold and the benchmark's first wave (serving.benchmark, runtime.batch_wait)."""
+    return p.queue_s + p.ttft_batch_wait_s + p.ttft_burst_s
+
+
 def _fit_once(runs_preds: list[RunPrediction], base_eff: Efficiency, queue: dict[str, tuple[float, float]],
-              min_rows: int) -> FitResult:
+              min_rows: int, hold: frozenset[str] = frozenset()) -> FitResult:
     rows = []
     for r in runs_preds:
         assert r.prediction is not None and r.config is not None
         f = features_of(r.prediction, r.config.parallelism.tensor, base_eff.comm_latency_s,
                         r.config.parallelism.attention_data)
-        tq, fq = queue.get(r.run.id, (0.0, r.prediction.queue_s))
+        tq, fq = queue.get(r.run.id, (0.0, _ttft_offset(r.prediction)))
         rows.append((f, r.run.tpot_s, r.run.ttft_s, tq, fq))
-    return fit_constants(rows, base_eff, min_rows=min_rows)
+    return fit_constants(rows, base_eff, min_rows=min_rows, hold=hold)
 
 
 def calibrate(runs: list[MeasuredRun], base: EngineProfile, predict: Predictor, *, folds: int = 5,
-              min_rows: int = MIN_ROWS, source: str = "") -> Calibration:
-    """Fit ``base``'s engine constants to ``runs``; ``predict`` runs the planner with a profile."""
+              min_rows: int = MIN_ROWS, source: str = "", hold: frozenset[str] = frozenset()) -> Calibration:
+    """Fit ``base``'s engine constants to ``runs``; ``predict`` runs the planner with a profile; ``hold``:
+    host constants (HOST) left at their defaults."""
+    unknown = sorted(hold - set(HOST))
+    if unknown:
+        raise ValueError(f"cannot hold {', '.join(unknown)}: only {', '.join(sorted(HOST))}")
     start = _reset(base)
     base_preds = predict(runs, start)
     usable = [r for r in base_preds if r.prediction is not None]
@@ -316,11 +330,11 @@ def calibrate(runs: list[MeasuredRun], base: EngineProfile, predict: Predictor, 
         queue: dict[str, tuple[float, float]] = {}
         profile, result = start, FitResult({}, [], {})
         for _ in range(2):  # the slot wait (C > R) depends on the fitted times: refit once with it updated
-            result = _fit_once(subset, base_eff, queue, min_rows)
+            result = _fit_once(subset, base_eff, queue, min_rows, hold)
             notes = {constant_path(k): f"fitted: {source}" for k in result.fitted}
             profile = profile_from_fit(start, result, base_eff, notes)
             again = predict([r.run for r in subset], profile)
-            queue = {r.run.id: (0.0, r.prediction.queue_s) for r in again if r.prediction is not None}
+            queue = {r.run.id: (0.0, _ttft_offset(r.prediction)) for r in again if r.prediction is not None}
         return profile, result
 
     profile, result = fit(usable)

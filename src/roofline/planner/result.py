@@ -36,6 +36,9 @@ class Metrics(BaseModel):
     mbu_decode: float
     mfu_prefill: float
     slo_ratios: dict[str, float]
+    # Inside ttft_s: a benchmark's burst start (serving.benchmark) and the engine's batch wait.
+    ttft_burst_s: float = 0.0
+    ttft_batch_wait_s: float = 0.0
 
 
 class Delta(BaseModel):
@@ -138,6 +141,8 @@ def metrics(cfg: ServingConfig, evaluation: Evaluation) -> Metrics:
         mbu_decode=p.decode.mbu,
         mfu_prefill=p.prefill.mfu,
         slo_ratios=evaluation.ratios,
+        ttft_burst_s=p.ttft_burst_s,
+        ttft_batch_wait_s=p.ttft_batch_wait_s,
     )
 
 

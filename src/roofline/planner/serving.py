@@ -11,6 +11,7 @@ from roofline.hardware.spec import HardwareSpec, Roofs
 from roofline.planner.serving_disagg import predict_disaggregated
 from roofline.units import fmt_bytes
 from roofline.precision import Precision, Unit
+from roofline.workload.benchmark import measured_lengths
 from roofline.workload.efficiency import Efficiency, calibrated
 from roofline.workload.engine_profile import (
     GENERIC_TOKEN_BUDGET,
@@ -48,9 +49,12 @@ class ServingContext:
         front-end cost per request (``per_request_s``: HTTP, tokenisation, streaming); the per-layer
         prefill dispatch (``per_request_layer_s``) is the engine's own and stays."""
         scheduler = self.profile.scheduler
+        updates: dict[str, object] = {}
         if cfg.runtime.frontend == "offline" and scheduler.per_request_s:
-            return scheduler.model_copy(update={"per_request_s": 0.0})
-        return scheduler
+            updates["per_request_s"] = 0.0
+        if cfg.runtime.max_num_tokens is not None:  # the deployment's own token budget
+            updates["token_budget"] = cfg.runtime.max_num_tokens
+        return scheduler.model_copy(update=updates) if updates else scheduler
 
     def capacity_for(self, cfg: ServingConfig) -> float:
         """A static batch allocates its own KV cache, exactly B x (prompt + output) tokens
@@ -154,10 +158,26 @@ def paged_fits(arch: ModelArch, cfg: ServingConfig, capacity_bytes: float, reser
     return max_batch_that_fits(capacity_bytes, memory.weight_bytes + base + memory.reserve_bytes, held + per_sequence)
 
 
+def benchmarked(cfg: ServingConfig) -> ServingConfig:
+    """The config at the mean lengths of its benchmark's requests (``serving.benchmark.length_range_ratio``:
+    lengths uniform in [ratio·L, L]); unchanged without a spread."""
+    s = cfg.serving
+    prompt, output = measured_lengths(s.prompt_tokens, s.output_tokens, s.benchmark)
+    if (prompt, output) == (s.prompt_tokens, s.output_tokens):
+        return cfg
+    return cfg.model_copy(update={"serving": s.model_copy(update={"prompt_tokens": prompt, "output_tokens": output})})
+
+
 def evaluate(cfg: ServingConfig, context: ServingContext, *, check_batch: bool = True) -> Evaluation:
     """Memory feasibility first (an infeasible config is an InputError naming the overflow), then the
     time model. A ``batch`` the config gives must fit (in static mode, so must the clients); clients
-    of continuous mode beyond what fits wait in the queue."""
+    of continuous mode beyond what fits wait in the queue. With ``serving.benchmark`` the prediction is
+    what that benchmark reports (its mean lengths, its burst start: roofline.workload.benchmark)."""
+    if cfg.serving.benchmark is not None and context.mode(cfg) == "static":
+        raise InputError("serving.benchmark models clients of a continuous-batching server, but the engine "
+                         f"profile '{context.profile.name}' serves a static batch", place="serving.benchmark",
+                         fix="set serving.mode: continuous, or drop serving.benchmark")
+    cfg = benchmarked(cfg)
     if cfg.serving.disaggregated is not None:
         draft = (context.draft_arch or resolve_draft(cfg, context.arch)) if cfg.speculative is not None else None
         prediction = predict_disaggregated(cfg, context, draft)

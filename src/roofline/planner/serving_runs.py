@@ -46,9 +46,11 @@ def _covers(engine: str, version: str) -> bool:
         return False
 
 
-def run_config(run: MeasuredRun, *, legacy: bool = False, profile_path: str | None = None) -> ServingConfig:
+def run_config(run: MeasuredRun, *, legacy: bool = False, profile_path: str | None = None,
+               harness: bool = True) -> ServingConfig:
+    """``harness``: with what the run's source fixes (its benchmark, deployment flags: runs.harness_of)."""
     data = serving_config_data(run, model=bundled_name(run.model), hardware=hardware_name(run.hardware),
-                               legacy=legacy)
+                               legacy=legacy, harness=harness)
     if not legacy:
         # The profile is chosen by engine (or given); the row's version picks the constants fitted on
         # that version's runs where the bundled profile has them, and is otherwise no pin a row must match.
@@ -69,6 +71,7 @@ def predict_runs(
     model: ModelResolver,
     legacy: bool = False,
     context_for: Callable[[ServingConfig, ModelArch, HardwareSpec, Roofs], ServingContext] | None = None,
+    harness: bool = True,
 ) -> list[RunPrediction]:
     """Evaluate every run; a config the planner refuses (does not fit, unknown model) is kept with
     its one-line reason rather than dropped, so the refusals are counted."""
@@ -77,7 +80,7 @@ def predict_runs(
     out: list[RunPrediction] = []
     for run in runs:
         try:
-            cfg = run_config(run, legacy=legacy)
+            cfg = run_config(run, legacy=legacy, harness=harness)
             key = (cfg.model, cfg.hardware, cfg.parallelism.tensor, cfg.runtime.model_dump_json())
             context = contexts.get(key)
             if context is None:

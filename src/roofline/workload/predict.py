@@ -265,6 +265,10 @@ class Prediction(BaseModel):
     running: int = 1
     queued: int = 0
     queue_s: float = 0.0
+    # Inside ttft_s (serving.benchmark, runtime.batch_wait): what the benchmark's burst start adds over
+    # the steady state, and the engine's batch-wait hold.
+    ttft_burst_s: float = 0.0
+    ttft_batch_wait_s: float = 0.0
     decode_batch: int = 1
     prefill_share: float = 0.0
     prefill_tokens_per_step: int = 0
@@ -316,11 +320,13 @@ def serving_breakdowns(times: object, decode_s: float) -> tuple[dict[str, float]
     marginal_s = max(t.prefill.time_s - t.decode.time_s, 0.0)  # type: ignore[attr-defined]
     waiting = _scaled(_marginal(own, dec, marginal_s), w["own_minus_decode"]) if w["own_minus_decode"] else {}
     host = w["own"] * t.host_s_per_step  # type: ignore[attr-defined]
+    # Waiting: for a slot, for the batch wait's hold, and the benchmark's first wave (diluted).
+    queue = t.queue_s + t.batch_wait_s + t.burst_s  # type: ignore[attr-defined]
     accounted = (w["own"] * t.prefill.time_s + w["own_minus_decode"] * marginal_s  # type: ignore[attr-defined]
-                 + w["half_tpot"] * t.tpot_s + host + t.queue_s)  # type: ignore[attr-defined]
+                 + w["half_tpot"] * t.tpot_s + host + queue)  # type: ignore[attr-defined]
     per_request = t.ttft_s - accounted  # type: ignore[attr-defined]
     ttft = _added(_scaled(own, w["own"]), waiting, _scaled(itl, w["half_tpot"]),
-                  {"host": host + per_request, "queue": t.queue_s})  # type: ignore[attr-defined]
+                  {"host": host + per_request, "queue": queue})
     return ttft, itl
 
 
@@ -389,7 +395,8 @@ def predict(
     else:
         times = serve_continuous(clients=s.clients, capacity=capacity or s.clients, prompt=s.prompt_tokens,
                                  output=s.output_tokens, scheduler=sched, step=step, decode_per_token=decode_per_token,
-                                 layers=arch.num_layers, ranks=cfg.parallelism.attention_data)
+                                 layers=arch.num_layers, ranks=cfg.parallelism.attention_data,
+                                 benchmark=s.benchmark, batch_wait=cfg.runtime.batch_wait)
     replicas = max(cfg.gpus // cfg.parallelism.gpus_per_replica, 1)
     throughput = replicas * times.request_rate * s.output_tokens
     decode = speculation.get("verify", times.decode.phase)
@@ -412,6 +419,8 @@ def predict(
         running=times.running,
         queued=times.queued,
         queue_s=times.queue_s,
+        ttft_burst_s=times.burst_s,
+        ttft_batch_wait_s=times.batch_wait_s,
         decode_batch=times.decode_batch,
         prefill_share=times.prefill_share,
         prefill_tokens_per_step=times.prefill_tokens_per_step,

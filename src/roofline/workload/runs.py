@@ -36,6 +36,8 @@ class MeasuredRun:
     mode: str  # agg (one engine serves prefill and decode) or disagg
     ttft_s: float
     tpot_s: float
+    # Where the row came from (aiconfigurator's ``silicon_data_source``): it names the harness that measured it.
+    source: str = ""
 
 
 # NVFP4 stores one fp8 (e4m3) scale per 16 weights; MXFP4 one e8m0 scale per 32.
@@ -101,11 +103,67 @@ def concurrency_band(concurrency: int) -> str:
     return ">128"
 
 
-def serving_config_data(run: MeasuredRun, *, model: str, hardware: str, legacy: bool = False) -> dict[str, object]:
+# SemiAnalysis InferenceX records in aiconfigurator's corpus (``source_file=`` of silicon_data_source).
+INFERENCEX_FILES = ("2026-03-25.csv", "2026-04-06.csv")
+# What InferenceX's benchmark scripts run (github.com/SemiAnalysisAI/InferenceX, Apache-2.0; docs/fidelity.md
+# cites the files and commits): benchmark_serving.py --num-prompts $((CONC * 10)) --max-concurrency $CONC
+# --request-rate inf --random-range-ratio 0.8 (every workflow's random-range-ratio) --ignore-eos.
+INFERENCEX_BENCHMARK = {"requests_per_client": 10, "burst_start": True, "length_range_ratio": 0.8, "statistic": "mean"}
+
+
+# The images InferenceX's Llama-70B workflow ran from 2025-10-01 to its removal on 2025-10-29
+# (.github/workflows/70b-tmpl.yml): the 2026-04-06 file's Llama rows, measured 2025-10-29, leave
+# backend_version blank.
+INFERENCEX_LLAMA70B_IMAGES = {"trtllm": "1.1.0rc2.post2", "vllm": "0.10.2"}
+
+
+def inferred_engine_version(source: str, *, engine: str, model: str) -> str:
+    """The engine version a run's source fixes where its own version cell is blank ('' if none)."""
+    if source_file(source) in INFERENCEX_FILES and bundled_name(model) == "llama-3.1-70b":
+        return INFERENCEX_LLAMA70B_IMAGES.get(engine, "")
+    return ""
+
+
+def source_file(source: str) -> str:
+    """The ``source_file=`` of an aiconfigurator ``silicon_data_source`` cell ('' when it names none)."""
+    match = re.search(r"source_file=([^;]+)", source)
+    return match.group(1).strip() if match else ""
+
+
+def harness_of(run: MeasuredRun) -> dict[str, dict[str, object]]:
+    """``harness_sections`` of a measured run."""
+    return harness_sections(run.source, engine=run.engine, model=run.model, isl=run.isl, osl=run.osl, tp=run.tp)
+
+
+def harness_sections(source: str, *, engine: str, model: str, isl: int, osl: int, tp: int) -> dict[str, dict[str, object]]:
+    """Config sections the benchmark harness and the deployment script behind a run fix, from the run's
+    source and columns alone (no per-sweep choice): {'serving': …, 'runtime': …, 'precision': …}, empty
+    where the source names no harness known here.
+
+    InferenceX records get its benchmark_serving settings. Its Llama-3.1-70B scripts of October 2025
+    (benchmarks/70b_*.sh, the 2026-04-06 file's Llama rows, measured 2025-10-29) also run an fp8 KV cache
+    (vLLM kv-cache-dtype fp8, TensorRT-LLM kv_cache_config.dtype fp8); TensorRT-LLM there runs
+    --max_num_tokens 16384 and, for 1024/1024 below TP 8, batch_wait_timeout_iters 20 with
+    batch_wait_max_tokens_ratio 0.9."""
+    if source_file(source) not in INFERENCEX_FILES:
+        return {}
+    out: dict[str, dict[str, object]] = {"serving": {"benchmark": dict(INFERENCEX_BENCHMARK)}}
+    if bundled_name(model) == "llama-3.1-70b" and engine in ("vllm", "trtllm"):
+        out["precision"] = {"kv_cache": Precision.FP8.value}
+        if engine == "trtllm":
+            runtime: dict[str, object] = {"max_num_tokens": 16384}
+            if isl == 1024 and osl == 1024 and tp < 8:
+                runtime["batch_wait"] = {"iterations": 20, "max_tokens_ratio": 0.9}
+            out["runtime"] = runtime
+    return out
+
+
+def serving_config_data(run: MeasuredRun, *, model: str, hardware: str, legacy: bool = False,
+                        harness: bool = True) -> dict[str, object]:
     """The serving config a measured run is: one replica of ``tp × pp`` GPUs at the run's
     concurrency, prompt and output lengths and precisions. ``legacy`` writes it as the planner
     before engine profiles read it (``batch`` = concurrency, CUDA graphs and fused attention on):
-    the baseline of docs/fidelity.md."""
+    the baseline of docs/fidelity.md. ``harness``: add what the run's source fixes (``harness_of``)."""
     data: dict[str, object] = {
         "model": model,
         "hardware": hardware,
@@ -123,4 +181,7 @@ def serving_config_data(run: MeasuredRun, *, model: str, hardware: str, legacy: 
     data["serving"] = {"mode": "continuous", "concurrency": run.concurrency, "prompt_tokens": run.isl,
                        "output_tokens": run.osl}
     data["runtime"] = {"engine": run.engine, **({"engine_version": run.engine_version} if run.engine_version else {})}
+    if harness:  # what the run's benchmark and deployment script fix (harness_of)
+        for section, values in harness_of(run).items():
+            data[section] = {**data[section], **values}  # type: ignore[dict-item]
     return data

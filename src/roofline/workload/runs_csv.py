@@ -6,7 +6,9 @@ Two layouts (docs/plan.md, "Calibration"):
   ``engine, engine_version, precision, kv_cache, pp, mode, id`` optional;
 * aiconfigurator's ``silicon_sample.csv`` as-is — ``backend, backend_version, model_path, system,
   precision, gemm_quant_mode, mode, isl, osl, batch_size, tp_size, pp_size, silicon_ttft_ms,
-  silicon_tpot_ms`` (``batch_size`` is the concurrency of one engine replica).
+  silicon_tpot_ms`` (``batch_size`` is the concurrency of one engine replica); ``silicon_data_source`` is
+  kept as the run's source (roofline.workload.runs.harness_of reads it, and a blank ``backend_version``
+  that the source fixes is filled in: inferred_engine_version).
 
 A missing column or a cell that is not a number is an InputError naming the file, line and column.
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from roofline.errors import InputError
 from roofline.precision import Precision, parse_precision
-from roofline.workload.runs import MeasuredRun, precision_of
+from roofline.workload.runs import MeasuredRun, inferred_engine_version, precision_of
 from roofline.yamlio import read_text
 
 MAX_CSV_BYTES = 256 * 1024 * 1024
@@ -33,7 +35,8 @@ _OPTIONAL_NATIVE = {"engine": "engine", "engine_version": "engine_version", "pre
                     "gemm_quant_mode": "gemm_quant_mode", "kv_cache": "kv_cache", "pp": "pp", "mode": "mode",
                     "id": "id"}
 _OPTIONAL_AIC = {"engine": "backend", "engine_version": "backend_version", "precision": "precision",
-                 "gemm_quant_mode": "gemm_quant_mode", "pp": "pp_size", "mode": "mode", "id": "id"}
+                 "gemm_quant_mode": "gemm_quant_mode", "pp": "pp_size", "mode": "mode", "id": "id",
+                 "source": "silicon_data_source"}
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,9 @@ def parse_runs_csv(text: str, path: Path | str) -> RunsFile:
             line=line,
             id=cell("id", optional) or f"line{line}",
             engine=(cell("engine", optional) or "generic").lower(),
-            engine_version=cell("engine_version", optional),
+            # A blank version that the row's source fixes (InferenceX's Llama-70B images) is filled in.
+            engine_version=cell("engine_version", optional) or inferred_engine_version(
+                cell("source", optional), engine=(cell("engine", optional) or "generic").lower(), model=cell("model")),
             model=cell("model"),
             hardware=cell("hardware"),
             weights=weights, activations=acts, kv_cache=kv, weight_group_size=group,
@@ -115,5 +120,6 @@ def parse_runs_csv(text: str, path: Path | str) -> RunsFile:
             mode=mode,
             ttft_s=number("ttft_ms", integer=False) / 1e3,
             tpot_s=number("tpot_ms", integer=False) / 1e3,
+            source=cell("source", optional),
         ))
     return RunsFile(runs, skipped)

@@ -22,6 +22,11 @@ and waits, on average, the residual life E[T²] / (2·E[T]) (the inspection para
 fraction f of iterations of length T_m and the rest T_d, that is
 (f·T_m² + (1 − f)·T_d²) / (2·(f·T_m + (1 − f)·T_d)), not half the mean.
 
+**Benchmark** (``serving.benchmark``, roofline.workload.benchmark): what a load generator reports is
+the mean (or median) over its N requests, the first C of which arrive together into an idle engine
+(request rate inf); the steady TTFT above is the other N − C. A TensorRT-LLM batch wait adds the time a
+new prompt is held before its prefill (``runtime.batch_wait``).
+
 **Static**: the batch is prefilled in one pass, then decoded together: every request's first
 token comes after the whole batch's prefill.
 """
@@ -32,6 +37,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from roofline.workload.benchmark import BatchWait, Benchmark, batch_wait_s, first_wave_ttfts, reported_ttft
 from roofline.workload.engine_profile import Scheduler
 
 # (decode sequences, their mean context, prompt tokens carried, prompt length) → step seconds.
@@ -65,6 +71,10 @@ class ServingTimes:
     # TTFT = per-request + Σ weight × step time + slot wait.
     tpot_weights: dict[str, float] = field(default_factory=dict)
     ttft_weights: dict[str, float] = field(default_factory=dict)
+    # What the benchmark adds to the steady-state TTFT (its first wave, diluted over its requests) and
+    # the batch wait's hold, both inside ttft_s; calibration keeps them apart like the slot wait.
+    burst_s: float = 0.0
+    batch_wait_s: float = 0.0
 
 
 def host_time(scheduler: Scheduler, sequences: int, ranks: int = 1) -> float:
@@ -95,9 +105,11 @@ def residual_life(share: float, short_s: float, long_s: float) -> float:
 def continuous(
     *, clients: int, capacity: int, prompt: int, output: int, scheduler: Scheduler, step: StepFn,
     decode_per_token: Callable[[StepResult], float] = lambda r: r.time_s, layers: int = 0, ranks: int = 1,
+    benchmark: Benchmark | None = None, batch_wait: BatchWait | None = None,
 ) -> ServingTimes:
     """``capacity``: the most sequences that can run (KV cache, engine cap, the config's batch);
-    ``ranks``: attention-data-parallel ranks, each scheduling its share of them (``host_time``)."""
+    ``ranks``: attention-data-parallel ranks, each scheduling its share of them (``host_time``);
+    ``benchmark``: report what that load generator measures; ``batch_wait``: the engine holds new prompts."""
     running = max(1, min(clients, capacity))
     budget = scheduler.token_budget
     chunk = min(prompt, budget)
@@ -133,18 +145,31 @@ def continuous(
         marginal, others, half = 0.0, 0.0, 0.0
     # Prefill-bound: the iterations a request waits in the engine before its chunks run.
     waiting = max(lifetime - (chunks + output - 1), 0.0) if prefill_bound else 0.0
-    in_engine_ttft = (request_host_time(scheduler, layers) + chunks * (own.time_s + host) + others * marginal
-                      + half * tpot + waiting * tpot)
+    fixed = request_host_time(scheduler, layers)
+    in_engine_ttft = (fixed + chunks * (own.time_s + host) + others * marginal + half * tpot + waiting * tpot)
+    held = 0.0
+    if batch_wait is not None:
+        rate = running / (in_engine_ttft + (output - 1) * tpot)
+        held = batch_wait_s(batch_wait, budget=budget, prompt=prompt, iteration_s=tpot, arrival_rate=rate)
+        in_engine_ttft += held
     service = in_engine_ttft + (output - 1) * tpot
     queue = (clients / running - 1) * service if clients > running else 0.0
+    steady = in_engine_ttft + queue
+    ttft = steady
+    if benchmark is not None and benchmark.burst_start:
+        # The first wave: min(C, R) prompts into an idle engine (no decodes yet), prefilled in order.
+        wave = first_wave_ttfts(running, prompt, budget, lambda tokens: step(0, 0, tokens, prompt).time_s
+                                + host_time(scheduler, 0), fixed)
+        ttft = reported_ttft(steady, wave, benchmark.requests_per_client * clients, benchmark.statistic)
     # The weights of the step times in TPOT and TTFT (for calibration; the slot wait is kept apart).
     tpot_weights = {"decode": 1 - share, "mixed": share}
     ttft_weights = {"own": chunks, "own_minus_decode": others, "half_tpot": half + waiting, "request_layers": layers}
     return ServingTimes(
         mode="continuous", clients=clients, running=running, queued=max(clients - running, 0),
-        ttft_s=in_engine_ttft + queue, tpot_s=tpot, request_rate=running / service, decode_batch=decode_batch,
+        ttft_s=ttft, tpot_s=tpot, request_rate=running / service, decode_batch=decode_batch,
         prefill_share=share, prefill_tokens_per_step=carried if share > 0 else 0, host_s_per_step=host,
         queue_s=queue, decode=decode, mixed=mixed, prefill=own, tpot_weights=tpot_weights, ttft_weights=ttft_weights,
+        burst_s=ttft - steady, batch_wait_s=held,
     )
 
 

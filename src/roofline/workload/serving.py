@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from roofline.errors import InputError
+from roofline.workload.benchmark import BatchWait, Benchmark
 from roofline.workload.disagg import Disaggregated
 from roofline.precision import Precision, parse_precision
 from roofline.yamlio import load_yaml, validate
@@ -107,6 +108,9 @@ class Serving(_Section):
     max_context_tokens: int | None = Field(default=None, ge=1)
     # Separate prefill and decode pools (roofline.workload.disagg); the clients are ``concurrency``.
     disaggregated: Disaggregated | None = None
+    # Predict what a load generator reports (roofline.workload.benchmark: burst start, request count,
+    # length spread, mean or median) instead of the steady state.
+    benchmark: Benchmark | None = None
 
     @property
     def clients(self) -> int:
@@ -119,6 +123,9 @@ class Serving(_Section):
                 f"max_context_tokens {self.max_context_tokens} is less than prompt_tokens + output_tokens "
                 f"({self.prompt_tokens + self.output_tokens})"
             )
+        if self.benchmark is not None and self.mode == "static":
+            raise ValueError("serving.benchmark models clients of a continuous-batching server; a static batch has "
+                             "no arrivals (drop serving.benchmark or use mode: continuous)")
         return self
 
     @property
@@ -151,6 +158,11 @@ class Runtime(_Section):
     # admits and streams: the profile's per-request cost applies) or offline, in-process (LLM.generate,
     # TensorRT-LLM's session benchmark, batch jobs: no per-request front-end cost).
     frontend: Literal["server", "offline"] = "server"
+    # The token budget per iteration, where the deployment sets it (vLLM --max-num-batched-tokens,
+    # TensorRT-LLM --max_num_tokens, SGLang --chunked-prefill-size); None: the engine profile's.
+    max_num_tokens: int | None = Field(default=None, ge=1, le=10_000_000)
+    # TensorRT-LLM's context batch wait (batch_wait_timeout_iters, batch_wait_max_tokens_ratio).
+    batch_wait: BatchWait | None = None
 
     @field_validator("engine", mode="before")
     @classmethod

@@ -116,6 +116,10 @@ def engine_line(result: PlanResult) -> str:
     b = result.baseline
     served = (f"{e.mode}, {b.concurrency} clients, {b.batch} running" + (f", {b.queued} queued" if b.queued else "")
               if e.mode == "continuous" else f"{e.mode} batch {b.batch}")
+    if b.ttft_burst_s:
+        served += f", benchmark burst start {b.ttft_burst_s * 1e3:+.1f} ms on mean TTFT"
+    if b.ttft_batch_wait_s:
+        served += f", batch wait {b.ttft_batch_wait_s * 1e3:.1f} ms"
     constants = "; ".join(f"{c['name']}={c['value']}" for c in e.constants)
     fit = ""
     if e.fit:
