@@ -74,9 +74,10 @@ def main() -> int:
     for engine in ENGINES:
         target = engines_dir / f"{engine}.yaml"
         fresh = target.with_suffix(".new.yaml")  # roofline never overwrites an input: write beside, then replace
-        # fit_moe.py's constants are not refitted here: their provenance and header note stay as they were.
+        # fit_moe.py's constants, the parallel placement facts and the vendor overrides are not refitted
+        # here: their provenance and header note stay as they were.
         before = load_profile_file(target)
-        moe_notes = {k: v for k, v in before.provenance.items() if k.startswith("moe.")}
+        moe_notes = {k: v for k, v in before.provenance.items() if k.startswith(("moe.", "parallel.", "vendors."))}
         moe_header = [line for line in target.read_text().split("schema_version:")[0].splitlines()
                       if line.startswith("# MoE constants")]
         if code := calibrate(args.csv, engine, target, fresh):
