@@ -230,3 +230,18 @@ def test_calibrate_holds_a_constant_and_refuses_an_unknown_one(tmp_path) -> None
     bad = runner.invoke(app, ["calibrate", str(data), "--engine", "vllm", "--hold", "token_budget",
                               "-o", str(tmp_path / "x.yaml")])
     assert bad.exit_code == 2 and "--hold" in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_disaggregated_burst_by_hand() -> None:
+    from roofline.workload.benchmark import Benchmark
+    from roofline.workload.disagg import burst_ttft
+
+    # 4 clients' first prompts into 2 prefill servers at 100 ms a prompt, 10 ms per request outside the
+    # prefill (fixed cost + KV hand-off): TTFTs 0.11, 0.11, 0.21, 0.21 s; 36 more requests at the steady
+    # 0.2 s: mean (0.64 + 7.2) / 40 = 0.196 s; the median is the steady state.
+    bench = Benchmark(requests_per_client=10, burst_start=True, length_range_ratio=1.0, statistic="mean")
+    assert burst_ttft(0.2, 4, bench, prefill_s=0.1, servers=2, fixed_s=0.01) == pytest.approx(0.196)
+    median = bench.model_copy(update={"statistic": "median"})
+    assert burst_ttft(0.2, 4, median, prefill_s=0.1, servers=2, fixed_s=0.01) == pytest.approx(0.2)
+    # 64 clients on 2 servers: the wave climbs to 32 prefills (mean 16.5 × 0.1 + 0.01 = 1.66 s), diluted 1/10.
+    assert burst_ttft(0.2, 64, bench, prefill_s=0.1, servers=2, fixed_s=0.01) == pytest.approx(0.2 + (1.66 - 0.2) / 10)

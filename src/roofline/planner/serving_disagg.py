@@ -7,7 +7,7 @@ from __future__ import annotations
 from roofline.errors import InputError
 from roofline.precision import BYTES_PER_ELEMENT
 from roofline.units import fmt_bytes
-from roofline.workload.disagg import Pool, kv_transfer_s, serve
+from roofline.workload.disagg import Pool, burst_ttft, kv_transfer_s, serve
 from roofline.workload.memory import plan_memory
 from roofline.workload.parallel import SCALE_OUT_BYTES_PER_S, check_layout, scale_out
 from roofline.workload.phases import PhaseShape
@@ -79,16 +79,21 @@ def predict_disaggregated(cfg: ServingConfig, context, draft) -> Prediction:  # 
     times = serve(clients=clients, output=s.output_tokens, layout=layout, prefill_s=prefill.time_s + host_time(sched, 1),
                   transfer_s=transfer, decode_step=decode_step, per_request_s=request_host_time(sched, context.arch.num_layers),
                   decode_cap=decode_cap, prefill_servers=layout.prefill.workers * ranks)
+    ttft = times.ttft_s
+    if s.benchmark is not None and s.benchmark.burst_start:
+        ttft = burst_ttft(times.ttft_s, clients, s.benchmark, prefill_s=prefill.time_s + host_time(sched, 1),
+                          servers=layout.prefill.workers * ranks, fixed_s=request_host_time(sched, context.arch.num_layers)
+                          + transfer)
     decode_phase = decodes[min(times.decode_batch, decode_cap)]
     throughput = times.request_rate * s.output_tokens
     prediction = Prediction(
-        ttft_s=times.ttft_s, itl_s=times.tpot_s, throughput_tok_s=throughput,
+        ttft_s=ttft, itl_s=times.tpot_s, throughput_tok_s=throughput,
         throughput_tok_s_per_gpu=throughput / layout.gpus, replicas=layout.decode.workers,
         prefill=prefill, decode=decode_phase, memory=memories["decode"],  # type: ignore[arg-type]
         efficiency_source=context.efficiency.source, mode="disaggregated", concurrency=clients,
         running=times.decode_batch * layout.decode.workers, decode_batch=times.decode_batch,
         request_rate=times.request_rate, queue_s=times.prefill_wait_s,
-        ttft_breakdown_s={"compute": prefill.time_s, "communication": transfer, "queue": times.ttft_s - prefill.time_s
+        ttft_breakdown_s={"compute": prefill.time_s, "communication": transfer, "queue": ttft - prefill.time_s
                           - transfer},
         itl_breakdown_s=dict(decode_phase.breakdown),  # type: ignore[attr-defined]
     )

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from roofline.workload.benchmark import Benchmark, reported_ttft
+
 # NIXL/UCX hand-off setup per transfer (registration is done once; this is the request round trip).
 KV_TRANSFER_LATENCY_S = 50e-6
 
@@ -129,3 +131,14 @@ def serve(*, clients: int, output: int, layout: Disaggregated, prefill_s: float,
     return DisaggTimes(ttft_s=ttft, tpot_s=tpot, request_rate=rate, prefill_s=prefill_s,
                        prefill_wait_s=residence + extra - prefill_s, transfer_s=transfer_s, decode_batch=batch,
                        prefill_utilisation=rho, bottleneck="prefill" if rho > 0.95 and not decode_bound else "decode")
+
+
+def burst_ttft(steady_s: float, clients: int, benchmark: Benchmark, *, prefill_s: float, servers: int,
+               fixed_s: float) -> float:
+    """The TTFT a benchmark reports from a disaggregated deployment (roofline.workload.benchmark): at
+    request rate inf the C clients' first prompts reach the idle prefill pool together, and its
+    ``servers`` (workers × attention-DP ranks) prefill them in order, one prompt each at a time —
+    prompt k's first token after ⌈k/servers⌉ prefills (+ ``fixed_s``: per-request time and the KV
+    hand-off); the rest of the requests are the steady state."""
+    wave = [fixed_s + math.ceil(k / servers) * prefill_s for k in range(1, clients + 1)]
+    return reported_ttft(steady_s, wave, benchmark.requests_per_client * clients, benchmark.statistic)
