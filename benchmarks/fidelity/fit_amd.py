@@ -75,18 +75,24 @@ def objective(rows: list[dict], base, values: dict[str, float]) -> tuple[float, 
     return sum(per_table.values()) / len(per_table), per_table
 
 
-def fit(rows: list[dict], names: list[str], passes: int = 3) -> tuple[dict[str, float], float, dict]:
-    base = load_engine_profile("vllm").model_copy(update={"vendors": {}})
-    values = {k: START[k] for k in names}
-    best, tables = objective(rows, base, values)
+def descend(values: dict[str, float], names: list[str], score, passes: int = 3) -> tuple[dict[str, float], float]:
+    """Coordinate descent over the fixed grids: each name in turn takes the grid value that lowers
+    ``score(values)`` most, ``passes`` times over."""
+    best = score(values)
     for _ in range(passes):
         for name in names:
             for candidate in GRID[name]:
                 trial = {**values, name: candidate}
-                score, per = objective(rows, base, trial)
-                if score < best - 1e-9:
-                    best, tables, values = score, per, trial
-    return values, best, tables
+                trial_score = score(trial)
+                if trial_score < best - 1e-9:
+                    best, values = trial_score, trial
+    return values, best
+
+
+def fit(rows: list[dict], names: list[str], passes: int = 3) -> tuple[dict[str, float], float, dict]:
+    base = load_engine_profile("vllm").model_copy(update={"vendors": {}})
+    values, best = descend({k: START[k] for k in names}, names, lambda v: objective(rows, base, v)[0], passes)
+    return values, best, objective(rows, base, values)[1]
 
 
 def fit_staged(rows: list[dict], fit_rccl: bool = False) -> tuple[dict[str, float], float, dict]:
@@ -99,26 +105,10 @@ def fit_staged(rows: list[dict], fit_rccl: bool = False) -> tuple[dict[str, floa
         return statistics.median(abs(r["error"]) for r in batch1)
 
     stage1 = ["gemm_memory.fp8"] + (["allreduce_latency_s.8"] if fit_rccl else [])
-    values = {k: START[k] for k in stage1}
-    best = batch1_error(values)
-    for _ in range(3):
-        for name in stage1:
-            for candidate in GRID[name]:
-                trial = {**values, name: candidate}
-                score = batch1_error(trial)
-                if score < best - 1e-9:
-                    best, values = score, trial
+    values, _ = descend({k: START[k] for k in stage1}, stage1, batch1_error)
     names = ["gemm_compute.fp8", "gemm_half_rows", "decode_attention_memory"]
-    values = {**values, **{k: START[k] for k in names}}
-    best, tables = objective(rows, base, values)
-    for _ in range(3):
-        for name in names:
-            for candidate in GRID[name]:
-                trial = {**values, name: candidate}
-                score, per = objective(rows, base, trial)
-                if score < best - 1e-9:
-                    best, tables, values = score, per, trial
-    return values, best, tables
+    values, best = descend({**values, **{k: START[k] for k in names}}, names, lambda v: objective(rows, base, v)[0])
+    return values, best, objective(rows, base, values)[1]
 
 
 def main(argv: list[str] | None = None) -> int:
