@@ -51,6 +51,10 @@ class Scheduler(_Strict):
     # 0 when arrivals are spread out, 0.5 when the closed-loop clients arrive together (each waits,
     # on average, behind half of the others), more when the engine prefers decode over new prefills.
     ttft_queue_share: float = Field(0.0, ge=0, le=4)
+    # The engine packs waiting prompts into one prefill batch up to token_budget and streams each
+    # request's first token at the batch's end, so a request also waits for the prompts packed after
+    # it (SGLang's PrefillAdder; roofline.workload.scheduling.batch_fill). Off: only its own chunks.
+    prefill_batch_fill: bool = False
     # Fraction of device memory the engine manages (vLLM gpu_memory_utilization 0.9).
     memory_fraction: float = Field(1.0, gt=0, le=1)
     # Decode steps replay CUDA graphs up to this batch (vLLM/SGLang capture sizes); None: the config's
