@@ -121,6 +121,7 @@ def features_of(p: Prediction, tp: int, latency: float, ranks: int = 1) -> Featu
     if p.running > 1 and p.mode == "continuous":
         marginal = max(p.prefill.time_s - p.decode.time_s, 0.0)
         f.ttft["ttft_queue_share"] = (p.running - 1) * own * marginal
+        toff[0] += tw.get("batch_fill", 0.0) * marginal  # the prompts packed after it: a fact, not fitted
     f.ttft_offset = toff[0]
     return f
 

@@ -19,6 +19,7 @@ from roofline.workload.engine_profile import (
     Scheduler,
     load_engine_profile,
     profile_path_inside,
+    reserved_memory_fraction,
 )
 from roofline.workload.memory import max_batch_that_fits, plan_memory, workspace_terms
 from roofline.workload.model import ModelArch, MoESpec, load_model
@@ -59,8 +60,20 @@ class ServingContext:
     def capacity_for(self, cfg: ServingConfig) -> float:
         """A static batch allocates its own KV cache, exactly B x (prompt + output) tokens
         (TensorRT-LLM's session runtime, offline generate): the pool fraction of continuous serving
-        (trtllm-serve's free_gpu_memory_fraction, vLLM's gpu_memory_utilization) does not apply."""
-        return self.spec.memory.usable_bytes if self.mode(cfg) == "static" else self.capacity_bytes
+        (trtllm-serve's free_gpu_memory_fraction, vLLM's gpu_memory_utilization) does not apply. An engine
+        that derives its fraction from the device (``scheduler.memory_reserve``: SGLang) gets it for this
+        device, token budget and TP."""
+        if self.mode(cfg) == "static":
+            return self.spec.memory.usable_bytes
+        reserve = self.profile.scheduler.memory_reserve
+        if reserve is None:
+            return self.capacity_bytes
+        device = self.spec.memory.usable_bytes
+        fraction = reserved_memory_fraction(
+            reserve, device, token_budget=self.scheduler_for(cfg).token_budget,
+            graph_max_batch=self.profile.scheduler.graph_max_batch or 0, tp=cfg.parallelism.tensor,
+            pp=cfg.parallelism.pipeline, dp=cfg.parallelism.attention_data)
+        return device * fraction
 
     def mode(self, cfg: ServingConfig) -> str:
         return cfg.serving.mode or self.profile.default_mode

@@ -30,6 +30,46 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class MemoryReserve(_Strict):
+    """An engine that derives its memory fraction from the device, as SGLang's default mem_fraction_static
+    (server_args.py ``_handle_gpu_memory_settings``): reserved MiB = base + per_budget_token × max(token
+    budget, min_budget_tokens) + per_graph_batch × CUDA-graph max batch + per_gpu × TP·PP, plus, under attention DP over
+    ``dp`` ranks, per_dp_graph_batch × graph batch × dp (and per_dp_large_graph_batch × the same above
+    ``large_graph_batch``); at least ``floor_mib`` on devices above ``floor_above_mib``; fraction = (device MiB − reserved) / device MiB."""
+
+    base_mib: float = Field(512.0, ge=0)
+    per_budget_token_mib: float = Field(1.5, ge=0)
+    min_budget_tokens: int = Field(2048, ge=0)
+    per_graph_batch_mib: float = Field(2.0, ge=0)
+    # The CUDA-graph max batch at TP >= 4 and on devices of at least large_device_mib (None: the profile's).
+    graph_batch_at_tp4: int | None = Field(512, ge=0)
+    large_device_mib: float = Field(163840.0, ge=0)
+    per_gpu_mib: float = Field(128.0, ge=0)
+    # Attention data parallelism pads its graphs: per graph batch and DP rank, and more above a batch size.
+    per_dp_graph_batch_mib: float = Field(3.0, ge=0)
+    per_dp_large_graph_batch_mib: float = Field(1.5, ge=0)
+    large_graph_batch: int = Field(300, ge=0)
+    floor_mib: float = Field(10240.0, ge=0)
+    floor_above_mib: float = Field(61440.0, ge=0)
+
+
+def reserved_memory_fraction(reserve: MemoryReserve, device_bytes: float, *, token_budget: int,
+                             graph_max_batch: int, tp: int, pp: int = 1, dp: int = 1) -> float:
+    """The fraction of ``device_bytes`` the engine keeps for weights and its KV pool (3 decimals, as SGLang)."""
+    mib = device_bytes / 2**20
+    large = tp >= 4 or mib >= reserve.large_device_mib
+    graphs = reserve.graph_batch_at_tp4 if reserve.graph_batch_at_tp4 is not None and large else graph_max_batch
+    reserved = (reserve.base_mib + reserve.per_budget_token_mib * max(token_budget, reserve.min_budget_tokens)
+                + reserve.per_graph_batch_mib * graphs + reserve.per_gpu_mib * tp * pp)
+    if dp > 1:
+        reserved += reserve.per_dp_graph_batch_mib * graphs * dp
+        if graphs > reserve.large_graph_batch:
+            reserved += reserve.per_dp_large_graph_batch_mib * graphs * dp
+    if mib > reserve.floor_above_mib:
+        reserved = max(reserved, reserve.floor_mib)
+    return round((mib - reserved) / mib, 3)
+
+
 class Scheduler(_Strict):
     # Host time per engine iteration that the GPU waits for (scheduling, input preparation,
     # sampling launch, output processing), and its part that grows with each running sequence.
@@ -51,8 +91,14 @@ class Scheduler(_Strict):
     # 0 when arrivals are spread out, 0.5 when the closed-loop clients arrive together (each waits,
     # on average, behind half of the others), more when the engine prefers decode over new prefills.
     ttft_queue_share: float = Field(0.0, ge=0, le=4)
+    # The engine packs waiting prompts into one prefill batch up to token_budget and streams each
+    # request's first token at the batch's end, so a request also waits for the prompts packed after
+    # it (SGLang's PrefillAdder; roofline.workload.scheduling.batch_fill). Off: only its own chunks.
+    prefill_batch_fill: bool = False
     # Fraction of device memory the engine manages (vLLM gpu_memory_utilization 0.9).
     memory_fraction: float = Field(1.0, gt=0, le=1)
+    # Derived from the device instead of memory_fraction when set (SGLang's default mem_fraction_static).
+    memory_reserve: MemoryReserve | None = None
     # Decode steps replay CUDA graphs up to this batch (vLLM/SGLang capture sizes); None: the config's
     # runtime.cuda_graphs decides.
     graph_max_batch: int | None = Field(None, ge=0)

@@ -7,7 +7,8 @@ carries D = R·(OSL − 1)/(n + OSL − 1) decodes and, from the *other* request
 prompt tokens on average, in chunks of min(ISL, budget): a fraction f of the iterations a decoding
 request sees carry a chunk. TPOT = (1 − f)·t_decode + f·t_mixed + host time per iteration.
 TTFT = fixed per-request cost + the rest of the iteration under way when it arrives + the share of
-other prefills it waits behind + its own n chunks, plus — when C > R — the wait for a slot, (C/R − 1) × the request's time
+other prefills it waits behind + its own n chunks (+ the prompts packed after it into its prefill batch, for
+an engine that streams every first token at the batch's end: ``batch_fill``), plus — when C > R — the wait for a slot, (C/R − 1) × the request's time
 in the engine (Little's law in a closed loop). Throughput = R / time in the engine × OSL.
 
 The budget binds when the decodes and the prompt tokens that feed them exceed it: an iteration of D
@@ -102,6 +103,21 @@ def residual_life(share: float, short_s: float, long_s: float) -> float:
     return (share * long_s**2 + (1 - share) * short_s**2) / (2 * mean)
 
 
+def batch_fill(scheduler: Scheduler, running: int, prompt: int) -> float:
+    """Other prompts' worth of prefill a request also waits for inside its own prefill batch, when the
+    engine packs waiting prompts into one batch up to the token budget and streams every first token at
+    the batch's end (``scheduler.prefill_batch_fill``; SGLang: PrefillAdder adds waiting requests until
+    chunked_prefill_size is used, the last one chunked). The request's last chunk (``last`` tokens) lands
+    at a uniform place in its batch, so on average half of the budget − ``last`` tokens after it are
+    prefilled with it — no more than half the other running requests' prompts can supply. 0 when off."""
+    if not scheduler.prefill_batch_fill or running <= 1:
+        return 0.0
+    budget = scheduler.token_budget
+    chunk = min(prompt, budget)
+    last = prompt - (math.ceil(prompt / budget) - 1) * budget
+    return min(max(budget - last, 0) / 2, (running - 1) * prompt / 2) / chunk
+
+
 def continuous(
     *, clients: int, capacity: int, prompt: int, output: int, scheduler: Scheduler, step: StepFn,
     decode_per_token: Callable[[StepResult], float] = lambda r: r.time_s, layers: int = 0, ranks: int = 1,
@@ -146,7 +162,9 @@ def continuous(
     # Prefill-bound: the iterations a request waits in the engine before its chunks run.
     waiting = max(lifetime - (chunks + output - 1), 0.0) if prefill_bound else 0.0
     fixed = request_host_time(scheduler, layers)
-    in_engine_ttft = (fixed + chunks * (own.time_s + host) + others * marginal + half * tpot + waiting * tpot)
+    fill = batch_fill(scheduler, running, prompt) if running > 1 else 0.0
+    in_engine_ttft = (fixed + chunks * (own.time_s + host) + (others + fill) * marginal + half * tpot
+                      + waiting * tpot)
     held = 0.0
     if batch_wait is not None:
         rate = running / (in_engine_ttft + (output - 1) * tpot)
@@ -163,7 +181,8 @@ def continuous(
         ttft = reported_ttft(steady, wave, benchmark.requests_per_client * clients, benchmark.statistic)
     # The weights of the step times in TPOT and TTFT (for calibration; the slot wait is kept apart).
     tpot_weights = {"decode": 1 - share, "mixed": share}
-    ttft_weights = {"own": chunks, "own_minus_decode": others, "half_tpot": half + waiting, "request_layers": layers}
+    ttft_weights = {"own": chunks, "own_minus_decode": others + fill, "batch_fill": fill, "half_tpot": half + waiting,
+                    "request_layers": layers}
     return ServingTimes(
         mode="continuous", clients=clients, running=running, queued=max(clients - running, 0),
         ttft_s=ttft, tpot_s=tpot, request_rate=running / service, decode_batch=decode_batch,
