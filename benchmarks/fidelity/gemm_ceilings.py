@@ -19,7 +19,7 @@ import glob
 from pathlib import Path
 
 DATA = Path("/work/ext/ai-dynamo+aiconfigurator/aic-core/src/aiconfigurator_core/systems/data")
-SYSTEMS = {"h100_sxm": "h100-sxm", "b200_sxm": "b200", "gb200": "gb200"}  # h200-sxm: roofline's own measurement
+SYSTEMS = {"h100_sxm": "h100-sxm", "h200_sxm": "h200-sxm", "b200_sxm": "b200", "gb200": "gb200"}
 DTYPES = {"bfloat16": "bf16", "fp8": "fp8", "fp8_static": "fp8", "fp8_block": "fp8", "nvfp4": "fp4"}
 
 

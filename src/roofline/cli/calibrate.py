@@ -164,8 +164,8 @@ def calibrate(
 
 
 def _measured_gemm(runs, registry) -> list[tuple[str, float, float | None]]:
-    """(GEMM precision, datasheet TFLOP/s, measured TFLOP/s or None) of every device the rows run on:
-    the registry's newest measured-ceilings overlay of each (hwspecs/measured/)."""
+    """(GEMM precision, datasheet TFLOP/s, measured TFLOP/s or None) of every device the rows run on: the
+    fastest of the registry's measured-ceilings overlays of each (hwspecs/measured/), the most measured."""
     out = set()
     for run in runs:
         try:
@@ -175,8 +175,9 @@ def _measured_gemm(runs, registry) -> list[tuple[str, float, float | None]]:
         peak = spec.peak_tflops.matrix.get(run.activations)
         if peak is None:
             continue
-        overlay = registry.overlay_for(spec)
-        out.add((run.activations.value, peak, overlay[1].peak_tflops.matrix.get(run.activations) if overlay else None))
+        figures = [o.peak_tflops.matrix[run.activations] for _, o in registry.overlays.get(spec.name, [])
+                   if run.activations in o.peak_tflops.matrix]
+        out.add((run.activations.value, peak, max(figures) if figures else None))
     return sorted(out, key=lambda t: (t[0], t[1], t[2] or 0.0))
 
 
