@@ -309,8 +309,8 @@ def test_continuous_is_prefill_bound_when_the_budget_cannot_feed_the_decodes() -
 
 
 def _confounded_rows(ratio_varies: bool):
-    """TTFT = 0.3·t·k_attention + 0.6·t·k_fp4 + 50 ms, both multipliers 1.5 (efficiencies 0.45/1.5 = 0.3 and
-    0.78/1.5 = 0.52); TPOT = 10 ms of bf16 weight streaming at multiplier 1. With the two class times in the
+    """TTFT = 0.3·t·k_attention + 0.6·t·k_fp4 + 50 ms, both multipliers 1.5 (efficiencies 0.45/1.5 = 0.3
+    and 0.78/1.5 = 0.52); TPOT = 10 ms of bf16 weight streaming at multiplier 1. With the two class times in the
     same ratio in every row only their sum is seen (0.3·k1 + 0.6·k2 = 1.35, by hand); with the ratio
     varying from row to row both are seen."""
     from roofline.planner.calibrate import Features
@@ -333,13 +333,15 @@ def test_calibration_refuses_two_constants_the_rows_see_only_together() -> None:
     confounded = fit_constants(_confounded_rows(False), base)
     refused = [k for k in ("attention_prefill", "gemm_compute:fp4") if k not in confounded.fitted]
     assert len(refused) == 1, confounded.kept
-    other = "kernels.gemm_compute.fp4" if refused[0] == "attention_prefill" else "kernels.prefill_attention_compute"
+    other = ("kernels.gemm_compute.fp4" if refused[0] == "attention_prefill"
+             else "kernels.prefill_attention_compute")
     assert "do not identify" in confounded.kept[refused[0]] and other in confounded.kept[refused[0]]
     v = confounded.values
     assert v[refused[0]] == 1.0  # kept at its default multiplier
     assert 0.3 * v["attention_prefill"] + 0.6 * v["gemm_compute:fp4"] == pytest.approx(1.35, rel=0.02)
     assert v["per_request_s"] == pytest.approx(0.05, rel=0.05)
-    separated = fit_constants(_confounded_rows(True), base)  # the control: a check that refused all would fail here
+    # The control: a check that refused every constant would fail here.
+    separated = fit_constants(_confounded_rows(True), base)
     assert {"attention_prefill", "gemm_compute:fp4"} <= set(separated.fitted)
     assert separated.values["attention_prefill"] == pytest.approx(1.5, rel=0.03)
     assert separated.values["gemm_compute:fp4"] == pytest.approx(1.5, rel=0.03)
@@ -352,12 +354,14 @@ def test_measured_ceiling_bounds_a_gemm_efficiency() -> None:
     # aiconfigurator's fastest NVFP4 GEMM: 5,764 TFLOP/s on B200 (datasheet 9,000) and 6,478 on GB200
     # (10,000): hwspecs/measured/*-aiconfigurator-gemm.yaml. The larger share bounds; a device without a
     # measurement of a precision leaves that precision unbounded.
-    assert gemm_ceilings([("fp4", 9000.0, 5764.0), ("fp4", 10000.0, 6478.0)]) == {"fp4": pytest.approx(0.6478)}
+    assert gemm_ceilings([("fp4", 9000.0, 5764.0),
+                          ("fp4", 10000.0, 6478.0)]) == {"fp4": pytest.approx(0.6478)}
     assert gemm_ceilings([("fp8", 1978.9, 1418.7), ("fp8", 4500.0, None)]) == {}
     # Rows that want fp4 GEMMs faster than the datasheet (multiplier 0.5 → efficiency 1.56): the fit stops
     # at the bound of its multiplier, 0.78 / 0.6478 (efficiency 0.6478), not at the datasheet's 0.78.
     from roofline.planner.calibrate import Features
-    rows = [(Features(tpot={"gemm_memory:bf16": 0.01}, ttft={"gemm_compute:fp4": 0.1 * (1 + i % 5), "per_request_s": 1.0}),
+    rows = [(Features(tpot={"gemm_memory:bf16": 0.01},
+                      ttft={"gemm_compute:fp4": 0.1 * (1 + i % 5), "per_request_s": 1.0}),
              0.01, 0.05 * (1 + i % 5) + 0.02, 0.0, 0.0) for i in range(20)]
     free = fit_constants(rows, Efficiency())
     bounded = fit_constants(rows, Efficiency(), ceilings={"fp4": 0.6478})
@@ -373,5 +377,6 @@ def test_calibrate_cli_warns_of_a_constant_the_rows_do_not_identify(tmp_path: Pa
                                  "-o", str(out)])
     assert result.exit_code == 0, result.output
     line = next(x for x in result.stderr.splitlines() if "do not identify" in x)
-    assert line.startswith("warning: scheduler.per_request") and "trades against" in line and "kept the default" in line
+    assert line.startswith("warning: scheduler.per_request") and "trades against" in line
+    assert "kept the default" in line
     assert "note: kernels.gemm_compute.bf16 bounded by the measured GEMM ceiling" in result.stderr

@@ -42,21 +42,25 @@ def ceilings(data: Path, system: str) -> dict[str, tuple[float, str]]:
 
 
 def overlay(system: str, name: str, best: dict[str, tuple[float, str]]) -> str:
-    lines = [f"# Measured dense-GEMM ceilings of {name}: the fastest GEMM of each precision in aiconfigurator's",
-             f"# collected kernel timings for {system} (github.com/ai-dynamo/aiconfigurator, Apache-2.0, systems/data/",
-             f"# {system}/gemm/*/*/gemm_perf.parquet; all engines and releases there). Written by",
-             "# benchmarks/fidelity/gemm_ceilings.py; only GEMM throughput, the rest stays the datasheet's.",
+    lines = [f"# Measured dense-GEMM ceilings of {name}: the fastest GEMM of each precision in",
+             f"# aiconfigurator's collected kernel timings for {system} (github.com/ai-dynamo/aiconfigurator,",
+             f"# Apache-2.0: systems/data/{system}/gemm/*/*/gemm_perf.parquet, all engines and releases",
+             "# there; measured_on.date is that snapshot's). Written by benchmarks/fidelity/gemm_ceilings.py;",
+             "# only GEMM throughput: the rest stays the datasheet's.",
              *[f"#   {prec}: {tf:.0f} TFLOP/s ({src})" for prec, (tf, src) in sorted(best.items())],
              "schema_version: 1", "kind: ceilings", f"base: {name}", "measured_on:",
-             "  date: '2026-04-23'", "  tool: aiconfigurator collector (gemm_perf), read by benchmarks/fidelity/gemm_ceilings.py",
-             "peak_tflops:", "  matrix:", *[f"    {prec}: {tf:.0f}" for prec, (tf, _) in sorted(best.items())]]
+             "  date: '2026-04-23'",
+             "  tool: aiconfigurator collector (gemm_perf), read by benchmarks/fidelity/gemm_ceilings.py",
+             "peak_tflops:", "  matrix:",
+             *[f"    {prec}: {tf:.0f}" for prec, (tf, _) in sorted(best.items())]]
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--write", action="store_true", help="write hwspecs/measured/<hw>-aiconfigurator-gemm.yaml")
+    ap.add_argument("--write", action="store_true",
+                    help="write hwspecs/measured/<hw>-aiconfigurator-gemm.yaml")
     args = ap.parse_args()
     out = Path(__file__).resolve().parents[2] / "hwspecs" / "measured"
     for system, name in SYSTEMS.items():

@@ -145,8 +145,8 @@ def calibrate(
         err.print(f"warning: {path} not fitted — {why}; kept the default"
                   + (" (within its measured ceiling)" if path.startswith("kernels.gemm_compute.") else ""))
     for prec, share in sorted(ceilings.items()):
-        err.print(f"note: kernels.gemm_compute.{prec} bounded by the measured GEMM ceiling, {share:.0%} of the "
-                  "datasheet (hwspecs/measured overlays of the rows' devices)")
+        err.print(f"note: kernels.gemm_compute.{prec} bounded by the measured GEMM ceiling, "
+                  f"{share:.0%} of the datasheet (hwspecs/measured overlays of the rows' devices)")
     if result.refused:
         err.print(f"warning: {len(result.refused)} rows refused by the planner (first: {result.refused[0].refused})")
     console = Console(highlight=False, width=120)

@@ -10,9 +10,10 @@ constants that minimise the relative error over all TPOT and TTFT rows — a bou
 least squares (median-seeking), pulled gently toward the defaults so an ill-determined constant
 stays near them. A constant whose feature matters in fewer than ``min_rows`` rows is not fitted:
 it keeps its default and the fit says so; nor is one the rows do not identify (moving it twofold,
-the others refitted, costs less than a likelihood-ratio test's threshold: ``identified``), with the
-constant that traded against it named. A GEMM compute efficiency is bounded by the measured ceiling
-of its precision where one is given (``ceilings``: measured / datasheet throughput). The fitted profile is then re-run through the planner
+the others refitted, costs less than a likelihood-ratio test's threshold: ``identification``), with
+the constant that traded against it named. A GEMM compute efficiency is bounded by the measured
+ceiling of its precision where one is given (``ceilings``: measured / datasheet throughput).
+The fitted profile is then re-run through the planner
 itself, and those predictions — not the regression's — give the errors reported, in-sample and
 cross-validated (k folds over whole concurrency sweeps).
 """
@@ -134,7 +135,8 @@ def _default(name: str) -> float:
     return 0.0 if name in HOST else 1.0
 
 
-def _bounds(name: str, base: Efficiency, ceilings: dict[str, float] | None = None) -> tuple[float, float, float]:
+def _bounds(name: str, base: Efficiency,
+            ceilings: dict[str, float] | None = None) -> tuple[float, float, float]:
     """(low, high, prior scale). A class multiplier k divides an efficiency: k ≥ η keeps η/k ≤ 1, and
     k ≥ η/c keeps a GEMM's compute efficiency under its precision's measured ceiling c."""
     if name in HOST:
@@ -264,8 +266,9 @@ def fit_constants(rows: list[tuple[Features, float, float, float, float]], base:
         name, (cost, partner) = min(found.items(), key=lambda kv: kv[1][0])
         if cost >= 1.0:
             break
-        kept[name] = (f"the rows do not identify it: halving or doubling it (the others refitted) changes the "
-                      f"fit by {cost:.2f} of the 95% likelihood-ratio threshold"
+        change = (f"changes the fit by {cost:.2f} of the 95% likelihood-ratio threshold" if cost >= 0 else
+                  "fits the rows better than the joint fit did (its optimum is approximate)")
+        kept[name] = (f"the rows do not identify it: halving or doubling it (the others refitted) {change}"
                       + (f"; {constant_path(partner)} trades against it" if partner else ""))
         fitted.remove(name)
     values = {name: system.kept_value(name) for name in names}
@@ -308,7 +311,8 @@ def profile_from_fit(base: EngineProfile, result: FitResult, eff: Efficiency, no
     v = {k: float(f"{x:.4g}") for k, x in result.values.items()}  # four figures: what the file says is what ran
     gemm_c, gemm_m, latency = {}, {}, {}
     updates: dict[str, object] = {}
-    moved = [k for k in result.kept if k.startswith("gemm_compute:") and v.get(k, 1.0) != 1.0]  # a ceiling binds
+    # a kept GEMM compute multiplier off 1 is one a measured ceiling moved
+    moved = [k for k in result.kept if k.startswith("gemm_compute:") and v.get(k, 1.0) != 1.0]
     for name in [*result.fitted, *moved]:
         value = v[name]
         if name.startswith("gemm_memory:"):
