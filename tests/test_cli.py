@@ -130,7 +130,7 @@ def test_classify_with_measured_ceilings(repo: Path) -> None:
         (["classify", "missing.yaml", "--hw", "h100"], "missing.yaml: file not found"),
         (["classify", "{example}", "--hw", "h100-sxn"], "unknown device 'h100-sxn'"),
         (["hw", "show", "z9000"], "unknown device 'z9000'"),
-        (["classify", "{example}", "--hw", "h100", "--ceilings", "measured"], "no bundled measured ceilings"),
+        (["classify", "{example}", "--hw", "l40s", "--ceilings", "measured"], "no bundled measured ceilings"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(repo: Path, args: list[str], needle: str) -> None:

@@ -82,9 +82,11 @@ def test_the_amd_override_leaves_nvidia_rows_alone_and_the_tables_stay_within_th
     trt = h.plan_rows(h.read_rows("trtllm"))
     same = h.plan_rows(h.read_rows("trtllm"), vendor=False)
     assert [r["predicted"] for r in trt] == [r["predicted"] for r in same]
-    # 17% when this was written; 24% since the dense refit on the harness-corrected fit rows drove the trtllm
-    # profile's fp4 GEMM compute efficiency to its bound (1.0: Blackwell NVFP4 rows +23…+74%, docs/fidelity.md)
-    assert statistics.median(abs(r["error"]) for r in trt) <= 0.25
+    # 17% when this was written; 24% after the dense refit on the harness-corrected fit rows drove the trtllm
+    # profile's fp4 GEMM compute efficiency to its bound (1.0: Blackwell NVFP4 rows +23…+74%); 20% since
+    # calibrate bounds it by the measured NVFP4 ceiling and refuses constants the rows do not identify
+    # (fp4 0.61, prefill attention at its default; Blackwell NVFP4 rows +17…+48%, docs/fidelity.md)
+    assert statistics.median(abs(r["error"]) for r in trt) <= 0.22
     held_out = [r for r in h.plan_rows(h.read_rows("amd")) if r["split"] == "validate"]
     tput = [abs(r["error"]) for r in held_out if r["table"] == "throughput"]
     assert statistics.median(tput) <= 0.20  # 12% (99% without vendors.amd)

@@ -306,3 +306,77 @@ def test_continuous_is_prefill_bound_when_the_budget_cannot_feed_the_decodes() -
     # Below the bound nothing changes: 64 requests decode 63.5 at a time (unbounded formula).
     u = continuous(clients=64, capacity=64, prompt=2048, output=128, scheduler=sched, step=_step)
     assert u.decode_batch == round(64 * 127 / 128)
+
+
+def _confounded_rows(ratio_varies: bool):
+    """TTFT = 0.3·t·k_attention + 0.6·t·k_fp4 + 50 ms, both multipliers 1.5 (efficiencies 0.45/1.5 = 0.3
+    and 0.78/1.5 = 0.52); TPOT = 10 ms of bf16 weight streaming at multiplier 1. With the two class times in the
+    same ratio in every row only their sum is seen (0.3·k1 + 0.6·k2 = 1.35, by hand); with the ratio
+    varying from row to row both are seen."""
+    from roofline.planner.calibrate import Features
+
+    rows = []
+    for i in range(24):
+        t = 0.05 * (1 + i % 6)
+        att, fp4 = (0.3 * t * (1 + 0.5 * (i % 4)), 0.6 * t) if ratio_varies else (0.3 * t, 0.6 * t)
+        f = Features(tpot={"gemm_memory:bf16": 0.01}, ttft={"attention_prefill": att, "gemm_compute:fp4": fp4,
+                                                              "per_request_s": 1.0})
+        rows.append((f, 0.01, 1.5 * att + 1.5 * fp4 + 0.05, 0.0, 0.0))
+    return rows
+
+
+def test_calibration_refuses_two_constants_the_rows_see_only_together() -> None:
+    from roofline.planner.calibrate import fit_constants
+    from roofline.workload.efficiency import Efficiency
+
+    base = Efficiency()
+    confounded = fit_constants(_confounded_rows(False), base)
+    refused = [k for k in ("attention_prefill", "gemm_compute:fp4") if k not in confounded.fitted]
+    assert len(refused) == 1, confounded.kept
+    other = ("kernels.gemm_compute.fp4" if refused[0] == "attention_prefill"
+             else "kernels.prefill_attention_compute")
+    assert "do not identify" in confounded.kept[refused[0]] and other in confounded.kept[refused[0]]
+    v = confounded.values
+    assert v[refused[0]] == 1.0  # kept at its default multiplier
+    assert 0.3 * v["attention_prefill"] + 0.6 * v["gemm_compute:fp4"] == pytest.approx(1.35, rel=0.02)
+    assert v["per_request_s"] == pytest.approx(0.05, rel=0.05)
+    # The control: a check that refused every constant would fail here.
+    separated = fit_constants(_confounded_rows(True), base)
+    assert {"attention_prefill", "gemm_compute:fp4"} <= set(separated.fitted)
+    assert separated.values["attention_prefill"] == pytest.approx(1.5, rel=0.03)
+    assert separated.values["gemm_compute:fp4"] == pytest.approx(1.5, rel=0.03)
+
+
+def test_measured_ceiling_bounds_a_gemm_efficiency() -> None:
+    from roofline.planner.calibrate import fit_constants, gemm_ceilings
+    from roofline.workload.efficiency import Efficiency
+
+    # aiconfigurator's fastest NVFP4 GEMM: 5,764 TFLOP/s on B200 (datasheet 9,000) and 6,478 on GB200
+    # (10,000): hwspecs/measured/*-aiconfigurator-gemm.yaml. The larger share bounds; a device without a
+    # measurement of a precision leaves that precision unbounded.
+    assert gemm_ceilings([("fp4", 9000.0, 5764.0),
+                          ("fp4", 10000.0, 6478.0)]) == {"fp4": pytest.approx(0.6478)}
+    assert gemm_ceilings([("fp8", 1978.9, 1418.7), ("fp8", 4500.0, None)]) == {}
+    # Rows that want fp4 GEMMs faster than the datasheet (multiplier 0.5 → efficiency 1.56): the fit stops
+    # at the bound of its multiplier, 0.78 / 0.6478 (efficiency 0.6478), not at the datasheet's 0.78.
+    from roofline.planner.calibrate import Features
+    rows = [(Features(tpot={"gemm_memory:bf16": 0.01},
+                      ttft={"gemm_compute:fp4": 0.1 * (1 + i % 5), "per_request_s": 1.0}),
+             0.01, 0.05 * (1 + i % 5) + 0.02, 0.0, 0.0) for i in range(20)]
+    free = fit_constants(rows, Efficiency())
+    bounded = fit_constants(rows, Efficiency(), ceilings={"fp4": 0.6478})
+    assert free.values["gemm_compute:fp4"] == pytest.approx(0.78)
+    assert bounded.values["gemm_compute:fp4"] == pytest.approx(0.78 / 0.6478, rel=1e-3)
+
+
+def test_calibrate_cli_warns_of_a_constant_the_rows_do_not_identify(tmp_path: Path) -> None:
+    # The excerpt's vLLM rows are one model (Qwen3-32B, 64 layers): a cost per request and one per request
+    # and layer are the same column there, so one of them is refused and the other named.
+    out = tmp_path / "mine.yaml"
+    result = runner.invoke(app, ["calibrate", str(DATA), "--engine", "vllm", "--base", "vllm", "--folds", "0",
+                                 "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.stderr.splitlines() if "do not identify" in x)
+    assert line.startswith("warning: scheduler.per_request") and "trades against" in line
+    assert "kept the default" in line
+    assert "note: kernels.gemm_compute.bf16 bounded by the measured GEMM ceiling" in result.stderr

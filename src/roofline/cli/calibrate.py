@@ -20,7 +20,7 @@ from roofline.errors import InputError
 from roofline.hardware.spec import roofs_from_spec
 from roofline.planner.calibrate import HOST
 from roofline.planner.calibrate import calibrate as fit_profile
-from roofline.planner.calibrate import median_errors
+from roofline.planner.calibrate import gemm_ceilings, median_errors
 from roofline.planner.serving import build_context
 from roofline.planner.serving_runs import predict_runs
 from roofline.workload.engine_profile import (
@@ -124,7 +124,8 @@ def calibrate(
     if unknown:
         raise InputError(f"unknown constant {', '.join(repr(u) for u in unknown)}", place="--hold",
                          fix=f"one of {', '.join(sorted(HOST))}")
-    result = fit_profile(runs, start, predict, folds=folds, source=source, hold=held)
+    ceilings = gemm_ceilings(_measured_gemm(runs, registry))
+    result = fit_profile(runs, start, predict, folds=folds, source=source, hold=held, ceilings=ceilings)
     if result.fit_rows == 0:
         raise InputError(f"the planner refused every row ({result.refused[0].refused})", file=measurements,
                          fix="rows need a bundled model and a registry hardware name")
@@ -141,7 +142,11 @@ def calibrate(
     write_output(profile_yaml(profile, header), output)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     for path, why in result.kept.items():
-        err.print(f"warning: {path} not fitted — {why}; kept the default")
+        err.print(f"warning: {path} not fitted — {why}; kept the default"
+                  + (" (within its measured ceiling)" if path.startswith("kernels.gemm_compute.") else ""))
+    for prec, share in sorted(ceilings.items()):
+        err.print(f"note: kernels.gemm_compute.{prec} bounded by the measured GEMM ceiling, "
+                  f"{share:.0%} of the datasheet (hwspecs/measured overlays of the rows' devices)")
     if result.refused:
         err.print(f"warning: {len(result.refused)} rows refused by the planner (first: {result.refused[0].refused})")
     console = Console(highlight=False, width=120)
@@ -156,6 +161,24 @@ def calibrate(
                   f"TPOT {_pct(result.cv_errors[1])}" + (f"; validate split ({len(validate_rows)} rows) TTFT "
                                                           f"{_pct(validated[0])}, TPOT {_pct(validated[1])}"
                                                           if validate_rows else ""))
+
+
+def _measured_gemm(runs, registry) -> list[tuple[str, float, float | None]]:
+    """(GEMM precision, datasheet TFLOP/s, measured TFLOP/s or None) of every device the rows run on: the
+    fastest of the registry's measured-ceilings overlays of each (hwspecs/measured/), the most measured."""
+    out = set()
+    for run in runs:
+        try:
+            spec = registry.resolve(run.hardware)
+        except InputError:
+            continue  # the planner refuses the row and says why
+        peak = spec.peak_tflops.matrix.get(run.activations)
+        if peak is None:
+            continue
+        figures = [o.peak_tflops.matrix[run.activations] for _, o in registry.overlays.get(spec.name, [])
+                   if run.activations in o.peak_tflops.matrix]
+        out.add((run.activations.value, peak, max(figures) if figures else None))
+    return sorted(out, key=lambda t: (t[0], t[1], t[2] or 0.0))
 
 
 def _base_profile(ref: str) -> EngineProfile:

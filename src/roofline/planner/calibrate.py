@@ -9,7 +9,11 @@ feature; the fit finds the multiplier of each class (its efficiency correction) 
 constants that minimise the relative error over all TPOT and TTFT rows — a bounded, L1-weighted
 least squares (median-seeking), pulled gently toward the defaults so an ill-determined constant
 stays near them. A constant whose feature matters in fewer than ``min_rows`` rows is not fitted:
-it keeps its default and the fit says so. The fitted profile is then re-run through the planner
+it keeps its default and the fit says so; nor is one the rows do not identify (moving it twofold,
+the others refitted, costs less than a likelihood-ratio test's threshold: ``identification``), with
+the constant that traded against it named. A GEMM compute efficiency is bounded by the measured
+ceiling of its precision where one is given (``ceilings``: measured / datasheet throughput).
+The fitted profile is then re-run through the planner
 itself, and those predictions — not the regression's — give the errors reported, in-sample and
 cross-validated (k folds over whole concurrency sweeps).
 """
@@ -132,8 +136,10 @@ def _default(name: str) -> float:
     return 0.0 if name in HOST else 1.0
 
 
-def _bounds(name: str, base: Efficiency) -> tuple[float, float, float]:
-    """(low, high, prior scale). A class multiplier k divides an efficiency: k ≥ η keeps η/k ≤ 1."""
+def _bounds(name: str, base: Efficiency,
+            ceilings: dict[str, float] | None = None) -> tuple[float, float, float]:
+    """(low, high, prior scale). A class multiplier k divides an efficiency: k ≥ η keeps η/k ≤ 1, and
+    k ≥ η/c keeps a GEMM's compute efficiency under its precision's measured ceiling c."""
     if name in HOST:
         return HOST[name]
     if name.startswith("allreduce:"):
@@ -141,7 +147,8 @@ def _bounds(name: str, base: Efficiency) -> tuple[float, float, float]:
     if name.startswith("gemm_memory:"):
         return base.gemm_memory_for(name.split(":")[1]), 6.0, 1.0
     if name.startswith("gemm_compute:"):
-        return base.gemm_compute_for(name.split(":")[1]), 6.0, 1.0
+        prec = name.split(":")[1]
+        return base.gemm_compute_for(prec) / min(1.0, (ceilings or {}).get(prec, 1.0)), 6.0, 1.0
     if name == "attention_decode":
         return base.attention_memory, 6.0, 1.0
     return base.attention_compute, 6.0, 1.0
@@ -154,10 +161,86 @@ class FitResult:
     kept: dict[str, str]  # constant → why it kept its default
 
 
+# A constant is identified when the rows rule out both halving and doubling it: moving it there (the
+# others refitted) must raise the L1 objective Σ|r| by 1.92·b, b = Σ|r|/n — the likelihood-ratio test at
+# 95% (χ²₁ = 3.84 = 2·Δ log L) for errors of Laplace scale b, the distribution an L1 fit assumes.
+LR_THRESHOLD = 1.92
+
+
+@dataclass
+class _System:
+    """The fit's linear system for one choice of fitted constants; the others enter at their values."""
+
+    rows: list[tuple[Features, float, float, float, float]]
+    base: Efficiency
+    ceilings: dict[str, float] | None
+
+    def bounds(self, name: str) -> tuple[float, float, float]:
+        return _bounds(name, self.base, self.ceilings)
+
+    def kept_value(self, name: str) -> float:
+        """A constant not fitted keeps its default, inside its bounds (a measured ceiling binds it too)."""
+        lo, hi, _ = self.bounds(name)
+        return min(max(_default(name), lo), hi)
+
+    def matrix(self, fitted: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        a_rows, b_rows = [], []
+        for f, tpot, ttft, tpot_q, ttft_q in self.rows:
+            for table, offset, measured in ((f.tpot, f.tpot_offset + tpot_q, tpot),
+                                            (f.ttft, f.ttft_offset + ttft_q, ttft)):
+                fixed = offset + sum(v * self.kept_value(k) for k, v in table.items() if k not in fitted)
+                a_rows.append([table.get(k, 0.0) / measured for k in fitted])
+                b_rows.append(1.0 - fixed / measured)
+        return np.array(a_rows), np.array(b_rows)
+
+    def solve(self, fitted: list[str], a: np.ndarray, b: np.ndarray,
+              pin: tuple[int, float] | None = None) -> np.ndarray:
+        bounds = [self.bounds(k) for k in fitted]
+        lo = np.array([x[0] for x in bounds])
+        hi = np.array([x[1] for x in bounds])
+        if pin is not None:
+            lo[pin[0]] = hi[pin[0]] = pin[1]
+        prior = np.array([_default(k) for k in fitted])
+        return _bounded_l1(a, b, prior, np.array([x[2] for x in bounds]), lo, hi)
+
+
+def identification(system: _System, fitted: list[str], a: np.ndarray, b: np.ndarray,
+                   theta: np.ndarray) -> dict[str, tuple[float, str | None]]:
+    """For each fitted constant: how much the objective rises, in units of the threshold, when it is
+    halved or doubled (the cheaper of the two; a move past its bound is ruled out by the bound and not
+    tried; from 0, it is moved to its prior scale) with the others refitted, and the constant that
+    moved most to make up for it."""
+    objective = float(np.abs(a @ theta - b).sum())
+    scale_b = max(objective / max(len(b), 1), 1e-9)
+    out: dict[str, tuple[float, str | None]] = {}
+    for j, name in enumerate(fitted):
+        lo, hi, prior_scale = system.bounds(name)
+        value = theta[j]
+        moves = [prior_scale] if value <= 0 else [value / 2, value * 2]
+        worst: tuple[float, str | None] | None = None
+        for target in moves:
+            if not lo <= target <= hi:
+                continue  # its bound, not the rows, rules that move out
+            moved = system.solve(fitted, a, b, pin=(j, target))
+            cost = (float(np.abs(a @ moved - b).sum()) - objective) / (LR_THRESHOLD * scale_b)
+            shifts = [(abs(math.log(moved[i] / theta[i])) if theta[i] > 0 and moved[i] > 0
+                       else abs(moved[i] - theta[i]) / system.bounds(k)[2], k)
+                      for i, k in enumerate(fitted) if i != j]
+            partner = max(shifts)[1] if shifts and max(shifts)[0] > 0.05 else None
+            if worst is None or cost < worst[0]:
+                worst = (cost, partner)
+        out[name] = worst if worst is not None else (math.inf, None)
+    return out
+
+
 def fit_constants(rows: list[tuple[Features, float, float, float, float]], base: Efficiency, *,
-                  min_rows: int = MIN_ROWS, hold: frozenset[str] = frozenset()) -> FitResult:
+                  min_rows: int = MIN_ROWS, hold: frozenset[str] = frozenset(),
+                  ceilings: dict[str, float] | None = None, identify: bool = True) -> FitResult:
     """rows: (features, measured TPOT, measured TTFT, TPOT queue offset, TTFT queue offset); ``hold``:
-    host constants kept at their defaults, not fitted."""
+    host constants kept at their defaults, not fitted; ``ceilings``: measured/datasheet GEMM throughput
+    by precision, bounding the fitted compute efficiencies; ``identify``: leave out, one at a time, the
+    constant the rows least identify until every fitted one is identified (``identification``)."""
+    system = _System(rows, base, ceilings)
     names = sorted({k for f, *_ in rows for k in (*f.tpot, *f.ttft)})
     kept: dict[str, str] = {}
     fitted: list[str] = []
@@ -167,28 +250,30 @@ def fit_constants(rows: list[tuple[Features, float, float, float, float]], base:
             continue
         n = 0
         for f, tpot, ttft, _, _ in rows:
-            share = max(f.tpot.get(name, 0.0) * (_default(name) or _bounds(name, base)[2]) / tpot,
-                        f.ttft.get(name, 0.0) * (_default(name) or _bounds(name, base)[2]) / ttft)
+            share = max(f.tpot.get(name, 0.0) * (_default(name) or system.bounds(name)[2]) / tpot,
+                        f.ttft.get(name, 0.0) * (_default(name) or system.bounds(name)[2]) / ttft)
             n += share >= 0.05
         if n >= min_rows:
             fitted.append(name)
         else:
             kept[name] = f"matters (≥ 5% of a prediction) in {n} row{'s' if n != 1 else ''}, fewer than {min_rows}"
-    a_rows, b_rows = [], []
-    for f, tpot, ttft, tpot_q, ttft_q in rows:
-        for table, offset, measured in ((f.tpot, f.tpot_offset + tpot_q, tpot), (f.ttft, f.ttft_offset + ttft_q, ttft)):
-            fixed = offset + sum(v * _default(k) for k, v in table.items() if k not in fitted)
-            a_rows.append([table.get(k, 0.0) / measured for k in fitted])
-            b_rows.append(1.0 - fixed / measured)
-    values = {name: _default(name) for name in names}
-    if fitted:
-        a, b = np.array(a_rows), np.array(b_rows)
-        bounds = [_bounds(k, base) for k in fitted]
-        prior = np.array([_default(k) for k in fitted])
-        scale = np.array([s for *_, s in bounds])
-        theta = _bounded_l1(a, b, prior, scale, np.array([lo for lo, _, _ in bounds]),
-                            np.array([hi for _, hi, _ in bounds]))
-        values.update(dict(zip(fitted, theta.tolist())))
+    theta = np.zeros(0)
+    while fitted:
+        a, b = system.matrix(fitted)
+        theta = system.solve(fitted, a, b)
+        if not identify:
+            break
+        found = identification(system, fitted, a, b, theta)
+        name, (cost, partner) = min(found.items(), key=lambda kv: kv[1][0])
+        if cost >= 1.0:
+            break
+        change = (f"changes the fit by {cost:.2f} of the 95% likelihood-ratio threshold" if cost >= 0 else
+                  "fits the rows better than the joint fit did (its optimum is approximate)")
+        kept[name] = (f"the rows do not identify it: halving or doubling it (the others refitted) {change}"
+                      + (f"; {constant_path(partner)} trades against it" if partner else ""))
+        fitted.remove(name)
+    values = {name: system.kept_value(name) for name in names}
+    values.update(dict(zip(fitted, theta.tolist())))
     return FitResult(values, fitted, kept)
 
 
@@ -227,7 +312,9 @@ def profile_from_fit(base: EngineProfile, result: FitResult, eff: Efficiency, no
     v = {k: float(f"{x:.4g}") for k, x in result.values.items()}  # four figures: what the file says is what ran
     gemm_c, gemm_m, latency = {}, {}, {}
     updates: dict[str, object] = {}
-    for name in result.fitted:
+    # a kept GEMM compute multiplier off 1 is one a measured ceiling moved
+    moved = [k for k in result.kept if k.startswith("gemm_compute:") and v.get(k, 1.0) != 1.0]
+    for name in [*result.fitted, *moved]:
         value = v[name]
         if name.startswith("gemm_memory:"):
             prec = name.split(":")[1]
@@ -303,7 +390,8 @@ def _ttft_offset(p: Prediction) -> float:
 
 
 def _fit_once(runs_preds: list[RunPrediction], base_eff: Efficiency, queue: dict[str, tuple[float, float]],
-              min_rows: int, hold: frozenset[str] = frozenset()) -> FitResult:
+              min_rows: int, hold: frozenset[str] = frozenset(),
+              ceilings: dict[str, float] | None = None) -> FitResult:
     rows = []
     for r in runs_preds:
         assert r.prediction is not None and r.config is not None
@@ -311,13 +399,15 @@ def _fit_once(runs_preds: list[RunPrediction], base_eff: Efficiency, queue: dict
                         r.config.parallelism.attention_data)
         tq, fq = queue.get(r.run.id, (0.0, _ttft_offset(r.prediction)))
         rows.append((f, r.run.tpot_s, r.run.ttft_s, tq, fq))
-    return fit_constants(rows, base_eff, min_rows=min_rows, hold=hold)
+    return fit_constants(rows, base_eff, min_rows=min_rows, hold=hold, ceilings=ceilings)
 
 
 def calibrate(runs: list[MeasuredRun], base: EngineProfile, predict: Predictor, *, folds: int = 5,
-              min_rows: int = MIN_ROWS, source: str = "", hold: frozenset[str] = frozenset()) -> Calibration:
+              min_rows: int = MIN_ROWS, source: str = "", hold: frozenset[str] = frozenset(),
+              ceilings: dict[str, float] | None = None) -> Calibration:
     """Fit ``base``'s engine constants to ``runs``; ``predict`` runs the planner with a profile; ``hold``:
-    host constants (HOST) left at their defaults."""
+    host constants (HOST) left at their defaults; ``ceilings``: the most a GEMM compute efficiency may be,
+    by precision (measured / datasheet throughput: ``gemm_ceilings``)."""
     unknown = sorted(hold - set(HOST))
     if unknown:
         raise ValueError(f"cannot hold {', '.join(unknown)}: only {', '.join(sorted(HOST))}")
@@ -331,7 +421,7 @@ def calibrate(runs: list[MeasuredRun], base: EngineProfile, predict: Predictor, 
         queue: dict[str, tuple[float, float]] = {}
         profile, result = start, FitResult({}, [], {})
         for _ in range(2):  # the slot wait (C > R) depends on the fitted times: refit once with it updated
-            result = _fit_once(subset, base_eff, queue, min_rows, hold)
+            result = _fit_once(subset, base_eff, queue, min_rows, hold, ceilings)
             notes = {constant_path(k): f"fitted: {source}" for k in result.fitted}
             profile = profile_from_fit(start, result, base_eff, notes)
             again = predict([r.run for r in subset], profile)
@@ -359,6 +449,18 @@ def calibrate(runs: list[MeasuredRun], base: EngineProfile, predict: Predictor, 
     profile = profile.model_copy(update={"provenance": provenance})
     kept = {constant_path(k): why for k, why in result.kept.items()}
     return Calibration(profile, len(usable), refused, kept, fit_errors, cv_errors, fitted_results)
+
+
+def gemm_ceilings(measured: list[tuple[str, float, float | None]]) -> dict[str, float]:
+    """(precision, datasheet TFLOP/s, measured TFLOP/s or None) of each device the rows run a
+    precision on → the precision's ceiling as a share of the datasheet: the largest over its devices,
+    and none where a device of it has no measurement (an efficiency cannot be bounded by others')."""
+    out: dict[str, float] = {}
+    for prec in sorted({p for p, *_ in measured}):
+        shares = [m / peak if m is not None and peak > 0 else None for p, peak, m in measured if p == prec]
+        if shares and None not in shares:
+            out[prec] = min(1.0, max(s for s in shares if s is not None))
+    return out
 
 
 def _pct(value: float | None) -> str:
