@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from typing import TYPE_CHECKING
 
 from rich.console import Group
@@ -196,7 +198,8 @@ def hw_show_renderable(spec: HardwareSpec, roofs: Roofs, source_file: str, overl
     )
     info.add_row("spec file", source_file)
     if overlays:
-        info.add_row("measured", ", ".join(overlays) + "  (use --ceilings measured)")
+        # File names only (they live beside each other in hwspecs/measured/): the hint stays on one line.
+        info.add_row("measured", ", ".join(Path(o).name for o in overlays) + "  (use --ceilings measured)")
 
     table = Table(header_style="bold", title="compute roofs (dense) and ridge points")
     for column, justify in [("unit", "left"), ("precision", "left"), ("peak", "right"), ("ridge FLOP/B", "right"), ("origin", "left")]:
