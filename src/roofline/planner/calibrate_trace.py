@@ -297,15 +297,8 @@ def _gemm_constants(fit: _Fit, samples: list[KernelSample], eff: Efficiency) -> 
             if band == "gemm_memory" and latency is not None and precision == main:
                 continue
             group = [k for k in samples if k.op_class == band and k.precision == precision]
-            key = f"kernels.{band}.{precision}"
-            result = _class_fit(group, eff)
-            if result is None:
-                if group:
-                    fit.kept[key] = _too_short(group)
-                continue
-            note = "tile fill divided out with rows = AI" if band == "gemm_compute" else ""
-            if fit.accept(key, min(result[0], 1.0), result[1], result[2], default_for(precision), note):
-                fit.set(key, min(result[0], 1.0))
+            _fit_group(fit, f"kernels.{band}.{precision}", group, eff, default_for(precision),
+                       "tile fill divided out with rows = AI" if band == "gemm_compute" else "")
 
 
 def _class_constants(fit: _Fit, samples: list[KernelSample], eff: Efficiency) -> None:
@@ -314,15 +307,18 @@ def _class_constants(fit: _Fit, samples: list[KernelSample], eff: Efficiency) ->
                                      ("attention_prefill", "prefill_attention_compute",
                                       eff.prefill_attention_compute or eff.attention_compute),
                                      ("elementwise", "elementwise_memory", eff.elementwise_memory)):
-        group = [k for k in samples if k.op_class == cls]
-        key = f"kernels.{field_name}"
-        result = _class_fit(group, eff)
-        if result is None:
-            if group:
-                fit.kept[key] = _too_short(group)
-            continue
-        if fit.accept(key, min(result[0], 1.0), result[1], result[2], default):
-            fit.set(key, min(result[0], 1.0))
+        _fit_group(fit, f"kernels.{field_name}", [k for k in samples if k.op_class == cls], eff, default)
+
+
+def _fit_group(fit: _Fit, key: str, group: list[KernelSample], eff: Efficiency, default: float, note: str = "") -> None:
+    """One efficiency from a class of kernels: fitted and kept if it passes, else the default with why."""
+    result = _class_fit(group, eff)
+    if result is None:
+        if group:
+            fit.kept[key] = _too_short(group)
+        return
+    if fit.accept(key, min(result[0], 1.0), result[1], result[2], default, note):
+        fit.set(key, min(result[0], 1.0))
 
 
 def _launch_constants(fit: _Fit, facts: list[TraceFacts], eff: Efficiency) -> None:
