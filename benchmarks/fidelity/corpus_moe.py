@@ -218,7 +218,21 @@ def row_config(row: dict[str, str], model: str, entry: ix.Entry | None = None,
                                  isl=_int(row, "isl"), osl=_int(row, "osl"), tp=_int(row, "tp_size"))
         for section, values in fixed.items():
             data[section] = {**data.get(section, {}), **values}  # type: ignore[dict-item]
+        if (interval := recv_interval(row, model)) is not None:
+            data["runtime"] = {**data["runtime"], "recv_interval": interval}  # type: ignore[dict-item]
     return ServingConfig.model_validate(data)
+
+
+def recv_interval(row: dict[str, str], model: str) -> int | None:
+    """SGLang's --scheduler-recv-interval in InferenceX's single-node DeepSeek-R1 B200 scripts of the corpus's
+    time (benchmarks/single_node/dsr1_fp4_b200.sh and dsr1_fp8_b200.sh at b4202bb6e, 2026-03-25): 30 at
+    concurrency ≥ 16, else 10 (the fp8 script's TP 4 branch: 10 at any concurrency). None for other rows."""
+    if not (inferencex_record(row) and row["backend"] == "sglang" and row["mode"] == "agg"
+            and row["system"] == "b200_sxm" and model in ("deepseek-r1", "deepseek-v3")):
+        return None
+    par = unsquared(row, pool(row, ""))
+    fp8_tp4 = row["gemm_quant_mode"] == "fp8" and par["tensor"] * par["attention_data"] == 4
+    return 30 if concurrency(row) >= 16 and not fp8_tp4 else 10
 
 
 def main(argv: list[str] | None = None) -> int:

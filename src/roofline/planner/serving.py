@@ -55,6 +55,8 @@ class ServingContext:
             updates["per_request_s"] = 0.0
         if cfg.runtime.max_num_tokens is not None:  # the deployment's own token budget
             updates["token_budget"] = cfg.runtime.max_num_tokens
+        if cfg.runtime.recv_interval is not None:  # the deployment's own request-poll interval
+            updates["recv_interval"] = cfg.runtime.recv_interval
         return scheduler.model_copy(update=updates) if updates else scheduler
 
     def capacity_for(self, cfg: ServingConfig) -> float:

@@ -95,6 +95,9 @@ class Scheduler(_Strict):
     # request's first token at the batch's end, so a request also waits for the prompts packed after
     # it (SGLang's PrefillAdder; roofline.workload.scheduling.batch_fill). Off: only its own chunks.
     prefill_batch_fill: bool = False
+    # The engine takes new requests in only every this many iterations while it decodes (SGLang
+    # --scheduler-recv-interval; 1: every iteration). An arrival waits for the next poll.
+    recv_interval: int = Field(1, ge=1, le=10_000)
     # Fraction of device memory the engine manages (vLLM gpu_memory_utilization 0.9).
     memory_fraction: float = Field(1.0, gt=0, le=1)
     # Derived from the device instead of memory_fraction when set (SGLang's default mem_fraction_static).

@@ -156,14 +156,17 @@ def continuous(
         # The residual life of the iteration under way, as a multiple of TPOT (½ when all are alike).
         long_s = (mixed.time_s if mixed is not None else t_decode) + host
         half = residual_life(share, t_decode + host, long_s) / tpot if tpot > 0 else 0.5
+        # Polled every N iterations, an arrival (uniform over the N-iteration cycle) waits N/2 of them
+        # for the poll: (N − 1)/2 more than the residual iteration counted in ``half``.
+        recv = (scheduler.recv_interval - 1) / 2
     else:
         own = step(0, 0, prompt if chunks == 1 else chunk, prompt)
-        marginal, others, half = 0.0, 0.0, 0.0
+        marginal, others, half, recv = 0.0, 0.0, 0.0, 0.0  # one client: it arrives at an idle engine
     # Prefill-bound: the iterations a request waits in the engine before its chunks run.
     waiting = max(lifetime - (chunks + output - 1), 0.0) if prefill_bound else 0.0
     fixed = request_host_time(scheduler, layers)
     fill = batch_fill(scheduler, running, prompt) if running > 1 else 0.0
-    in_engine_ttft = (fixed + chunks * (own.time_s + host) + (others + fill) * marginal + half * tpot
+    in_engine_ttft = (fixed + chunks * (own.time_s + host) + (others + fill) * marginal + (half + recv) * tpot
                       + waiting * tpot)
     held = 0.0
     if batch_wait is not None:
@@ -181,7 +184,7 @@ def continuous(
         ttft = reported_ttft(steady, wave, benchmark.requests_per_client * clients, benchmark.statistic)
     # The weights of the step times in TPOT and TTFT (for calibration; the slot wait is kept apart).
     tpot_weights = {"decode": 1 - share, "mixed": share}
-    ttft_weights = {"own": chunks, "own_minus_decode": others + fill, "batch_fill": fill, "half_tpot": half + waiting,
+    ttft_weights = {"own": chunks, "own_minus_decode": others + fill, "batch_fill": fill, "half_tpot": half + recv + waiting,
                     "request_layers": layers}
     return ServingTimes(
         mode="continuous", clients=clients, running=running, queued=max(clients - running, 0),

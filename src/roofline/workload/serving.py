@@ -161,6 +161,9 @@ class Runtime(_Section):
     # The token budget per iteration, where the deployment sets it (vLLM --max-num-batched-tokens,
     # TensorRT-LLM --max_num_tokens, SGLang --chunked-prefill-size); None: the engine profile's.
     max_num_tokens: int | None = Field(default=None, ge=1, le=10_000_000)
+    # Iterations between the scheduler's polls for new requests (SGLang --scheduler-recv-interval);
+    # None: the engine profile's.
+    recv_interval: int | None = Field(default=None, ge=1, le=10_000)
     # TensorRT-LLM's context batch wait (batch_wait_timeout_iters, batch_wait_max_tokens_ratio).
     batch_wait: BatchWait | None = None
 
