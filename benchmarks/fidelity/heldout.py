@@ -26,20 +26,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from functools import lru_cache
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from corpus import _hardware, _model  # noqa: E402  (the corpus benchmark's cached loaders)
 from published import read_table, summarise, summary_lines  # noqa: E402
 
 from roofline.errors import InputError  # noqa: E402
-from roofline.hardware.registry import load_registry  # noqa: E402
-from roofline.hardware.spec import roofs_from_spec  # noqa: E402
 from roofline.planner.serving import build_context, evaluate  # noqa: E402
 from roofline.workload.engine_profile import EngineProfile, load_engine_profile  # noqa: E402
-from roofline.workload.model import load_model  # noqa: E402
 from roofline.workload.serving import ServingConfig  # noqa: E402
 
 TABLES = {
@@ -60,17 +57,6 @@ def read_rows(table: str) -> list[dict]:
         fit = table == "amd" and row["model"] == AMD_FIT_MODEL
         row["split"] = "fit" if fit else "validate"
     return rows
-
-
-@lru_cache(maxsize=None)
-def _hardware(name: str):
-    spec = load_registry().resolve(name)
-    return spec, roofs_from_spec(spec)
-
-
-@lru_cache(maxsize=None)
-def _model(name: str):
-    return load_model(name)[0]
 
 
 def row_config(row: dict) -> ServingConfig:
