@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import sys
 from pathlib import Path
 
 DATA = Path("/work/ext/ai-dynamo+aiconfigurator/aic-core/src/aiconfigurator_core/systems/data")
@@ -62,6 +63,17 @@ def main() -> int:
     ap.add_argument("--write", action="store_true",
                     help="write hwspecs/measured/<hw>-aiconfigurator-gemm.yaml")
     args = ap.parse_args()
+    try:
+        import pandas  # noqa: F401, PLC0415
+        import pyarrow  # noqa: F401, PLC0415
+    except ImportError as exc:
+        print(f"gemm_ceilings.py: error: reading aiconfigurator's parquet files needs pandas and pyarrow ({exc.name} "
+              "is missing) — pip install pandas pyarrow (the committed overlays need neither)", file=sys.stderr)
+        return 2
+    if not any(args.data.glob("*/gemm")):
+        print(f"gemm_ceilings.py: error: {args.data}: no <system>/gemm/ folders — pass --data "
+              "aic-core/src/aiconfigurator_core/systems/data of an aiconfigurator checkout", file=sys.stderr)
+        return 2
     out = Path(__file__).resolve().parents[2] / "hwspecs" / "measured"
     for system, name in SYSTEMS.items():
         text = overlay(system, name, ceilings(args.data, system))
