@@ -78,9 +78,11 @@ def test_without_attention_dp_the_placement_changes_nothing() -> None:
 
 
 def test_config_227_is_still_refused_with_the_arithmetic() -> None:
-    """177.1 GB of weights on a GB200 (198.67e9 usable bytes) exceed SGLang's 0.88 pool (174.8 GB):
-    the run needed mem_fraction_static ≥ 0.89, above both the profile's 0.88 and SGLang's own default
-    for this layout (0.811, server_args._handle_gpu_memory_settings); the corpus does not record it."""
+    """177.1 GB of weights on a GB200 (198.67e9 usable bytes) exceed the pool SGLang's own formula
+    (scheduler.memory_reserve, server_args._handle_gpu_memory_settings) gives this prefill worker at the
+    profile's 8,192-token budget: 0.878 × 198.67 = 174.4 GB (174.8 GB at the old fixed 0.88; 0.813 at
+    SGLang's 16,384 default chunk on this part). The run needed mem_fraction_static ≥ 0.89; the corpus
+    does not record it."""
     from roofline.errors import InputError
 
     cfg = ServingConfig.model_validate({**config("sglang").model_dump(exclude_none=True), "gpus": 8, "serving": {
@@ -90,7 +92,7 @@ def test_config_227_is_still_refused_with_the_arithmetic() -> None:
     arch = load_model("deepseek-v3")[0]
     spec = load_registry().resolve("gb200")
     context = build_context(cfg, arch, spec, roofs_from_spec(spec))
-    with pytest.raises(InputError, match=r"177\.1 GB per GPU of 174\.8 GB"):
+    with pytest.raises(InputError, match=r"177\.1 GB per GPU of 174\.4 GB"):
         evaluate(cfg, context)
 
 

@@ -35,7 +35,7 @@ def predict_disaggregated(cfg: ServingConfig, context, draft) -> Prediction:  # 
     memories = {}
     for name, pool_cfg in (("prefill", prefill_cfg), ("decode", decode_cfg)):
         check_layout(arch, pool_cfg)
-        memory = plan_memory(arch, pool_cfg, context.capacity_bytes)
+        memory = plan_memory(arch, pool_cfg, context.capacity_for(pool_cfg))
         fixed = memory.weight_bytes + memory.workspace_bytes + memory.reserve_bytes
         if fixed > memory.capacity_bytes or memory.max_batch < 1:
             raise InputError(f"the {name} worker does not fit: weights {fmt_bytes(memory.weight_bytes)} per GPU of "
