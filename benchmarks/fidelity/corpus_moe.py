@@ -244,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="InferenceX layout table (inferencex_layouts.py); 'none': every InferenceX row as disagg?")
     ap.add_argument("--no-harness", action="store_true",
                     help="predict the steady state, without what each row's benchmark harness fixes")
+    ap.add_argument("--dump", type=Path, help="write every planned row (layout, measured, predicted) to this CSV")
     args = ap.parse_args(argv)
     try:
         entries = [] if args.layouts == "none" else ix.load_table(Path(args.layouts))
@@ -259,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     from_matrix: dict[str, list[tuple[float, float]]] = defaultdict(list)  # by speculation
     by_pool: dict[str, list[tuple[float, float]]] = defaultdict(list)  # by engine, decode attention, speculation
     joined: Counter = Counter()
+    dumped: list[dict[str, object]] = []
     for row in rows:
         model = MODELS[row["model_path"]]
         found = ix.match(row, entries) if entries else None
@@ -279,11 +281,24 @@ def main(argv: list[str] | None = None) -> int:
             continue
         groups[key].append((p.ttft_s * 1e3 / float(row["silicon_ttft_ms"]) - 1,
                             p.itl_s * 1e3 / float(row["silicon_tpot_ms"]) - 1))
+        if args.dump:
+            dumped.append({"model": model, "backend": row["backend"], "system": row["system"], "mode": key[3],
+                           "gpus": cfg.gpus, "concurrency": concurrency(row), "isl": row["isl"], "osl": row["osl"],
+                           "precision": row["gemm_quant_mode"], "moe_precision": row["moe_quant_mode"],
+                           "layout": cfg.model_dump_json(include={"parallelism", "serving", "speculative"}),
+                           "source": row.get("silicon_data_source", ""),
+                           "ttft_ms": row["silicon_ttft_ms"], "ttft_pred_ms": round(p.ttft_s * 1e3, 3),
+                           "tpot_ms": row["silicon_tpot_ms"], "tpot_pred_ms": round(p.itl_s * 1e3, 4)})
         if (entry := usable(found)) is not None:
             from_matrix[f"MTP {entry.draft_tokens} draft tokens" if entry.draft_tokens else "no speculation"].append(
                 groups[key][-1])
             by_pool[f"{row['backend']} attention-{'DP' if entry.decode.dp_attn else 'TP'} decode, "
                     f"{'MTP' if entry.draft_tokens else 'no MTP'}"].append(groups[key][-1])
+    if args.dump and dumped:
+        with args.dump.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(dumped[0]))
+            writer.writeheader()
+            writer.writerows(dumped)
     print("| model | backend | system | mode | rows | refused | TTFT median abs err | TPOT median abs err | TPOT bias |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|")
     everything = []
