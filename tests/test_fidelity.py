@@ -144,3 +144,19 @@ def test_engine_fused_attention_sets_the_memory_check() -> None:
     fused = plan_memory(arch, context.effective(cfg), context.capacity_bytes).workspace_bytes
     assert unfused - fused == pytest.approx(2 * 32 * 8192**2, rel=1e-9)
     assert evaluate(cfg, context).prediction is not None  # was refused: "does not fit ... by ~1 GB"
+
+
+def test_corpus_moe_dump_writes_each_planned_row(tmp_path: Path) -> None:
+    """`corpus_moe.py --dump` writes one line per planned row with the row's own measured figures (the
+    excerpt's two Kimi-K2.5 rows; the Qwen3-32B rows are dense and not in this benchmark)."""
+    import csv
+
+    excerpt = Path(__file__).parent / "data" / "aiconfigurator" / "silicon_sample_excerpt.csv"
+    source = [r for r in csv.DictReader(excerpt.open()) if r["model_path"] == "moonshotai/Kimi-K2.5"]
+    out = tmp_path / "rows.csv"
+    assert _corpus_moe().main(["--csv", str(excerpt), "--split", "all", "--dump", str(out)]) == 0
+    dumped = list(csv.DictReader(out.open()))
+    assert len(dumped) == len(source) == 2
+    assert sorted(float(r["ttft_ms"]) for r in dumped) == sorted(float(r["silicon_ttft_ms"]) for r in source)
+    assert all(r["model"] == "kimi-k2.5" and float(r["ttft_pred_ms"]) > 0 and float(r["tpot_pred_ms"]) > 0
+               for r in dumped)
