@@ -160,3 +160,10 @@ def test_corpus_moe_dump_writes_each_planned_row(tmp_path: Path) -> None:
     assert sorted(float(r["ttft_ms"]) for r in dumped) == sorted(float(r["silicon_ttft_ms"]) for r in source)
     assert all(r["model"] == "kimi-k2.5" and float(r["ttft_pred_ms"]) > 0 and float(r["tpot_pred_ms"]) > 0
                for r in dumped)
+
+
+def test_corpus_moe_dump_into_a_missing_folder_is_one_line_exit_2(tmp_path: Path, capsys) -> None:
+    excerpt = Path(__file__).parent / "data" / "aiconfigurator" / "silicon_sample_excerpt.csv"
+    assert _corpus_moe().main(["--csv", str(excerpt), "--dump", str(tmp_path / "no" / "rows.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("error: --dump") and "does not exist" in err

@@ -246,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="predict the steady state, without what each row's benchmark harness fixes")
     ap.add_argument("--dump", type=Path, help="write every planned row (layout, measured, predicted) to this CSV")
     args = ap.parse_args(argv)
+    if args.dump and not args.dump.parent.is_dir():
+        print(f"error: --dump {args.dump}: folder {args.dump.parent} does not exist — give a path in an existing folder",
+              file=sys.stderr)
+        return 2
     try:
         entries = [] if args.layouts == "none" else ix.load_table(Path(args.layouts))
     except InputError as exc:
@@ -294,11 +298,18 @@ def main(argv: list[str] | None = None) -> int:
                 groups[key][-1])
             by_pool[f"{row['backend']} attention-{'DP' if entry.decode.dp_attn else 'TP'} decode, "
                     f"{'MTP' if entry.draft_tokens else 'no MTP'}"].append(groups[key][-1])
-    if args.dump and dumped:
-        with args.dump.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(dumped[0]))
-            writer.writeheader()
-            writer.writerows(dumped)
+    if args.dump and not dumped:
+        print(f"error: --dump {args.dump}: no row was planned, nothing written", file=sys.stderr)
+        return 2
+    if args.dump:
+        try:
+            with args.dump.open("w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(dumped[0]))
+                writer.writeheader()
+                writer.writerows(dumped)
+        except OSError as exc:
+            print(f"error: --dump {args.dump}: {exc.strerror} — give a writable path", file=sys.stderr)
+            return 2
     print("| model | backend | system | mode | rows | refused | TTFT median abs err | TPOT median abs err | TPOT bias |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|")
     everything = []
