@@ -144,9 +144,65 @@ def test_a_formerly_refused_sglang_gb200_row_plans() -> None:
     assert prediction.itl_s > 0
 
 
+# dsr1_gb200_sglang_fp8_disagg_1024x1024_c128_cfg227 (db-dump/2026-04-27, filed under DeepSeek-V3): it records
+# prefill 1 worker attention-DP 4 × moe-TP 4, decode 4 such workers — the matrix's declared layout. Matrix of
+# 2025-12-21 (be3394ea5931), dsr1-fp8-gb200-dynamo-sglang 1k/1k, conc-list [2, 4, 8, 16, 64, 128]:
+# PREFILL_NODES=1, DECODE_NODES=4, SCRIPT_MODE=1k1k-low-latency, whose script runs TP 4, DP 1, EP 1 at
+# --mem-fraction-static 0.95 (ix.low_latency).
+DB_DUMP_LOW_LATENCY = {
+    "id": "dsr1_gb200_sglang_fp8_disagg_1024x1024_c128_cfg227", "model_path": "deepseek-ai/DeepSeek-V3",
+    "system": "gb200", "backend": "sglang", "precision": "fp8", "mode": "disagg", "isl": "1024", "osl": "1024",
+    "gemm_quant_mode": "fp8_block", "moe_quant_mode": "fp8_block",
+    "silicon_data_source": "db-dump/2026-04-27; config_id=227; silicon_concurrency=128; "
+                           "measured=2025-12-21T00:00:00.000Z; workflow_run_id=227; lmsysorg/sglang:v0.5.5.post2",
+    **{f"{role}_{k}": v for role, workers, batch in (("prefill", "1", "1"), ("decode", "4", "8"))
+       for k, v in (("num_workers", workers), ("batch_size", batch), ("tp_size", "1"), ("pp_size", "1"),
+                    ("attention_dp_size", "4"), ("moe_tp_size", "4"), ("moe_ep_size", "1"))},
+}
+
+
+def test_a_low_latency_script_runs_tensor_parallel_at_its_memory_fraction() -> None:
+    moe = _load("corpus_moe")
+    entry = ix.recorded_entry(DB_DUMP_LOW_LATENCY, TABLE)
+    assert entry is not None and entry.script_mode == "1k1k-low-latency"
+    assert (entry.prefill.nodes, entry.decode.workers, entry.decode.nodes) == (1, 4, 4)
+    assert ix.planner_pool(entry.prefill, "gb200", "sglang", script_mode=entry.script_mode) == {
+        "workers": 1, "tensor": 4, "attention_data": 1, "expert": 1, "expert_tensor": 4, "batch": None}
+    cfg = moe.row_config(DB_DUMP_LOW_LATENCY, "deepseek-v3", script_mode=entry.script_mode)
+    pre = cfg.serving.disaggregated.prefill
+    assert (pre.tensor, pre.attention_data, pre.expert) == (4, 1, 1) and cfg.runtime.memory_fraction == 0.95
+    spec, roofs = moe._hardware(cfg.hardware)
+    arch = moe.load_model("deepseek-v3")[0]
+    assert moe.evaluate(cfg, moe.build_context(cfg, arch, spec, roofs)).prediction.itl_s > 0
+    # As recorded (attention DP 4, the attention weights on every GPU) the worker did not fit a GB200.
+    declared = moe.row_config(DB_DUMP_LOW_LATENCY, "deepseek-v3")
+    with pytest.raises(InputError, match="prefill worker does not fit"):
+        moe.evaluate(declared, moe.build_context(declared, arch, spec, roofs))
+    # Other db-dump rows and other sources do not join this way.
+    assert ix.recorded_entry({**DB_DUMP_LOW_LATENCY, "silicon_data_source": GB200_SGLANG["silicon_data_source"]},
+                             TABLE) is None
+
+
+# 2026_04_06_deepseek_r1_gb200_sglang_fp4_disagg_1024x1024_c8192_tp1_ep1_1200: concurrency 8192 is in two
+# entries of dsr1-fp4-gb200-dynamo-sglang (2025-12-21): the same prefill (4 workers, PREFILL_NODES=4), one
+# decode worker on DECODE_NODES=8 or on 12. Refused before (one GPU per worker from the blank counts).
+GB200_TWO_DECODES = {**GB200_SGLANG, "silicon_data_source": GB200_SGLANG["silicon_data_source"].replace("=2048", "=8192")}
+
+
+def test_an_ambiguous_row_plans_with_the_smallest_candidate_and_stays_apart() -> None:
+    moe = _load("corpus_moe")
+    found = ix.match(GB200_TWO_DECODES, TABLE)
+    assert found.status == "ambiguous"
+    assert sorted(e.decode.nodes for e in found.candidates) == [8, 12]
+    chosen = moe.stand_in(found)
+    assert chosen.decode.nodes == 8 and chosen.prefill.nodes == 4
+    assert moe.stand_in(ix.match(B200_MTP, TABLE)) is None  # a matched row needs no stand-in
+    assert moe.mode_label(GB200_TWO_DECODES, found) == "disagg?"
+
+
 HEADER = ",".join(ix.COLUMNS)
 GOOD = ("2026-04-06,cfg,dsr1,fp4,b200_sxm,trtllm,img,8192,1024,60,mtp,3,1,4,4,true,,5,8,8,false,,8,"
-        "ctx1_gen5_tep8_batch8_eplb0_mtp3.yaml")
+        "ctx1_gen5_tep8_batch8_eplb0_mtp3.yaml,")
 
 
 def test_the_table_loader_reads_a_good_row(tmp_path: Path) -> None:
@@ -161,7 +217,7 @@ def test_the_table_loader_reads_a_good_row(tmp_path: Path) -> None:
     (f"{HEADER}\n{GOOD.replace(',5,8,8,', ',five,8,8,')}\n", "line 2: invalid literal"),
     (f"{HEADER}\n{GOOD.replace(',true,', ',yes,')}\n", "prefill_dp_attn is 'yes', not true/false"),
     (f"{HEADER}\n{GOOD.replace(',5,8,8,', ',0,8,8,')}\n", "decode_workers is 0, not a positive count"),
-    (f"{HEADER}\n{GOOD},extra\n", "25 cells for 24 columns"),
+    (f"{HEADER}\n{GOOD},extra\n", "26 cells for 25 columns"),
     ("# only comments\n", "empty table"),
 ])
 def test_the_table_loader_names_the_bad_place(tmp_path: Path, text: str, says: str) -> None:

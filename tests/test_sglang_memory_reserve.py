@@ -58,3 +58,25 @@ def test_the_sglang_profile_plans_its_pool_with_it() -> None:
     arch = load_model("qwen3-32b")[0]
     ctx = build_context(cfg, arch, spec, roofs_from_spec(spec))
     assert ctx.capacity_for(cfg) == pytest.approx(H100 * 0.834)
+
+
+def test_a_deployed_memory_fraction_replaces_the_derived_one() -> None:
+    # --mem-fraction-static 0.95 (InferenceX's dynamo-sglang GB200 low-latency scripts): 0.95 of the H100's
+    # 85,018,279,936 B, not the derived 0.834; vLLM's --gpu-memory-utilization likewise replaces its profile's.
+    from roofline.hardware.spec import roofs_from_spec
+    from roofline.planner.serving import build_context
+    from roofline.workload.model import load_model
+    from roofline.workload.serving import ServingConfig
+
+    spec = load_registry().resolve("h100-sxm")
+    arch = load_model("qwen3-32b")[0]
+    for engine in ("sglang", "vllm"):
+        cfg = ServingConfig.model_validate({
+            "model": "qwen3-32b", "hardware": "h100-sxm", "runtime": {"engine": engine, "memory_fraction": 0.95},
+            "serving": {"mode": "continuous", "prompt_tokens": 1024, "output_tokens": 128, "concurrency": 16}})
+        assert build_context(cfg, arch, spec, roofs_from_spec(spec)).capacity_for(cfg) == pytest.approx(H100 * 0.95)
+    # A static batch still allocates its own cache from the whole GPU.
+    static = cfg.model_copy(update={"serving": cfg.serving.model_copy(update={"mode": "static", "batch": 4})})
+    assert build_context(static, arch, spec, roofs_from_spec(spec)).capacity_for(static) == H100
+    with pytest.raises(ValueError, match="memory_fraction"):
+        ServingConfig.model_validate({"model": "qwen3-32b", "runtime": {"memory_fraction": 1.2}})

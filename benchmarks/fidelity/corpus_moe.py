@@ -94,6 +94,12 @@ def pool(row: dict[str, str], prefix: str) -> dict[str, int]:
     return {"tensor": tp, "attention_data": dp, "expert": ep, "expert_tensor": moe_tp}
 
 
+def tensor_parallel(par: dict[str, int]) -> dict[str, int]:
+    """A pool's GPUs run as one tensor-parallel group (attention and experts), whatever it records."""
+    width = par["tensor"] * par["attention_data"]
+    return {"tensor": width, "attention_data": 1, "expert": 1, "expert_tensor": width}
+
+
 def inferencex_record(row: dict[str, str]) -> bool:
     """Rows aiconfigurator imported from InferenceX (its database dump or the 2026-… source files)."""
     source = row.get("silicon_data_source", "")
@@ -131,6 +137,25 @@ def usable(found: ix.Match | None) -> ix.Entry | None:
     if found is None or found.status != "matched" or found.entry is None:
         return None
     return found.entry if found.entry.draft_tokens is not None else None
+
+
+def stand_in(found: ix.Match | None) -> ix.Entry | None:
+    """For a row the matrix does not resolve to one layout (``ambiguous``), the candidate it is planned
+    with — the row stays ``disagg?``: the one on the fewest GPUs, without speculation before with it, then
+    in matrix order, among those whose speculation is fully known. Better than the row's blank worker
+    counts (one GPU per worker, which does not even hold the weights); still a guess, so reported apart."""
+    if found is None or found.status != "ambiguous":
+        return None
+    known = [e for e in found.candidates if e.draft_tokens is not None]
+    if not known:
+        return None
+
+    def gpus(e: ix.Entry) -> int:
+        try:
+            return sum(p.workers * ix.worker_gpus(p, e.system, e.backend) for p in (e.prefill, e.decode))
+        except InputError:  # nodes that do not split over the workers: last
+            return 10**9
+    return min(known, key=lambda e: (gpus(e), e.draft_tokens or 0))
 
 
 def mode_label(row: dict[str, str], found: ix.Match | None = None) -> str:
@@ -176,9 +201,11 @@ def _with_redundant(par: dict, model: str) -> dict:
 
 
 def row_config(row: dict[str, str], model: str, entry: ix.Entry | None = None,
-               harness: bool = True) -> ServingConfig:
+               harness: bool = True, script_mode: str = "") -> ServingConfig:
     """The row as a serving config; ``entry``: its InferenceX matrix entry, whose pools, decode batch cap
-    (the recipe's batchN per rank) and MTP draft length replace the row's blanks. MTP acceptance: the
+    (the recipe's batchN per rank) and MTP draft length replace the row's blanks; ``script_mode``: the launch
+    script of a db-dump row's matrix entry (ix.recorded_entry): a low-latency one runs every worker
+    tensor-parallel at a memory fraction of 0.95 whatever the row records (ix.low_latency). MTP acceptance: the
     DeepSeek-V3 report's 85% for the second token (MTP_ACCEPTANCE), per drafted token — InferenceX
     publishes no acceptance for DeepSeek-R1 (golden_al_distribution/ covers other models), so this is
     the planner's documented default, not a measured figure."""
@@ -189,8 +216,12 @@ def row_config(row: dict[str, str], model: str, entry: ix.Entry | None = None,
         "runtime": {"engine": row["backend"]},
     }
     if row["mode"] == "disagg" and entry is not None:
-        layout = {"prefill": ix.planner_pool(entry.prefill, row["system"], row["backend"]),
-                  "decode": ix.planner_pool(entry.decode, row["system"], row["backend"], entry.decode_batch)}
+        layout = {"prefill": ix.planner_pool(entry.prefill, row["system"], row["backend"],
+                                             script_mode=entry.script_mode),
+                  "decode": ix.planner_pool(entry.decode, row["system"], row["backend"], entry.decode_batch,
+                                            entry.script_mode)}
+        if ix.low_latency(entry.prefill, row["backend"], entry.script_mode):
+            data["runtime"] = {**data["runtime"], **ix.LOW_LATENCY_RUNTIME}  # type: ignore[dict-item]
         gpus = sum(p["workers"] * p["tensor"] * p["attention_data"] for p in layout.values())
         dec = {k: v for k, v in layout["decode"].items() if k not in ("workers", "batch")}
         data.update(gpus=gpus, parallelism=dec, serving={"concurrency": concurrency(row), "prompt_tokens":
@@ -199,6 +230,9 @@ def row_config(row: dict[str, str], model: str, entry: ix.Entry | None = None,
             data["speculative"] = {"mtp": True, "k": entry.draft_tokens, "acceptance": MTP_ACCEPTANCE}
     elif row["mode"] == "disagg":
         pre, dec = pool(row, "prefill_"), pool(row, "decode_")
+        if script_mode.endswith("low-latency") and row["backend"] == "sglang":
+            pre, dec = (tensor_parallel(p) for p in (pre, dec))
+            data["runtime"] = {**data["runtime"], **ix.LOW_LATENCY_RUNTIME}  # type: ignore[dict-item]
         workers = {"prefill": _int(row, "prefill_num_workers"), "decode": _int(row, "decode_num_workers")}
         layout = {"prefill": {"workers": workers["prefill"], **pre},
                   "decode": {"workers": workers["decode"], **dec, "batch": decode_batch(row)}}
@@ -276,7 +310,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         taken[key] += 1
         try:
-            cfg = row_config(row, model, usable(found), harness=not args.no_harness)
+            recorded = ix.recorded_entry(row, entries) if entries else None
+            cfg = row_config(row, model, usable(found) or stand_in(found), harness=not args.no_harness,
+                             script_mode=recorded.script_mode if recorded else "")
             spec, roofs = _hardware(cfg.hardware)
             context = build_context(cfg, load_model(model)[0], spec, roofs)
             p = evaluate(cfg, context).prediction

@@ -56,7 +56,7 @@ PREFIXES = {"deepseek-ai/DeepSeek-R1": "dsr1", "openai/gpt-oss-120b": "gptoss", 
 COLUMNS = ("snapshots", "config", "model_prefix", "precision", "system", "backend", "image", "isl", "osl",
            "concurrency", "spec_decoding", "draft_tokens", "prefill_workers", "prefill_tp", "prefill_ep",
            "prefill_dp_attn", "prefill_nodes", "decode_workers", "decode_tp", "decode_ep", "decode_dp_attn",
-           "decode_nodes", "decode_batch", "recipe")
+           "decode_nodes", "decode_batch", "recipe", "script_mode")
 INTS = ("isl", "osl", "concurrency", "prefill_workers", "prefill_tp", "prefill_ep", "decode_workers", "decode_tp",
         "decode_ep")
 HEADER = """\
@@ -98,10 +98,13 @@ class Entry:
     decode: Pool
     recipe: str
     decode_batch: int | None = None  # the recipe's batchN: max sequences per decode rank (TRT-LLM)
+    # SCRIPT_MODE of the 2025-12 to 2026-02 dynamo-sglang GB200 configs (``1k1k-low-latency``, ...): which
+    # launch script the entry ran, whose engine flags replace the matrix's tp/ep/dp-attn (``low_latency``).
+    script_mode: str = ""
 
     @property
     def layout(self) -> tuple:
-        return (self.prefill, self.decode, self.spec_decoding, self.draft_tokens, self.decode_batch)
+        return (self.prefill, self.decode, self.spec_decoding, self.draft_tokens, self.decode_batch, self.script_mode)
 
 
 @dataclass(frozen=True)
@@ -180,11 +183,14 @@ def entries_of(matrix: dict, snapshot: str) -> list[Entry]:
                     recipe = (_recipe(e["prefill"]) or _recipe(e["decode"])).rsplit("/", 1)[-1]
                     spec, draft_tokens = _speculation(e, recipe)
                     batch = re.search(r"_gen\d+_[a-z]+\d+_batch(\d+)", recipe)
+                    settings = " ".join(str(x) for role in ("prefill", "decode")
+                                        for x in e[role].get("additional-settings") or [])
+                    mode = re.search(r"SCRIPT_MODE=(\S+)", settings)
                     for conc in e.get("conc-list") or []:
                         out.append(Entry(frozenset({snapshot}), name, str(cfg["model-prefix"]), str(cfg["precision"]),
                                          system, backend, str(cfg["image"]), int(seq["isl"]), int(seq["osl"]),
                                          int(conc), spec, draft_tokens, prefill, decode, recipe,
-                                         int(batch.group(1)) if batch else None))
+                                         int(batch.group(1)) if batch else None, mode.group(1) if mode else ""))
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"config {name} of the {snapshot} matrix: {type(exc).__name__} {exc}", file=MATRIX,
                              fix="a search-space entry needs conc-list and prefill/decode num-worker, tp, ep, dp-attn")
@@ -228,7 +234,8 @@ def write_table(entries: list[Entry], commits: dict[str, str], path: Path) -> No
                          e.image, e.isl, e.osl, e.concurrency, e.spec_decoding, _blank(e.draft_tokens),
                          e.prefill.workers, e.prefill.tp, e.prefill.ep, str(e.prefill.dp_attn).lower(),
                          _blank(e.prefill.nodes), e.decode.workers, e.decode.tp, e.decode.ep,
-                         str(e.decode.dp_attn).lower(), _blank(e.decode.nodes), _blank(e.decode_batch), e.recipe])
+                         str(e.decode.dp_attn).lower(), _blank(e.decode.nodes), _blank(e.decode_batch), e.recipe,
+                         e.script_mode])
     path.write_text(HEADER.format(matrix=MATRIX, snapshots=lines) + buf.getvalue())
 
 
@@ -279,7 +286,7 @@ def load_table(path: Path = TABLE) -> list[Entry]:
                               optional["prefill_nodes"]),
                          Pool(ints["decode_workers"], ints["decode_tp"], ints["decode_ep"], flags["decode_dp_attn"],
                               optional["decode_nodes"]),
-                         row["recipe"], optional["decode_batch"]))
+                         row["recipe"], optional["decode_batch"], row["script_mode"]))
     return out
 
 
@@ -303,12 +310,33 @@ def worker_gpus(pool: Pool, system: str, backend: str) -> int:
     return pool.tp
 
 
-def planner_pool(pool: Pool, system: str, backend: str, batch_per_rank: int | None = None) -> dict[str, int | None]:
+def low_latency(pool: Pool, backend: str, script_mode: str) -> bool:
+    """A 2025-12 to 2026-02 dynamo-sglang GB200 entry run by a ``*-low-latency`` launch script: the matrix
+    says its tp, ep and dp-attn "do nothing because they are hardcoded" in the script (comment in
+    dsr1-fp8-gb200-dynamo-sglang of .github/configs/nvidia-master.yaml, e.g. at 25506e87), and those scripts
+    start every worker with ``--tensor-parallel-size`` its GPUs, ``--data-parallel-size 1``,
+    ``--expert-parallel-size 1`` and ``--mem-fraction-static 0.95`` (ai-dynamo/dynamo
+    components/backends/sglang/slurm_jobs/scripts/gb200-fp8/disagg/{1k1k,8k1k}-low-latency.sh; the same flags
+    in InferenceX's later recipe benchmarks/multi_node/srt-slurm-recipes/gb200-fp8/1k1k/low-latency.yaml at
+    80d98084f): attention and experts tensor-parallel over the worker, not the declared DP."""
+    return backend == "sglang" and pool.nodes is not None and script_mode.endswith("low-latency")
+
+
+# What those low-latency scripts set that the planner reads from runtime (see ``low_latency``).
+LOW_LATENCY_RUNTIME = {"memory_fraction": 0.95}
+
+
+def planner_pool(pool: Pool, system: str, backend: str, batch_per_rank: int | None = None,
+                 script_mode: str = "") -> dict[str, int | None]:
     """A matrix pool as a serving.disaggregated pool. dp-attn: attention data-parallel over the worker's
     GPUs (TRT-LLM ``dep8``, SGLang ``--dp N --enable-dp-attention``); otherwise attention TP over them
     (``tep8``/``tp8``). The experts: EP ``ep`` with the rest of the width as expert TP (``ep`` 1: TP only,
-    as aiconfigurator's InferenceX adapter reads a declared EP of 1)."""
+    as aiconfigurator's InferenceX adapter reads a declared EP of 1). An entry of a low-latency launch
+    script (``low_latency``) runs TP over the worker whatever it declares."""
     width = worker_gpus(pool, system, backend)
+    if low_latency(pool, backend, script_mode):
+        return {"workers": pool.workers, "tensor": width, "attention_data": 1, "expert": 1, "expert_tensor": width,
+                "batch": batch_per_rank}
     if width % pool.ep:
         raise InputError(f"expert parallelism {pool.ep} does not divide a worker's {width} GPUs",
                          place="inferencex_layouts.csv", fix="no layout for this entry")
@@ -365,6 +393,29 @@ def match(row: dict[str, str], entries: list[Entry]) -> Match:
                 return Match("matched", found[0], tuple(found), scaled)
             return Match("ambiguous", None, tuple(found), scaled)
     return Match("none", None, ())
+
+
+def recorded_entry(row: dict[str, str], entries: list[Entry]) -> Entry | None:
+    """The matrix entry behind a disaggregated row of aiconfigurator's ``db-dump`` export, which records the
+    worker counts but the layout as the matrix declares it: the entries of the measurement's day with the
+    row's model, system, backend, precision, isl/osl, image, client concurrency and prefill/decode worker
+    counts, when they agree on one layout (None otherwise, or for any other row). The export files some
+    DeepSeek-R1 runs (ids ``dsr1_...``) under DeepSeek-V3, the same architecture: the id's prefix counts."""
+    prefix = PREFIXES.get(row["model_path"])
+    if prefix is None and row["model_path"] == "deepseek-ai/DeepSeek-V3" and row.get("id", "").startswith("dsr1_"):
+        prefix = "dsr1"
+    source = row.get("silicon_data_source", "")
+    concurrency = _field(row, "silicon_concurrency")
+    if not source.startswith("db-dump/") or row.get("mode") != "disagg" or prefix is None or not concurrency:
+        return None
+    measured = _field(row, "measured")[:10]
+    image = source.rsplit(";", 1)[-1].strip()
+    workers = (_int(row, "prefill_num_workers"), _int(row, "decode_num_workers"))
+    found = [e for e in entries if measured in e.snapshots and e.model_prefix == prefix
+             and e.precision == row["precision"] and e.system == row["system"] and e.backend == row["backend"]
+             and e.isl == _int(row, "isl") and e.osl == _int(row, "osl") and same_image(e.image, image)
+             and e.concurrency == int(concurrency) and (e.prefill.workers, e.decode.workers) == workers]
+    return found[0] if found and len({e.layout for e in found}) == 1 else None
 
 
 def join_counts(corpus_rows: list[dict[str, str]], entries: list[Entry]) -> Counter:

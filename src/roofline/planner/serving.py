@@ -64,9 +64,12 @@ class ServingContext:
         (TensorRT-LLM's session runtime, offline generate): the pool fraction of continuous serving
         (trtllm-serve's free_gpu_memory_fraction, vLLM's gpu_memory_utilization) does not apply. An engine
         that derives its fraction from the device (``scheduler.memory_reserve``: SGLang) gets it for this
-        device, token budget and TP."""
+        device, token budget and TP. A fraction the deployment sets (``runtime.memory_fraction``) wins
+        over the profile's."""
         if self.mode(cfg) == "static":
             return self.spec.memory.usable_bytes
+        if cfg.runtime.memory_fraction is not None:
+            return self.spec.memory.usable_bytes * cfg.runtime.memory_fraction
         reserve = self.profile.scheduler.memory_reserve
         if reserve is None:
             return self.capacity_bytes

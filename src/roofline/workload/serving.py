@@ -166,6 +166,10 @@ class Runtime(_Section):
     recv_interval: int | None = Field(default=None, ge=1, le=10_000)
     # TensorRT-LLM's context batch wait (batch_wait_timeout_iters, batch_wait_max_tokens_ratio).
     batch_wait: BatchWait | None = None
+    # The share of each GPU's memory the engine may fill with weights, activations and the KV pool,
+    # where the deployment sets it (SGLang --mem-fraction-static, vLLM --gpu-memory-utilization);
+    # None: the engine profile's (scheduler.memory_fraction, or SGLang's device-derived reserve).
+    memory_fraction: float | None = Field(default=None, gt=0, le=1)
 
     @field_validator("engine", mode="before")
     @classmethod
